@@ -22,6 +22,7 @@ from torch import Tensor
 from dprobe.data import appearance as A
 from dprobe.data.motion import ACTION_NAMES, Style, perform
 from dprobe.data.render import body_points, render_crop, render_room
+from dprobe.data.store import Studio
 from dprobe.errors import DprobeError
 from dprobe.geometry import box_from_points, look_at, project_world, world_to_camera
 
@@ -236,3 +237,7 @@ def build_studio(preset_name: str, out: str | os.PathLike, seed: int = 0, force:
 def to_uint8(x: Tensor) -> np.ndarray:
     """Images in [0, 1] as rounded uint8 numpy arrays."""
     return (x.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+__all__ = ["Studio", "Preset", "PRESETS", "Cameras", "build_studio", "studio_cameras",
+           "person_boxes", "FPS", "FORMAT_VERSION"]

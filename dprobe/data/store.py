@@ -1,0 +1,220 @@
+"""The studio HDF5 file (a contract) and its in-memory form, ``Studio``.
+
+Layout (N crops, c crop size, n_cam cameras, H x W frames):
+
+- ``crops (N, c, c, 3) uint8``, ``masks (N, c, c) uint8``: the person over the background, and
+  its soft silhouette
+- ``boxes (N, 3) float32``: square crop boxes ``(cx, cy, size)`` in full-frame pixels
+- ``joints2d (N, 17, 2)`` px, ``joints3d_world (N, 17, 3)`` mm, ``joints3d_cam (N, 17, 3)`` mm
+- ``camera, subject, action, sequence, frame (N,) int``
+- ``appearance (N, 25) float32`` (see ``dprobe.data.appearance``)
+- ``backgrounds (n_cam, H, W, 3) uint8``; ``cameras/R (n_cam, 3, 3)``, ``cameras/t (n_cam, 3)``,
+  ``cameras/K (n_cam, 3, 3)``
+- attributes ``subject_names``, ``action_names`` (indexed by the ids), ``fps``, ``frame_size``
+  ``(H, W)``, ``crop_size``, ``preset``, ``seed``, ``version``
+
+``Studio`` holds the same arrays as tensors; ``dprobe.data.h36m`` builds one from Human3.6M, so
+the datasets work on either.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dprobe.errors import DprobeError
+from dprobe.geometry import box_to_theta, invert_theta
+
+REQUIRED_DATASETS = (
+    "crops", "masks", "boxes", "joints2d", "joints3d_world", "joints3d_cam", "camera",
+    "subject", "action", "sequence", "frame", "appearance", "backgrounds", "cameras/R",
+    "cameras/t", "cameras/K",
+)
+REQUIRED_ATTRS = ("subject_names", "action_names", "fps", "frame_size", "crop_size")
+_INDEX_KEYS = ("camera", "subject", "action", "sequence", "frame")
+
+
+@dataclass
+class Studio:
+    """A capture held in memory: crops, labels, cameras and backgrounds as tensors.
+
+    ``bg_crops`` is the background under every crop (the same box); ``backgrounds`` are the
+    full-frame backgrounds per camera, or ``None`` where only background crops exist (H36M).
+    """
+
+    crops: Tensor                  # (N, c, c, 3) uint8
+    masks: Tensor                  # (N, c, c) uint8
+    bg_crops: Tensor               # (N, c, c, 3) uint8
+    boxes: Tensor                  # (N, 3) float32 px
+    joints2d: Tensor               # (N, 17, 2) px
+    joints3d_world: Tensor         # (N, 17, 3) mm
+    joints3d_cam: Tensor           # (N, 17, 3) mm
+    camera: Tensor                 # (N,) long
+    subject: Tensor
+    action: Tensor
+    sequence: Tensor
+    frame: Tensor
+    appearance: Tensor             # (N, D) float32
+    cameras: dict[str, Tensor]     # R (n_cam, 3, 3), t (n_cam, 3), K (n_cam, 3, 3)
+    subject_names: list[str]
+    action_names: list[str]
+    fps: float
+    frame_hw: tuple[int, int]
+    backgrounds: Tensor | None = None   # (n_cam, H, W, 3) uint8
+    attrs: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        """Number of crops."""
+        return self.crops.shape[0]
+
+    @property
+    def crop_size(self) -> int:
+        return int(self.crops.shape[1])
+
+    def __len__(self) -> int:
+        return self.n
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Studio":
+        """Read a studio HDF5 file into memory, checking its layout; clear errors otherwise."""
+        path = Path(path)
+        if not path.exists():
+            raise DprobeError(f"studio file {path} does not exist")
+        try:
+            f = h5py.File(path, "r")
+        except OSError as e:
+            raise DprobeError(f"cannot read {path} as HDF5 (corrupt or not HDF5): {e}") from None
+        with f:
+            missing = [k for k in REQUIRED_DATASETS if k not in f]
+            missing += [f"@{a}" for a in REQUIRED_ATTRS if a not in f.attrs]
+            if missing:
+                raise DprobeError(f"{path} is not a dprobe studio file: missing "
+                                  f"{', '.join(missing)}")
+            try:
+                arrays = {k: f[k][()] for k in REQUIRED_DATASETS}
+                attrs = {k: f.attrs[k] for k in f.attrs}
+            except (OSError, KeyError, ValueError) as e:
+                raise DprobeError(f"{path} is damaged: {e}") from None
+        n = arrays["crops"].shape[0]
+        bad = [k for k in REQUIRED_DATASETS
+               if not k.startswith(("cameras/", "backgrounds")) and arrays[k].shape[0] != n]
+        if bad:
+            raise DprobeError(f"{path}: datasets {', '.join(bad)} do not have {n} rows like crops")
+        t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+        studio = cls(
+            crops=t["crops"], masks=t["masks"], bg_crops=torch.empty(0, dtype=torch.uint8),
+            boxes=t["boxes"].float(), joints2d=t["joints2d"].float(),
+            joints3d_world=t["joints3d_world"].float(), joints3d_cam=t["joints3d_cam"].float(),
+            **{k: t[k].long() for k in _INDEX_KEYS}, appearance=t["appearance"].float(),
+            cameras={k: t[f"cameras/{k}"].float() for k in ("R", "t", "K")},
+            subject_names=[_text(s) for s in attrs["subject_names"]],
+            action_names=[_text(s) for s in attrs["action_names"]],
+            fps=float(attrs["fps"]), frame_hw=tuple(int(v) for v in attrs["frame_size"]),
+            backgrounds=t["backgrounds"], attrs={k: _plain(v) for k, v in attrs.items()})
+        studio.bg_crops = studio._crop_backgrounds()
+        return studio
+
+    def _crop_backgrounds(self, chunk: int = 2048) -> Tensor:
+        """Background under each crop ``(N, c, c, 3) uint8``, sampled like the renderer does."""
+        assert self.backgrounds is not None
+        bgs = self.backgrounds.permute(0, 3, 1, 2).float() / 255
+        out = torch.empty_like(self.crops)
+        c = self.crop_size
+        for lo in range(0, self.n, chunk):
+            idx = torch.arange(lo, min(lo + chunk, self.n))
+            theta = box_to_theta(self.boxes[idx], self.frame_hw)
+            grid = F.affine_grid(theta, [len(idx), 3, c, c], align_corners=False)
+            crop = F.grid_sample(bgs[self.camera[idx]], grid, align_corners=False)
+            out[idx] = (crop.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+        return out
+
+    # ---- per-index accessors (idx: int, slice, list or LongTensor) -------------------------
+    def image(self, idx) -> Tensor:
+        """Crops ``(B, 3, c, c)`` float32 in [0, 1]."""
+        return _to_float_image(self.crops[idx])
+
+    def background(self, idx) -> Tensor:
+        """Background crops ``(B, 3, c, c)`` float32 in [0, 1] (same boxes as the crops)."""
+        return _to_float_image(self.bg_crops[idx])
+
+    def mask(self, idx) -> Tensor:
+        """Soft silhouettes ``(B, 1, c, c)`` float32 in [0, 1]."""
+        return self.masks[idx].unsqueeze(-3).float() / 255
+
+    def pose(self, idx) -> Tensor:
+        """Pose targets ``(B, 17, 3)``: root-relative joints in the camera frame, mm."""
+        j = self.joints3d_cam[idx]
+        return j - j[..., :1, :]
+
+    def theta(self, idx) -> Tensor:
+        """Affine crop parameters ``(B, 2, 3)`` of the boxes (see ``dprobe.geometry``)."""
+        return box_to_theta(self.boxes[idx].reshape(-1, 3), self.frame_hw)
+
+    def full_frame(self, idx) -> Tensor:
+        """Full frames ``(B, 3, H, W)``: the crop pasted by its mask on the camera background."""
+        if self.backgrounds is None:
+            raise DprobeError("this capture has no full-frame backgrounds (only background "
+                              "crops), so full frames cannot be composited")
+        idx = torch.as_tensor(idx).reshape(-1)
+        H, W = self.frame_hw
+        bg = self.backgrounds[self.camera[idx]].permute(0, 3, 1, 2).float() / 255
+        inv = invert_theta(self.theta(idx))
+        grid = F.affine_grid(inv, [len(idx), 4, H, W], align_corners=False)
+        person = torch.cat((self.image(idx), self.mask(idx)), dim=1)
+        pasted = F.grid_sample(person, grid, align_corners=False)
+        m = pasted[:, 3:4]
+        return pasted[:, :3] * m + (1 - m) * bg
+
+    # ---- lookups ------------------------------------------------------------------------
+    def subject_id(self, name: str) -> int:
+        """Integer id of a subject name; a clear error for unknown names."""
+        try:
+            return self.subject_names.index(name)
+        except ValueError:
+            raise DprobeError(f"unknown subject {name!r}; this capture has "
+                              f"{', '.join(self.subject_names[:12])}"
+                              f"{' ...' if len(self.subject_names) > 12 else ''}") from None
+
+    def select(self, subjects=None, cameras=None, actions=None) -> Tensor:
+        """Indices (LongTensor) of the crops of the given subject names / camera ids / actions."""
+        keep = torch.ones(self.n, dtype=torch.bool)
+        if subjects is not None:
+            ids = torch.tensor([self.subject_id(s) for s in subjects])
+            keep &= torch.isin(self.subject, ids)
+        if cameras is not None:
+            keep &= torch.isin(self.camera, torch.as_tensor(list(cameras)))
+        if actions is not None:
+            ids = torch.tensor([self.action_names.index(a) for a in actions])
+            keep &= torch.isin(self.action, ids)
+        return keep.nonzero().flatten()
+
+    def info(self) -> dict:
+        """A summary: sizes, subjects, actions, cameras, file attributes."""
+        return {
+            "crops": self.n, "crop_size": self.crop_size, "frame_size": list(self.frame_hw),
+            "cameras": int(self.cameras["R"].shape[0]), "fps": self.fps,
+            "subjects": {name: int((self.subject == i).sum())
+                         for i, name in enumerate(self.subject_names)},
+            "actions": self.action_names, "sequences": int(self.sequence.unique().numel()),
+            **{k: v for k, v in self.attrs.items() if k in ("preset", "seed", "version")},
+        }
+
+
+def _to_float_image(x: Tensor) -> Tensor:
+    return x.movedim(-1, -3).float() / 255
+
+
+def _text(s) -> str:
+    return s.decode() if isinstance(s, bytes) else str(s)
+
+
+def _plain(v):
+    if isinstance(v, np.ndarray):
+        return [_text(x) if isinstance(x, (bytes, str)) else x.item() for x in v.ravel()]
+    return v.item() if isinstance(v, np.generic) else v
