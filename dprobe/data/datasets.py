@@ -87,7 +87,7 @@ class MultiViewPairs(Dataset):
         a = self.index.at(seq, cj, app_frame)
         s = self.studio
         return {**_pair(s, i, "_i"), **_pair(s, j, "_j"),
-                "R_i": s.cameras["R"][ci], "R_j": s.cameras["R"][cj],
+                "R_i": s.rotation(i), "R_j": s.rotation(j),
                 "app_j": s.image(a), "bg_app_j": s.background(a), "subject": s.subject[i]}
 
 

@@ -96,7 +96,7 @@ def body_points(joints: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         hand(16, 15),
         hand(13, 12),
         joints[:, 9] + 0.32 * head_axis - 30 * scale * forward,
-        joints[:, 9] + 0.50 * head_axis - 25 * scale * forward,
+        joints[:, 9] + 0.55 * head_axis - 25 * scale * forward,
         joints[:, 9] + 0.05 * head_axis - 45 * scale * forward,
         (joints[:, 0] + joints[:, 7]) / 2,
     ]
@@ -317,19 +317,27 @@ class CropRender:
 
 
 def render_crop(joints: Tensor, appearance: Tensor, R: Tensor, t: Tensor, K: Tensor,
-                boxes: Tensor, crop_size: int, backgrounds: Tensor | None = None) -> CropRender:
+                boxes: Tensor, crop_size: int, backgrounds: Tensor | None = None,
+                frame_hw: tuple[int, int] | None = None) -> CropRender:
     """Render people as crops ``(B, 3, c, c)`` of square boxes ``(B, 3)`` (px).
 
     ``backgrounds (B, 3, H, W)`` (full frames) are sampled under the crop; without them the
-    person is shown over black.
+    person is shown over black. Crop pixels outside the frame (``frame_hw``, taken from the
+    backgrounds when given) are black, as a camera sees nothing there.
     """
     pixels = crop_pixel_centres(boxes.double(), crop_size)
     layer = render_person(joints, appearance, R, t, K, pixels.float(),
                           (boxes[:, 2] / crop_size).float())
-    if backgrounds is None:
-        bg = torch.zeros_like(layer.color)
-    else:
+    if backgrounds is not None:
+        frame_hw = tuple(backgrounds.shape[-2:])
         bg = sample_background(backgrounds, boxes, crop_size)
+    else:
+        bg = torch.zeros_like(layer.color)
+    if frame_hw is not None:
+        H, W = frame_hw
+        x, y = pixels[..., 0], pixels[..., 1]
+        inside = ((x >= 0) & (x <= W) & (y >= 0) & (y <= H)).unsqueeze(1).float()
+        layer = PersonLayer(layer.color * inside, layer.alpha * inside)
     return CropRender(layer.over(bg), layer.alpha, layer)
 
 

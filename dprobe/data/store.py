@@ -66,6 +66,7 @@ class Studio:
     fps: float
     frame_hw: tuple[int, int]
     backgrounds: Tensor | None = None   # (n_cam, H, W, 3) uint8
+    row_rotations: Tensor | None = None  # (N, 3, 3) world->camera, where it varies per row
     attrs: dict = field(default_factory=dict)
 
     @property
@@ -151,6 +152,12 @@ class Studio:
         """Pose targets ``(B, 17, 3)``: root-relative joints in the camera frame, mm."""
         j = self.joints3d_cam[idx]
         return j - j[..., :1, :]
+
+    def rotation(self, idx) -> Tensor:
+        """World->camera rotation ``(3, 3)`` (or ``(B, 3, 3)``) of the crops' cameras."""
+        if self.row_rotations is not None:
+            return self.row_rotations[idx]
+        return self.cameras["R"][self.camera[idx]]
 
     def theta(self, idx) -> Tensor:
         """Affine crop parameters ``(B, 2, 3)`` of the boxes (see ``dprobe.geometry``)."""

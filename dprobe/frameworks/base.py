@@ -1,0 +1,133 @@
+"""The interface between a self-supervised objective and the trainer.
+
+A framework owns the model being trained, its optimizers and learning-rate schedule; the trainer
+feeds it batches (dicts of tensors collated from ``make_dataset``) and saves ``state_dict()``.
+``training_step`` performs one update and returns the scalar losses. The learning rate follows
+a linear warmup then a cosine decay to ``MIN_LR_FACTOR * lr`` over ``total_steps``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from dprobe.frameworks.augment import ColourJitter
+from dprobe.frameworks.losses import SSIM_WEIGHT, composite
+from dprobe.metrics.image import psnr, ssim
+from dprobe.models.reference import ReferenceModel
+
+__all__ = ["Framework", "lr_factor"]
+
+MIN_LR_FACTOR = 0.02
+
+
+def lr_factor(step: int, total_steps: int, warmup: int) -> float:
+    """Learning-rate multiplier at ``step``: linear warmup (at most a tenth of the run), then
+    cosine decay to MIN_LR_FACTOR at ``total_steps``."""
+    warmup = min(warmup, max(1, total_steps // 10))
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+    return MIN_LR_FACTOR + (1 - MIN_LR_FACTOR) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class Framework:
+    """One training objective for a ``ReferenceModel``; subclasses define the losses."""
+
+    name: ClassVar[str]
+    #: Whether the model needs a decoder (False for the supervised baseline).
+    uses_decoder: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        model: ReferenceModel,
+        *,
+        total_steps: int,
+        lr: float = 1e-3,
+        warmup: int = 100,
+        augment: ColourJitter | None = None,
+        ssim_weight: float = SSIM_WEIGHT,
+    ) -> None:
+        self.model = model
+        self.total_steps = total_steps
+        self.lr = lr
+        self.warmup = warmup
+        self.augment = augment
+        self.ssim_weight = ssim_weight
+        self.step = 0
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+    # -- to be defined by each framework -------------------------------------------------------
+    def make_dataset(self, studio: Any, subjects: list[str]) -> Dataset:
+        """The training dataset over ``subjects`` of a ``Studio``."""
+        raise NotImplementedError
+
+    def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Named scalar losses of one batch; ``"total"`` is the one minimised."""
+        raise NotImplementedError
+
+    def prepare(self, dataset: Dataset) -> None:
+        """Called once before a new run's first step (not on resume); nothing by default."""
+
+    def hyperparameters(self) -> dict:
+        """Framework-specific settings, recorded in the checkpoint's meta."""
+        return {}
+
+    # -- shared machinery ----------------------------------------------------------------------
+    def encode(self, crop: Tensor) -> tuple[Tensor, Tensor]:
+        """E on the (colour-jittered, in the DA variant) encoder input."""
+        return self.model.encode(self.augment(crop) if self.augment is not None else crop)
+
+    def set_lr(self) -> float:
+        """Set the main optimizer's learning rate for the current step and return it."""
+        lr = self.lr * lr_factor(self.step, self.total_steps, self.warmup)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def training_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        """One update of the model; returns the losses as floats (and the learning rate)."""
+        self.model.train()
+        lr = self.set_lr()
+        self.optimizer.zero_grad(set_to_none=True)
+        losses = self.losses(batch)
+        losses["total"].backward()
+        self.optimizer.step()
+        self.step += 1
+        return {**{k: float(v.detach()) for k, v in losses.items()}, "lr": lr}
+
+    @torch.no_grad()
+    def validate(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        """Reconstruction of held-out crops from their own codes: PSNR (dB) and SSIM."""
+        self.model.eval()
+        rgb, mask = self.model.decode(*self.model.encode(batch["crop"]))
+        x = composite(rgb, mask, batch["bg"])
+        return {"val_psnr": float(psnr(x, batch["crop"]).mean()),
+                "val_ssim": float(ssim(x, batch["crop"]).mean())}
+
+    def modules(self) -> dict[str, nn.Module]:
+        """The trained modules, by name (saved and restored with the training state)."""
+        return {"model": self.model}
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"main": self.optimizer}
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue training exactly: weights, optimizer states, step."""
+        return {
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "modules": {k: m.state_dict() for k, m in self.modules().items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers().items()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step = int(state["step"])
+        self.total_steps = int(state["total_steps"])
+        for k, m in self.modules().items():
+            m.load_state_dict(state["modules"][k])
+        for k, o in self.optimizers().items():
+            o.load_state_dict(state["optimizers"][k])

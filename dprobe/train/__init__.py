@@ -1,0 +1,1 @@
+"""Training loops, checkpoints/resume, regressor and detector training, evaluation, CLI."""

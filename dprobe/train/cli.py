@@ -1,0 +1,300 @@
+"""The training and evaluation commands of ``dprobe`` (registered by ``dprobe.cli``).
+
+train             a self-supervised framework (nsd, cssl, drnet; --augment jitter for DA)
+train-supervised  the fully supervised upper bound (encoder + regressor end to end)
+train-detector    the detector S (box supervision)
+train-regressor   the pose regressor phi on a trained model's frozen encoder
+evaluate          held-out figures of a model (JSON)
+models            the shipped models and their figures
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dprobe.errors import DprobeError
+from dprobe.frameworks import FRAMEWORKS, SELF_SUPERVISED
+from dprobe.frameworks.augment import AUGMENTS, make_augment
+from dprobe.models import registry
+from dprobe.models.checkpoint import load_checkpoint, save_checkpoint
+from dprobe.models.network import NetworkConfig
+from dprobe.models.reference import ReferenceModel
+from dprobe.models.regressor import RegressorConfig
+from dprobe.train.batches import HELD_OUT, LABELLED_TRAIN, held_out_batch, training_subjects
+from dprobe.train.detector import DetectorSettings, train_detector
+from dprobe.train.evaluate import evaluate_model
+from dprobe.train.loop import RunSettings, run_training
+from dprobe.train.regressor import RegressorSettings, train_regressor
+from dprobe.train.rundir import (
+    check_resume_settings, prepare_run_dir, read_run_settings, write_run_settings,
+)
+
+__all__ = ["add_subcommands"]
+
+VAL_PER_SUBJECT = 64
+#: Settings that must match when a run is resumed.
+_RESUME_KEYS = ("framework", "augment", "studio", "steps", "minutes", "batch_size", "seed", "lr",
+                "width", "labelled")
+
+
+def _command() -> str:
+    return " ".join(["dprobe", *sys.argv[1:]])
+
+
+def _open_studio(path: str) -> Any:
+    from dprobe.data.store import Studio
+
+    return Studio.open(path)
+
+
+def _set_threads(n: int) -> None:
+    if n < 1:
+        raise DprobeError(f"--threads must be at least 1, got {n}")
+    torch.set_num_threads(n)
+
+
+def _check_subjects(studio: Any, subjects: list[str]) -> None:
+    for s in subjects:
+        if s not in studio.subject_names:
+            raise DprobeError(f"subject {s!r} is not in the studio ({', '.join(studio.subject_names)})")
+        if s in HELD_OUT:
+            raise DprobeError(f"subject {s} is held out for testing and cannot be used for training")
+
+
+# -- train / train-supervised --------------------------------------------------------------------
+def _run_settings(args: argparse.Namespace, framework: str) -> dict:
+    return {"framework": framework, "augment": getattr(args, "augment", "none"),
+            "studio": str(args.studio), "steps": args.steps, "minutes": args.minutes,
+            "batch_size": args.batch_size, "seed": args.seed, "lr": args.lr, "width": args.width,
+            "labelled": getattr(args, "labelled", None), "command": _command()}
+
+
+def _train_framework(args: argparse.Namespace, framework_name: str) -> int:
+    _set_threads(args.threads)
+    out = Path(args.out)
+    given = _run_settings(args, framework_name)
+    prepare_run_dir(out, force=args.force, resume=args.resume)
+    if args.resume:
+        check_resume_settings(read_run_settings(out), given, _RESUME_KEYS)
+    else:
+        write_run_settings(out, given)
+    studio = _open_studio(args.studio)
+    cls = FRAMEWORKS[framework_name]
+    subjects = list(args.labelled) if cls.name == "supervised" else training_subjects(
+        studio.subject_names)
+    _check_subjects(studio, subjects)
+    network = NetworkConfig(crop_size=studio.crop_size, width=args.width)
+    model = ReferenceModel(
+        network,
+        decoder=cls.uses_decoder,
+        regressor=RegressorConfig(network.dim_pose) if cls.name == "supervised" else None,
+    )
+    framework = cls(model, total_steps=args.steps, lr=args.lr, augment=make_augment(given["augment"]))
+    model.meta.update({
+        "framework": framework_name, "augment": given["augment"],
+        "hyperparameters": framework.hyperparameters(),
+        "data": {"studio": str(args.studio), "subjects": subjects},
+        "command": given["command"], "seed": args.seed,
+    })
+    dataset = framework.make_dataset(studio, subjects)
+    if not args.resume:
+        framework.prepare(dataset)
+    settings = RunSettings(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+                           minutes=args.minutes, val_every=args.val_every,
+                           checkpoint_minutes=args.checkpoint_minutes)
+    summary = run_training(framework, dataset, out, settings,
+                           val_batch=held_out_batch(studio, VAL_PER_SUBJECT),
+                           resume=args.resume, progress=not args.no_progress)
+    print(json.dumps({"out": str(out), **summary}))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    return _train_framework(args, args.framework)
+
+
+def _cmd_train_supervised(args: argparse.Namespace) -> int:
+    return _train_framework(args, "supervised")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--studio", required=True, help="studio HDF5 file (dprobe studio build)")
+    p.add_argument("--out", required=True, help="run directory (refused if it exists)")
+    p.add_argument("--steps", type=int, default=3000, help="training steps (default 3000)")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="training-time budget; the schedule is shortened to fit it")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate")
+    p.add_argument("--width", type=int, default=16, help="network base width (channels)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--val-every", type=int, default=200, help="steps between validations")
+    p.add_argument("--checkpoint-minutes", type=float, default=3.0,
+                   help="minutes between saved training states")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+# -- train-detector -------------------------------------------------------------------------------
+def _cmd_train_detector(args: argparse.Namespace) -> int:
+    from dprobe.data.datasets import LabelledFrames
+
+    _set_threads(args.threads)
+    out = Path(args.out)
+    prepare_run_dir(out, force=args.force, resume=False)
+    studio = _open_studio(args.studio)
+    subjects = training_subjects(studio.subject_names)
+    settings = DetectorSettings(steps=args.steps, batch_size=args.batch_size, seed=args.seed)
+    dataset = LabelledFrames(studio, subjects=tuple(subjects), with_frame=True)
+    detector, figures = train_detector(
+        dataset, tuple(studio.frame_hw), settings,
+        val_batch=held_out_batch(studio, VAL_PER_SUBJECT, with_frame=True),
+        progress=not args.no_progress)
+    model = ReferenceModel(NetworkConfig(crop_size=studio.crop_size), encoder=False, decoder=False,
+                           meta={"detector": {**figures, "subjects": subjects,
+                                              "studio": str(args.studio), "command": _command()}})
+    model.attach_detector(detector)
+    save_checkpoint(model, out)
+    print(json.dumps({"out": str(out), **figures}))
+    return 0
+
+
+# -- train-regressor ------------------------------------------------------------------------------
+def _cmd_train_regressor(args: argparse.Namespace) -> int:
+    from dprobe.data.datasets import LabelledFrames
+
+    _set_threads(args.threads)
+    source = registry.resolve(args.model)
+    model = load_checkpoint(source)
+    out = Path(args.out) if args.out else source
+    if out.resolve() != source.resolve():
+        prepare_run_dir(out, force=args.force, resume=False)
+    elif model.regressor is not None and not args.force:
+        raise DprobeError(f"{out} already has a regressor; pass --force to replace it "
+                          "or --out to write elsewhere")
+    studio = _open_studio(args.studio)
+    _check_subjects(studio, args.labelled)
+    if args.detector:
+        detector = load_checkpoint(registry.resolve(args.detector)).detector
+        if detector is None:
+            raise DprobeError(f"{args.detector} holds no detector")
+        model.attach_detector(detector)
+    dataset = LabelledFrames(studio, subjects=tuple(args.labelled), fraction=args.fraction)
+    settings = RegressorSettings(steps=args.steps, seed=args.seed, hidden=args.hidden)
+    figures = train_regressor(model, dataset, settings,
+                              val_batch=held_out_batch(studio, VAL_PER_SUBJECT),
+                              progress=not args.no_progress)
+    model.meta["regressor"].update({"labelled": list(args.labelled), "fraction": args.fraction,
+                                    "command": _command()})
+    save_checkpoint(model, out, dtype=args.dtype)
+    print(json.dumps({"out": str(out), **figures}))
+    return 0
+
+
+# -- evaluate / models ----------------------------------------------------------------------------
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    _set_threads(args.threads)
+    model = registry.load(args.model)
+    studio = _open_studio(args.studio)
+    result = {"model": str(args.model), "framework": model.meta.get("framework"),
+              "training": model.meta.get("training"), "regressor": model.meta.get("regressor"),
+              **evaluate_model(model, studio, max_frames=args.max_frames)}
+    text = json.dumps(result, indent=2)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return 0
+
+
+_MODEL_COLUMNS = (("psnr", "PSNR dB"), ("ssim", "SSIM"), ("novel_view_psnr", "novel dB"),
+                  ("mpjpe", "MPJPE mm"), ("p_mpjpe", "P-MPJPE"), ("mean_pose_mpjpe", "mean-pose"))
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    print(f"{'name':<9}" + "".join(f"{title:>11}" for _, title in _MODEL_COLUMNS) + "  train min")
+    for name in registry.SHIPPED:
+        try:
+            figures = registry.figures(name)
+        except DprobeError:
+            print(f"{name:<9} (not installed)")
+            continue
+        if figures is None:
+            print(f"{name:<9} (no figures.json)")
+            continue
+        overall = figures.get("all", {})
+        cells = "".join(f"{overall[k]:>11.3g}" if k in overall else f"{'-':>11}"
+                        for k, _ in _MODEL_COLUMNS)
+        seconds = (figures.get("training") or {}).get("seconds")
+        print(f"{name:<9}{cells}  {seconds / 60:9.1f}" if seconds else f"{name:<9}{cells}")
+    return 0
+
+
+def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
+    """Register train, train-supervised, train-detector, train-regressor, evaluate, models."""
+    p = subparsers.add_parser("train", help="train a self-supervised framework",
+                              description="Train NSD, CSSL or DRNet (optionally with colour "
+                              "jitter: the DA variant) on a studio file.")
+    p.add_argument("--framework", required=True, choices=SELF_SUPERVISED)
+    p.add_argument("--augment", default="none", choices=("none", *AUGMENTS))
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = subparsers.add_parser("train-supervised", help="train the fully supervised upper bound",
+                              description="Train the encoder and regressor end to end with "
+                              "pose labels (the supervised upper bound).")
+    p.add_argument("--labelled", nargs="+", default=list(LABELLED_TRAIN), metavar="SUBJECT")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_train_supervised)
+
+    p = subparsers.add_parser("train-detector", help="train the detector S",
+                              description="Train the detector (box supervision) on all training "
+                              "subjects; writes a detector-only checkpoint.")
+    p.add_argument("--studio", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--steps", type=int, default=DetectorSettings.steps)
+    p.add_argument("--batch-size", type=int, default=DetectorSettings.batch_size)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_train_detector)
+
+    p = subparsers.add_parser("train-regressor", help="train the pose regressor (encoder frozen)",
+                              description="Train phi on the frozen encoder of --model with the "
+                              "labels of --labelled subjects; writes into --model unless --out.")
+    p.add_argument("--model", required=True, help="checkpoint directory (or shipped name)")
+    p.add_argument("--studio", required=True)
+    p.add_argument("--labelled", nargs="+", default=["S1"], metavar="SUBJECT")
+    p.add_argument("--fraction", type=float, default=1.0, help="fraction of their frames used")
+    p.add_argument("--out", default=None, help="write model + regressor here instead")
+    p.add_argument("--detector", default=None, help="also attach this detector checkpoint")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float16"),
+                   help="weight dtype written (float16 for shipping)")
+    p.add_argument("--steps", type=int, default=RegressorSettings.steps)
+    p.add_argument("--hidden", type=int, default=RegressorSettings.hidden)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_train_regressor)
+
+    p = subparsers.add_parser("evaluate", help="held-out figures of a model",
+                              description="Reconstruction, novel-view and pose figures of a "
+                              "model on S9 and S11 (JSON).")
+    p.add_argument("--model", required=True, help="shipped name or checkpoint directory")
+    p.add_argument("--studio", required=True)
+    p.add_argument("--out", default=None, help="also write the JSON here")
+    p.add_argument("--max-frames", type=int, default=1000, help="frames per subject")
+    p.add_argument("--threads", type=int, default=2)
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = subparsers.add_parser("models", help="list the shipped models and their figures",
+                              description="List the shipped models with their held-out figures.")
+    p.set_defaults(func=_cmd_models)

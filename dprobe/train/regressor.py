@@ -1,0 +1,91 @@
+"""Training the pose regressor phi on a frozen encoder (DESIGN.md §4).
+
+The encoder (eval mode, no gradients) turns every labelled crop into its pose code once; phi is
+then trained on those codes with ``MSE(phi_n(h_p), (pose - mean) / std)``, Adam and the warmup +
+cosine schedule, with per-step seeded batches. The encoder's weights and batch-norm statistics
+are never touched.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from dprobe.frameworks.base import lr_factor
+from dprobe.metrics.pose import mpjpe
+from dprobe.models.reference import ReferenceModel
+from dprobe.models.regressor import RegressorConfig
+from dprobe.train.batches import collate_indices, seed_everything, step_seed
+
+__all__ = ["RegressorSettings", "encode_dataset", "train_regressor"]
+
+
+@dataclass(frozen=True)
+class RegressorSettings:
+    steps: int = 3000
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    seed: int = 0
+    hidden: int = 1024
+    dropout: float = 0.5
+
+
+@torch.no_grad()
+def encode_dataset(model: ReferenceModel, dataset: Dataset, batch_size: int = 256
+                   ) -> tuple[Tensor, Tensor]:
+    """Pose codes ``(N, Dp)`` and poses ``(N, 17, 3)`` (mm) of every item, encoder in eval mode."""
+    model.eval()
+    codes, poses = [], []
+    for lo in range(0, len(dataset), batch_size):
+        batch = collate_indices(dataset, range(lo, min(lo + batch_size, len(dataset))))
+        codes.append(model.encode(batch["crop"])[1])
+        poses.append(batch["pose"])
+    return torch.cat(codes), torch.cat(poses)
+
+
+def train_regressor(
+    model: ReferenceModel,
+    dataset: Dataset,
+    settings: RegressorSettings,
+    *,
+    val_batch: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Attach a new regressor to ``model`` and train it on ``dataset`` (labelled frames).
+
+    Returns the final training loss and, with ``val_batch``, the validation MPJPE (mm).
+    """
+    codes, poses = encode_dataset(model, dataset)
+    regressor = model.attach_regressor(
+        RegressorConfig(model.network.dim_pose, settings.hidden, settings.dropout)
+    )
+    regressor.set_pose_statistics(poses)
+    targets = regressor.normalise(poses)
+    optimizer = torch.optim.Adam(regressor.parameters(), lr=settings.lr,
+                                 weight_decay=settings.weight_decay)
+    regressor.train()
+    loss = torch.zeros(())
+    for step in tqdm(range(settings.steps), disable=not progress, desc="regressor", unit="step"):
+        for group in optimizer.param_groups:
+            group["lr"] = settings.lr * lr_factor(step, settings.steps, settings.warmup)
+        seed_everything(step_seed(settings.seed, step))
+        idx = torch.randint(len(codes), (min(settings.batch_size, len(codes)),))
+        loss = F.mse_loss(regressor.forward_normalised(codes[idx]), targets[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    regressor.eval()
+    result = {"train_loss": float(loss.detach()), "n_labelled": len(codes)}
+    if val_batch is not None:
+        with torch.no_grad():
+            pred = model.regress(model.encode(val_batch["crop"])[1])
+        result["val_mpjpe"] = float(mpjpe(pred, val_batch["pose"]).mean())
+    model.meta["regressor"] = {**asdict(settings), **result}
+    return result

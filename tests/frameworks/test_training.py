@@ -1,0 +1,92 @@
+import json
+
+import pytest
+import torch
+
+from dprobe.errors import DprobeError
+from dprobe.frameworks import CSSL, DRNet
+from dprobe.models.checkpoint import load_checkpoint
+from dprobe.train.loop import RunSettings, run_training
+from dprobe.train.regressor import RegressorSettings, train_regressor
+from dprobe.train.rundir import LOG, STATE, prepare_run_dir
+
+from conftest import Synthetic
+
+
+class Interrupted(Exception):
+    pass
+
+
+def _run(out, make_model, cls=DRNet, kind="drnet", steps=6, stop_at=None, resume=False):
+    framework = cls(make_model(), total_steps=steps, lr=3e-3, warmup=2)
+
+    def on_step(step, losses):
+        if step == stop_at:
+            raise Interrupted
+
+    prepare_run_dir(out, force=False, resume=resume)
+    settings = RunSettings(steps=steps, batch_size=4, seed=7, val_every=2, checkpoint_minutes=0)
+    val = torch.utils.data.default_collate([Synthetic("labelled", 4)[i] for i in range(4)])
+    run_training(framework, Synthetic(kind, 12), out, settings, val_batch=val, resume=resume,
+                 progress=False, on_step=on_step)
+    return framework
+
+
+def test_resume_after_interruption_matches_the_uninterrupted_run(tmp_path, make_model):
+    whole = _run(tmp_path / "whole", make_model)
+    with pytest.raises(Interrupted):
+        _run(tmp_path / "cut", make_model, stop_at=3)
+    assert (tmp_path / "cut" / STATE).exists()
+    resumed = _run(tmp_path / "cut", make_model, resume=True)
+    assert resumed.step == whole.step == 6
+    for name in ("model", "discriminator"):
+        a = whole.modules()[name].state_dict()
+        b = resumed.modules()[name].state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    opt_a = whole.optimizer.state_dict()["state"]
+    opt_b = resumed.optimizer.state_dict()["state"]
+    assert all(torch.equal(opt_a[k]["exp_avg"], opt_b[k]["exp_avg"]) for k in opt_a)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "cut" / LOG).read_text().splitlines()]
+    assert steps == [2, 4, 6]
+    loaded = load_checkpoint(tmp_path / "cut")
+    assert loaded.meta["training"]["steps_done"] == 6 and "val_psnr" in loaded.meta["training"]
+
+
+def test_resume_continues_from_the_saved_step(tmp_path, make_model):
+    with pytest.raises(Interrupted):
+        _run(tmp_path, make_model, cls=CSSL, kind="cssl", stop_at=2)
+    seen = []
+    framework = CSSL(make_model(), total_steps=6)
+    settings = RunSettings(steps=6, batch_size=4, seed=7, val_every=100, checkpoint_minutes=0)
+    run_training(framework, Synthetic("cssl", 12), tmp_path, settings, val_batch=None,
+                 resume=True, progress=False, on_step=lambda s, _: seen.append(s))
+    assert seen == [3, 4, 5, 6]
+
+
+def test_existing_output_is_never_overwritten_without_force(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep")
+    with pytest.raises(DprobeError, match="--force"):
+        prepare_run_dir(out, force=False, resume=False)
+    assert (out / "precious.txt").read_text() == "keep"
+    with pytest.raises(DprobeError, match="cannot resume"):
+        prepare_run_dir(out, force=False, resume=True)
+    prepare_run_dir(out, force=True, resume=False)
+    assert out.is_dir() and not any(out.iterdir())
+
+
+def test_regressor_training_leaves_the_encoder_unchanged(make_model):
+    model = make_model()
+    before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    data = Synthetic("labelled", 24)
+    val = torch.utils.data.default_collate([data[i] for i in range(24)])
+    untrained = train_regressor(make_model(), data, RegressorSettings(steps=1, hidden=32),
+                                val_batch=val, progress=False)
+    result = train_regressor(model, data, RegressorSettings(steps=150, hidden=32, batch_size=16,
+                                                                dropout=0.0),
+                             val_batch=val, progress=False)
+    after = model.encoder.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert result["train_loss"] < 0.5 * untrained["train_loss"]
+    assert model.meta["regressor"]["steps"] == 150 and not model.regressor.training

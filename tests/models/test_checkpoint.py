@@ -1,0 +1,111 @@
+import json
+
+import pytest
+import torch
+
+from dprobe.errors import DprobeError
+from dprobe.models import PoseAppearanceModel, load
+from dprobe.models.checkpoint import CONFIG, WEIGHTS, load_checkpoint, save_checkpoint
+from dprobe.models.detector import DetectorConfig
+from dprobe.models.network import NetworkConfig
+from dprobe.models.reference import ReferenceModel
+from dprobe.models.regressor import RegressorConfig
+
+NET = NetworkConfig(crop_size=32, width=4, max_channels=16, dim_app=8, dim_pose=12)
+
+
+def _model():
+    torch.manual_seed(0)
+    model = ReferenceModel(NET, regressor=RegressorConfig(12, hidden=16),
+                           detector=DetectorConfig(frame_hw=(64, 48), input_size=32, width=4),
+                           meta={"framework": "nsd", "seed": 3})
+    model.regressor.set_pose_statistics(torch.randn(10, 17, 3) * 100)
+    model.train()
+    model.encode(torch.rand(4, 3, 32, 32))  # move the batch-norm statistics
+    return model.eval()
+
+
+def test_protocol_shapes():
+    model = _model()
+    assert isinstance(model, PoseAppearanceModel) and model.crop_size == 32
+    h_a, h_p = model.encode(torch.rand(2, 3, 32, 32))
+    assert h_a.shape == (2, 8) and h_p.shape == (2, 12)
+    rgb, mask = model.decode(h_a, h_p)
+    assert rgb.shape == (2, 3, 32, 32) and mask.shape == (2, 1, 32, 32)
+    rgb, mask = rgb.detach(), mask.detach()
+    assert 0 <= float(rgb.min()) and float(rgb.max()) <= 1 and 0 <= float(mask.min()) <= 1
+    assert model.regress(h_p).shape == (2, 17, 3)
+    assert model.locate(torch.rand(2, 3, 64, 48)).shape == (2, 2, 3)
+
+
+def test_round_trip_is_bit_exact(tmp_path):
+    model = _model()
+    save_checkpoint(model, tmp_path)
+    loaded = load(tmp_path)
+    assert not loaded.training and loaded.meta == model.meta
+    original, restored = model.state_dict(), loaded.state_dict()
+    assert original.keys() == restored.keys()
+    assert all(torch.equal(original[k], restored[k]) for k in original)
+    x = torch.rand(3, 3, 32, 32)
+    assert torch.equal(model.regress(model.encode(x)[1]), loaded.regress(loaded.encode(x)[1]))
+    config = json.loads((tmp_path / CONFIG).read_text())
+    assert config["components"] == ["encoder", "decoder", "regressor", "detector"]
+    assert torch.equal(torch.tensor(config["pose_mean"]), model.regressor.pose_mean)
+
+
+def test_float16_round_trip_rounds_weights_only(tmp_path):
+    model = _model()
+    save_checkpoint(model, tmp_path, dtype="float16")
+    loaded = load_checkpoint(tmp_path)
+    for k, v in model.state_dict().items():
+        got = loaded.state_dict()[k]
+        assert got.dtype == v.dtype
+        expected = v.half().to(v.dtype) if v.is_floating_point() else v
+        assert torch.equal(got, expected), k
+
+
+def test_truncated_weights_give_a_clear_error(tmp_path):
+    save_checkpoint(_model(), tmp_path)
+    data = (tmp_path / WEIGHTS).read_bytes()
+    (tmp_path / WEIGHTS).write_bytes(data[: len(data) // 2])
+    with pytest.raises(DprobeError, match="truncated or corrupt"):
+        load_checkpoint(tmp_path)
+
+
+def test_mismatched_shape_names_the_tensor(tmp_path):
+    save_checkpoint(_model(), tmp_path)
+    config = json.loads((tmp_path / CONFIG).read_text())
+    config["network"]["dim_pose"] = 15
+    config["regressor"]["dim_pose"] = 15
+    (tmp_path / CONFIG).write_text(json.dumps(config))
+    with pytest.raises(DprobeError, match=r"tensor 'encoder.head.weight' has shape \(20, 256\)"):
+        load_checkpoint(tmp_path)
+
+
+def test_mismatched_dtype_names_the_tensor(tmp_path):
+    save_checkpoint(_model(), tmp_path, dtype="float16")
+    config = json.loads((tmp_path / CONFIG).read_text())
+    config["dtype"] = "float32"
+    (tmp_path / CONFIG).write_text(json.dumps(config))
+    with pytest.raises(DprobeError, match="tensor 'encoder.features.0.0.weight' has dtype"):
+        load_checkpoint(tmp_path)
+
+
+def test_missing_or_corrupt_config(tmp_path):
+    with pytest.raises(DprobeError, match="neither a shipped model"):
+        load(tmp_path / "nowhere")
+    save_checkpoint(_model(), tmp_path)
+    (tmp_path / CONFIG).write_text("{not json")
+    with pytest.raises(DprobeError, match="not valid JSON"):
+        load(tmp_path)
+
+
+def test_missing_parts_raise_a_clear_error():
+    model = ReferenceModel(NET, decoder=False)
+    h_a, h_p = model.encode(torch.rand(2, 3, 32, 32))
+    with pytest.raises(DprobeError, match="no regressor"):
+        model.regress(h_p)
+    with pytest.raises(DprobeError, match="no decoder"):
+        model.decode(h_a, h_p)
+    with pytest.raises(DprobeError, match="no detector"):
+        model.locate(torch.rand(1, 3, 64, 64))
