@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="out/demo", help="output folder")
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=_demo)
+
+    from dprobe.train.cli import add_subcommands
+
+    add_subcommands(sub)
     return parser
 
 

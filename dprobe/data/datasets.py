@@ -2,9 +2,10 @@
 
 Items are dicts of tensors. Images are float32 ``(3, c, c)`` in [0, 1]; every image comes with
 its background crop (``bg*``: the camera background under the same box) so that a decoded
-person can be composited ``m * rgb + (1 - m) * bg``. Random choices inside an item (a second
-camera, a time gap, another frame of the subject) are drawn from ``seed`` and the item index,
-so a dataset is deterministic; shuffle with the DataLoader.
+person can be composited ``m * rgb + (1 - m) * bg``. Random choices inside an item (a time gap,
+another frame of the subject) are drawn from ``seed``, the item index and the dataset's epoch
+(``set_epoch``), so a dataset is deterministic and a trainer that advances the epoch sees fresh
+partners for the same rows; shuffle with the DataLoader.
 """
 from __future__ import annotations
 
@@ -41,15 +42,25 @@ def _rows(studio: Studio, subjects: Sequence[str] | None) -> Tensor:
     return rows
 
 
-def _rng(seed: int, index: int) -> np.random.Generator:
-    return np.random.default_rng([seed, index])
+class _Epoched(Dataset):
+    """A dataset whose random partners change with ``set_epoch``."""
+
+    seed: int = 0
+    epoch: int = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the items' random partners afresh for ``epoch`` (deterministically)."""
+        self.epoch = int(epoch)
+
+    def rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, index, self.epoch])
 
 
 def _pair(studio: Studio, i: int, suffix: str) -> dict[str, Tensor]:
     return {f"crop{suffix}": studio.image(i), f"bg{suffix}": studio.background(i)}
 
 
-class MultiViewPairs(Dataset):
+class MultiViewPairs(_Epoched):
     """One instant seen by two cameras ``i != j`` (NSD), plus another frame of the subject.
 
     Items: ``crop_i, bg_i, crop_j, bg_j``; ``R_i, R_j`` (3, 3) world->camera; ``app_j, bg_app_j``
@@ -80,7 +91,7 @@ class MultiViewPairs(Dataset):
     def __getitem__(self, k: int) -> dict[str, Tensor]:
         seq, frame, ci, cj = (int(v) for v in self.pairs[k])
         i, j = self.index.at(seq, ci, frame), self.index.at(seq, cj, frame)
-        rng = _rng(self.seed, k)
+        rng = self.rng(k)
         others = (self.index.table[seq, cj] >= 0).nonzero().flatten()
         other = others[others != frame]
         app_frame = int(other[rng.integers(len(other))]) if len(other) else frame
@@ -91,7 +102,7 @@ class MultiViewPairs(Dataset):
                 "app_j": s.image(a), "bg_app_j": s.background(a), "subject": s.subject[i]}
 
 
-class _Temporal(Dataset):
+class _Temporal(_Epoched):
     """Frames of one sequence and camera, within ``max_gap`` frames of a start frame."""
 
     def __init__(self, studio: Studio, max_gap: int, subjects: Sequence[str] | None, seed: int):
@@ -111,7 +122,7 @@ class _Temporal(Dataset):
         seq, cam, frame = int(s.sequence[i]), int(s.camera[i]), int(s.frame[i])
         valid = (self.index.table[seq, cam] >= 0).nonzero().flatten()
         near = valid[(valid - frame).abs() <= self.max_gap]
-        rng = _rng(self.seed, k)
+        rng = self.rng(k)
         picks = [frame] + [int(near[rng.integers(len(near))]) for _ in range(count - 1)]
         return [self.index.at(seq, cam, f) for f in picks], seq
 

@@ -404,3 +404,28 @@ def render_room(R: Tensor, t: Tensor, K: Tensor, frame_hw: tuple[int, int],
         img = torch.where((surface == wall).unsqueeze(-1), colour, img)
     falloff = (1.15 - dist / 14000).clamp(0.6, 1.0).unsqueeze(-1)
     return (img * falloff).clamp(0, 1).permute(2, 0, 1).float()
+
+
+def render(pose3d: Tensor, appearance: Tensor, camera: tuple[Tensor, Tensor, Tensor],
+           box: Tensor | None = None, crop_size: int = 64, background: Tensor | None = None,
+           frame_hw: tuple[int, int] = (256, 256)) -> CropRender:
+    """Render any pose with any appearance through any camera.
+
+    ``pose3d (B, 17, 3)`` world joints mm; ``appearance (B, 25)``; ``camera = (R, t, K)``
+    batched ``(B, ...)`` or one camera for all; ``box (B, 3)`` px gives crops of
+    ``crop_size``, ``None`` full frames of ``frame_hw``; ``background (B|1, 3, H, W)`` full
+    frame(s) under the person (black without).
+    """
+    if pose3d.ndim != 3 or pose3d.shape[1:] != (17, 3):
+        raise ValueError(f"pose3d must be (B, 17, 3) world mm, got {tuple(pose3d.shape)}")
+    if not bool(torch.isfinite(pose3d).all()):
+        raise ValueError("pose3d contains NaN or infinite values")
+    B = pose3d.shape[0]
+    if appearance.shape != (B, A.APPEARANCE_DIM):
+        raise ValueError(f"appearance must be ({B}, {A.APPEARANCE_DIM}), "
+                         f"got {tuple(appearance.shape)}")
+    R, t, K = (c if c.ndim == n + 1 else c.expand(B, *c.shape) for c, n in zip(camera, (2, 1, 2)))
+    bg = None if background is None else background.expand(B, -1, -1, -1)
+    if box is not None:
+        return render_crop(pose3d, appearance, R, t, K, box, crop_size, bg, frame_hw)
+    return render_frame(pose3d, appearance, R, t, K, frame_hw, bg)

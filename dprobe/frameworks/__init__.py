@@ -9,4 +9,4 @@ from dprobe.frameworks.supervised import Supervised
 FRAMEWORKS: dict[str, type[Framework]] = {f.name: f for f in (NSD, CSSL, DRNet, Supervised)}
 SELF_SUPERVISED = ("nsd", "cssl", "drnet")
 
-__all__ = ["Framework", "FRAMEWORKS", "SELF_SUPERVISED", "NSD", "CSSL", "DRNet", "Supervised"]
+__all__ = ["CSSL", "FRAMEWORKS", "NSD", "SELF_SUPERVISED", "DRNet", "Framework", "Supervised"]

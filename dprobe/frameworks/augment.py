@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["ColourJitter", "AUGMENTS", "make_augment"]
+__all__ = ["AUGMENTS", "ColourJitter", "make_augment"]
 
 _LUMA = (0.299, 0.587, 0.114)
 

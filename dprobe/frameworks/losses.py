@@ -10,7 +10,7 @@ from torch import Tensor
 
 from dprobe.metrics.image import ssim
 
-__all__ = ["composite", "reconstruction_loss", "SSIM_WEIGHT"]
+__all__ = ["SSIM_WEIGHT", "composite", "reconstruction_loss"]
 
 SSIM_WEIGHT = 1.0
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["mse", "psnr", "ssim", "ssim_map", "gaussian_window"]
+__all__ = ["gaussian_window", "mse", "psnr", "ssim", "ssim_map"]
 
 WINDOW = 11
 SIGMA = 1.5

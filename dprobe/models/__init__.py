@@ -3,4 +3,4 @@ from dprobe.models.protocol import PoseAppearanceModel
 from dprobe.models.reference import ReferenceModel
 from dprobe.models.registry import SHIPPED, load
 
-__all__ = ["PoseAppearanceModel", "ReferenceModel", "SHIPPED", "load"]
+__all__ = ["SHIPPED", "PoseAppearanceModel", "ReferenceModel", "load"]

@@ -22,7 +22,7 @@ from dprobe.models.network import NetworkConfig
 from dprobe.models.reference import ReferenceModel
 from dprobe.models.regressor import RegressorConfig
 
-__all__ = ["save_checkpoint", "load_checkpoint", "read_config", "atomic_write_bytes"]
+__all__ = ["atomic_write_bytes", "load_checkpoint", "read_config", "save_checkpoint"]
 
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"

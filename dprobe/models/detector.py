@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from dprobe.models.network import conv_block
 
-__all__ = ["DetectorConfig", "Detector", "theta_to_params", "params_to_theta"]
+__all__ = ["Detector", "DetectorConfig", "params_to_theta", "theta_to_params"]
 
 
 @dataclass(frozen=True)

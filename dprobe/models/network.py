@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-__all__ = ["NetworkConfig", "Encoder", "Decoder"]
+__all__ = ["Decoder", "Encoder", "NetworkConfig"]
 
 COARSE = 4  # side of the coarsest feature map (px)
 

@@ -12,7 +12,7 @@ from dprobe.models.detector import Detector, DetectorConfig
 from dprobe.models.network import Decoder, Encoder, NetworkConfig
 from dprobe.models.regressor import Regressor, RegressorConfig
 
-__all__ = ["ReferenceModel", "COMPONENTS"]
+__all__ = ["COMPONENTS", "ReferenceModel"]
 
 #: The parts a checkpoint may hold, in state-dict order.
 COMPONENTS = ("encoder", "decoder", "regressor", "detector")

@@ -12,7 +12,7 @@ from dprobe.errors import DprobeError
 from dprobe.models.checkpoint import load_checkpoint
 from dprobe.models.reference import ReferenceModel
 
-__all__ = ["SHIPPED", "WEIGHTS_DIR", "load", "resolve", "figures"]
+__all__ = ["SHIPPED", "WEIGHTS_DIR", "figures", "load", "resolve"]
 
 SHIPPED = ("nsd", "cssl", "drnet", "cssl-da")
 WEIGHTS_DIR = Path(__file__).parent / "weights"

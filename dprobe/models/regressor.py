@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-__all__ = ["RegressorConfig", "Regressor"]
+__all__ = ["Regressor", "RegressorConfig"]
 
 N_JOINTS = 17
 

@@ -18,8 +18,15 @@ from torch.utils.data import Dataset, default_collate
 from dprobe.errors import DprobeError
 
 __all__ = [
-    "HELD_OUT", "LABELLED_TRAIN", "step_seed", "seed_everything", "sample_batch", "collate_indices",
-    "evenly_spaced", "training_subjects", "held_out_batch",
+    "HELD_OUT",
+    "LABELLED_TRAIN",
+    "collate_indices",
+    "evenly_spaced",
+    "held_out_batch",
+    "sample_batch",
+    "seed_everything",
+    "step_seed",
+    "training_subjects",
 ]
 
 #: Test subjects, never used for training.
@@ -49,6 +56,8 @@ def sample_batch(dataset: Dataset, batch_size: int, seed: int, step: int) -> dic
     """Batch of ``batch_size`` items drawn uniformly with replacement for ``step``."""
     s = step_seed(seed, step)
     seed_everything(s)
+    if hasattr(dataset, "set_epoch"):  # fresh pairings (time gaps, partner frames) every step
+        dataset.set_epoch(step)
     gen = torch.Generator().manual_seed(s)
     return collate_indices(dataset, torch.randint(len(dataset), (batch_size,), generator=gen))
 

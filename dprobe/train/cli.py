@@ -31,7 +31,10 @@ from dprobe.train.evaluate import evaluate_model
 from dprobe.train.loop import RunSettings, run_training
 from dprobe.train.regressor import RegressorSettings, train_regressor
 from dprobe.train.rundir import (
-    check_resume_settings, prepare_run_dir, read_run_settings, write_run_settings,
+    check_resume_settings,
+    prepare_run_dir,
+    read_run_settings,
+    write_run_settings,
 )
 
 __all__ = ["add_subcommands"]

@@ -20,7 +20,7 @@ from dprobe.geometry import theta_to_box
 from dprobe.models.detector import Detector, DetectorConfig, theta_to_params
 from dprobe.train.batches import sample_batch
 
-__all__ = ["DetectorSettings", "train_detector", "box_iou", "detection_errors"]
+__all__ = ["DetectorSettings", "box_iou", "detection_errors", "train_detector"]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dprobe.models.reference import ReferenceModel
 from dprobe.train.batches import HELD_OUT, collate_indices, evenly_spaced, seed_everything
 from dprobe.train.detector import box_iou
 
-__all__ = ["evaluate_model", "crop_frames"]
+__all__ = ["crop_frames", "evaluate_model"]
 
 
 def crop_frames(frames: Tensor, theta: Tensor, crop_size: int) -> Tensor:

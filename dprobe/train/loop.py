@@ -25,7 +25,7 @@ from dprobe.train.batches import sample_batch
 from dprobe.train.rundir import LOG, STATE
 from dprobe.train.state import load_state, save_state
 
-__all__ = ["RunSettings", "run_training", "CALIBRATION_STEPS"]
+__all__ = ["CALIBRATION_STEPS", "RunSettings", "run_training"]
 
 CALIBRATION_STEPS = 20
 

@@ -14,8 +14,13 @@ from dprobe.errors import DprobeError
 from dprobe.models.checkpoint import atomic_write_bytes
 
 __all__ = [
-    "RUN", "STATE", "LOG", "prepare_run_dir", "read_run_settings", "write_run_settings",
+    "LOG",
+    "RUN",
+    "STATE",
     "check_resume_settings",
+    "prepare_run_dir",
+    "read_run_settings",
+    "write_run_settings",
 ]
 
 RUN = "run.json"

@@ -18,7 +18,7 @@ from safetensors.torch import save_file
 
 from dprobe.errors import DprobeError
 
-__all__ = ["save_state", "load_state", "flatten", "unflatten"]
+__all__ = ["flatten", "load_state", "save_state", "unflatten"]
 
 _KEY = "dprobe_state"
 
@@ -67,7 +67,7 @@ def load_state(path: str | Path) -> Any:
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open)
         return unflatten(json.loads(metadata[_KEY]), tensors)
     except FileNotFoundError:
         raise DprobeError(f"no training state at {path}") from None

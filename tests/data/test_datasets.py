@@ -83,3 +83,13 @@ def test_eval_frames_and_loader_batches(tiny):
 def test_unknown_subject_is_a_clear_error(tiny):
     with pytest.raises(DprobeError, match="unknown subject 'S99'"):
         EvalFrames(tiny, "S99")
+
+
+def test_set_epoch_draws_fresh_partners(tiny):
+    ds = TemporalPairs(tiny, max_gap=5)
+    first = [float(ds[k]["gap"]) for k in range(0, 200, 5)]
+    ds.set_epoch(1)
+    second = [float(ds[k]["gap"]) for k in range(0, 200, 5)]
+    ds.set_epoch(0)
+    assert first != second
+    assert first == [float(ds[k]["gap"]) for k in range(0, 200, 5)]

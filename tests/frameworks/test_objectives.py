@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from dprobe.frameworks import CSSL, DRNet, NSD, Supervised
+from dprobe.frameworks import CSSL, NSD, DRNet, Supervised
 from dprobe.frameworks.augment import ColourJitter
 from dprobe.frameworks.cssl import contrastive_pose_loss
 from dprobe.frameworks.drnet import discriminator_pairs
@@ -97,7 +97,7 @@ def test_drnet_discriminator_is_trained_on_detached_codes(make_model, batch_of):
 
 
 def test_jitter_changes_only_the_encoder_input(make_model, batch_of, monkeypatch):
-    import dprobe.frameworks.nsd as nsd
+    from dprobe.frameworks import nsd
 
     batch = batch_of("nsd")
     seen_inputs, seen_targets = [], []

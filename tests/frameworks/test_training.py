@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+from synthetic import Synthetic
 
 from dprobe.errors import DprobeError
 from dprobe.frameworks import CSSL, DRNet
@@ -9,8 +10,6 @@ from dprobe.models.checkpoint import load_checkpoint
 from dprobe.train.loop import RunSettings, run_training
 from dprobe.train.regressor import RegressorSettings, train_regressor
 from dprobe.train.rundir import LOG, STATE, prepare_run_dir
-
-from conftest import Synthetic
 
 
 class Interrupted(Exception):
