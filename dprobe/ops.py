@@ -33,15 +33,15 @@ import torch.nn.functional as F
 
 __all__ = [
     "OpsLibraryError",
-    "library_path",
-    "library_loaded",
     "composite_crop",
-    "composite_crop_reference",
     "composite_crop_decomposed",
+    "composite_crop_reference",
     "decomposition_table",
-    "use_decompositions",
-    "export_onnx",
     "export_composite_crop_onnx",
+    "export_onnx",
+    "library_loaded",
+    "library_path",
+    "use_decompositions",
 ]
 
 _LIB_NAMES = ("lib_C.so", "lib_C.dylib", "_C.dll")
@@ -215,7 +215,9 @@ def _check_composite_crop(fg, mask, background, src_theta, dst_theta, check_valu
     for name in ("src_theta", "dst_theta"):
         t = tensors[name]
         if t.dim() != 3 or t.shape[1] != 2 or t.shape[2] != 3:
-            raise ValueError(f"composite_crop: {name} must have shape (B, 2, 3), got {tuple(t.shape)}")
+            raise ValueError(
+                f"composite_crop: {name} must have shape (B, 2, 3), got {tuple(t.shape)}"
+            )
         if t.shape[0] != B:
             raise ValueError(f"composite_crop: {name} has batch {t.shape[0]} but fg has batch {B}")
     if fg.dtype not in (torch.float32, torch.float64):
@@ -315,7 +317,7 @@ def composite_crop_reference(
     H, W = background.shape[2], background.shape[3]
     if B == 0:  # affine_grid rejects an empty batch
         return fg.new_zeros((0, C, oh, ow))
-    kw = dict(mode="bilinear", padding_mode="zeros", align_corners=False)
+    kw = {"mode": "bilinear", "padding_mode": "zeros", "align_corners": False}
     paste = F.affine_grid(_invert_theta(src_theta), [B, C, H, W], align_corners=False)
     pasted_fg = F.grid_sample(fg, paste, **kw)
     pasted_mask = F.grid_sample(mask, paste, **kw)
@@ -354,7 +356,7 @@ def composite_crop_decomposed(
     """
     oh, ow = _out_hw(out_size)
     H, W = int(background.shape[2]), int(background.shape[3])
-    kw = dict(mode="bilinear", padding_mode="zeros", align_corners=False)
+    kw = {"mode": "bilinear", "padding_mode": "zeros", "align_corners": False}
     paste = _sampling_grid(_invert_theta(src_theta), H, W)
     pasted_fg = F.grid_sample(fg, paste, **kw)
     pasted_mask = F.grid_sample(mask, paste, **kw)
