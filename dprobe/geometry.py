@@ -27,6 +27,7 @@ __all__ = [
     "look_at",
     "rotation_angle",
     "invert_theta",
+    "affine_inverse",
 ]
 
 
@@ -189,6 +190,20 @@ def rotation_angle(R: Tensor) -> Tensor:
 
 
 
+def affine_inverse(theta: Tensor) -> Tensor:
+    """Inverse ``(B, 2, 3)`` of affine maps ``theta (B, 2, 3)`` in closed form.
+
+    Differentiable and exportable (no linalg calls); no checks: see ``invert_theta``.
+    """
+    a, b, e = theta[:, 0, 0], theta[:, 0, 1], theta[:, 0, 2]
+    c, d, f = theta[:, 1, 0], theta[:, 1, 1], theta[:, 1, 2]
+    det = a * d - b * c
+    i00, i01, i10, i11 = d / det, -b / det, -c / det, a / det
+    row0 = torch.stack([i00, i01, -(i00 * e + i01 * f)], dim=-1)
+    row1 = torch.stack([i10, i11, -(i10 * e + i11 * f)], dim=-1)
+    return torch.stack([row0, row1], dim=1)
+
+
 def invert_theta(theta: Tensor) -> Tensor:
     """The inverse affine map ``(B, 2, 3)`` of ``theta (B, 2, 3)`` (frame -> crop coordinates).
 
@@ -196,9 +211,7 @@ def invert_theta(theta: Tensor) -> Tensor:
     """
     if theta.ndim != 3 or theta.shape[1:] != (2, 3):
         raise ValueError(f"invert_theta: theta must be (B, 2, 3), got {tuple(theta.shape)}")
-    lin, shift = theta[:, :, :2], theta[:, :, 2:]
-    det = torch.linalg.det(lin)
+    det = theta[:, 0, 0] * theta[:, 1, 1] - theta[:, 0, 1] * theta[:, 1, 0]
     if not bool(torch.isfinite(theta).all()) or bool((det.abs() < 1e-12).any()):
         raise ValueError("invert_theta: theta is singular or not finite")
-    inv = torch.linalg.inv(lin)
-    return torch.cat((inv, -inv @ shift), dim=-1)
+    return affine_inverse(theta)

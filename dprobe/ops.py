@@ -31,6 +31,8 @@ from collections.abc import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
+from dprobe.geometry import affine_inverse
+
 __all__ = [
     "OpsLibraryError",
     "composite_crop",
@@ -286,17 +288,6 @@ def composite_crop(
     return torch.ops.dprobe.composite_crop(fg, mask, background, src_theta, dst_theta, [oh, ow])
 
 
-def _invert_theta(theta: torch.Tensor) -> torch.Tensor:
-    """Inverse of a batch of affine maps (B, 2, 3) in closed form (differentiable, exportable)."""
-    a, b, e = theta[:, 0, 0], theta[:, 0, 1], theta[:, 0, 2]
-    c, d, f = theta[:, 1, 0], theta[:, 1, 1], theta[:, 1, 2]
-    det = a * d - b * c
-    i00, i01, i10, i11 = d / det, -b / det, -c / det, a / det
-    row0 = torch.stack([i00, i01, -(i00 * e + i01 * f)], dim=-1)
-    row1 = torch.stack([i10, i11, -(i10 * e + i11 * f)], dim=-1)
-    return torch.stack([row0, row1], dim=1)
-
-
 def composite_crop_reference(
     fg: torch.Tensor,
     mask: torch.Tensor,
@@ -318,7 +309,7 @@ def composite_crop_reference(
     if B == 0:  # affine_grid rejects an empty batch
         return fg.new_zeros((0, C, oh, ow))
     kw = {"mode": "bilinear", "padding_mode": "zeros", "align_corners": False}
-    paste = F.affine_grid(_invert_theta(src_theta), [B, C, H, W], align_corners=False)
+    paste = F.affine_grid(affine_inverse(src_theta), [B, C, H, W], align_corners=False)
     pasted_fg = F.grid_sample(fg, paste, **kw)
     pasted_mask = F.grid_sample(mask, paste, **kw)
     frame = pasted_mask * pasted_fg + (1 - pasted_mask) * background
@@ -357,7 +348,7 @@ def composite_crop_decomposed(
     oh, ow = _out_hw(out_size)
     H, W = int(background.shape[2]), int(background.shape[3])
     kw = {"mode": "bilinear", "padding_mode": "zeros", "align_corners": False}
-    paste = _sampling_grid(_invert_theta(src_theta), H, W)
+    paste = _sampling_grid(affine_inverse(src_theta), H, W)
     pasted_fg = F.grid_sample(fg, paste, **kw)
     pasted_mask = F.grid_sample(mask, paste, **kw)
     frame = pasted_mask * pasted_fg + (1 - pasted_mask) * background

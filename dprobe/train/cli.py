@@ -134,12 +134,16 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate")
     p.add_argument("--width", type=int, default=16, help="network base width (channels)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--val-every", type=int, default=200, help="steps between validations")
     p.add_argument("--checkpoint-minutes", type=float, default=3.0,
                    help="minutes between saved training states")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    _add_common_options(p)
+
+
+def _add_common_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -263,10 +267,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--steps", type=int, default=DetectorSettings.steps)
     p.add_argument("--batch-size", type=int, default=DetectorSettings.batch_size)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--force", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    _add_common_options(p)
     p.set_defaults(func=_cmd_train_detector)
 
     p = subparsers.add_parser("train-regressor", help="train the pose regressor (encoder frozen)",
@@ -282,10 +283,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                    help="weight dtype written (float16 for shipping)")
     p.add_argument("--steps", type=int, default=RegressorSettings.steps)
     p.add_argument("--hidden", type=int, default=RegressorSettings.hidden)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--force", action="store_true")
-    p.add_argument("--no-progress", action="store_true")
+    _add_common_options(p)
     p.set_defaults(func=_cmd_train_regressor)
 
     p = subparsers.add_parser("evaluate", help="held-out figures of a model",
