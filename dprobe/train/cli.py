@@ -206,6 +206,8 @@ def _cmd_train_regressor(args: argparse.Namespace) -> int:
 
 # -- evaluate / models ----------------------------------------------------------------------------
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.out and Path(args.out).exists() and not args.force:
+        raise DprobeError(f"{args.out} already exists; pass --force to replace it")
     _set_threads(args.threads)
     model = registry.load(args.model)
     studio = _open_studio(args.studio)
@@ -294,6 +296,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="also write the JSON here")
     p.add_argument("--max-frames", type=int, default=1000, help="frames per subject")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=_cmd_evaluate)
 
     p = subparsers.add_parser("models", help="list the shipped models and their figures",
