@@ -59,7 +59,31 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"wrote {sheet}")
     (out / "studio_info.json").write_text(json.dumps(studio.info(), indent=2))
     print(f"wrote {out / 'studio_info.json'}")
+    _demo_models(studio, out)
     return 0
+
+
+def _demo_models(studio, out: Path) -> None:
+    """Held-out figures of every shipped model on the demo studio, as JSON and a table."""
+    from dprobe.models import registry
+    from dprobe.train.evaluate import evaluate_model
+
+    rows = {}
+    for name in registry.SHIPPED:
+        if not (registry.WEIGHTS_DIR / name).is_dir():
+            print(f"shipped model {name} is not installed; skipped")
+            continue
+        rows[name] = evaluate_model(registry.load(name), studio, max_frames=100)["all"]
+    if not rows:
+        return
+    (out / "models.json").write_text(json.dumps(rows, indent=2))
+    keys = ("psnr", "psnr_mask", "novel_view_psnr", "mpjpe", "p_mpjpe", "mean_pose_mpjpe")
+    lines = ["| model | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    lines += [f"| {name} | " + " | ".join(f"{fig[k]:.2f}" if k in fig else "-" for k in keys)
+              + " |" for name, fig in rows.items()]
+    (out / "models.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"wrote {out / 'models.md'} (held-out subjects S9 and S11 of the demo studio)")
 
 
 def build_parser() -> argparse.ArgumentParser:
