@@ -7,6 +7,8 @@ a linear warmup then a cosine decay to ``MIN_LR_FACTOR * lr`` over ``total_steps
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import math
 from typing import Any, ClassVar
 
@@ -34,7 +36,7 @@ def lr_factor(step: int, total_steps: int, warmup: int) -> float:
     return MIN_LR_FACTOR + (1 - MIN_LR_FACTOR) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-class Framework:
+class Framework(ABC):
     """One training objective for a ``ReferenceModel``; subclasses define the losses."""
 
     name: ClassVar[str]
@@ -61,13 +63,13 @@ class Framework:
         self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
     # -- to be defined by each framework -------------------------------------------------------
+    @abstractmethod
     def make_dataset(self, studio: Any, subjects: list[str]) -> Dataset:
         """The training dataset over ``subjects`` of a ``Studio``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Named scalar losses of one batch; ``"total"`` is the one minimised."""
-        raise NotImplementedError
 
     def prepare(self, dataset: Dataset) -> None:
         """Called once before a new run's first step (not on resume); nothing by default."""
