@@ -169,7 +169,9 @@ def to_markdown(results: list[dict], command: str, threads: int, repeats: int) -
             f"**{r['speedup_fwdbwd']:.1f}** | {r['speedup_fwdbwd_bggrad']:.1f} | "
             f"{r['fused_fwd_GBps']:.2f} | {r['memcpy_GBps']:.1f} |"
         )
-    ok = lambda c: "met" if c else "MISSED"
+    def ok(c):
+        return "met" if c else "MISSED"
+
     lines += [
         "",
         (

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dprobe import ops
 
@@ -276,9 +278,6 @@ def test_torch_compile_inductor_forward():
 # ---------------------------------------------------------------------------------------------
 # Property-based fuzzing
 # ---------------------------------------------------------------------------------------------
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 
 @st.composite
@@ -336,7 +335,9 @@ def test_fuzz_against_reference(case):
     # The op is piecewise smooth in the thetas: where a sample lands exactly on the pixel lattice
     # (hypothesis loves 0.5 and 1.0) the one-sided derivative depends on the last bit of rounding.
     # Gradients are compared off the lattice, with the thetas jittered.
-    jitter = lambda t: t + 1e-7 * torch.rand(t.shape, generator=g, dtype=dt)
+    def jitter(t):
+        return t + 1e-7 * torch.rand(t.shape, generator=g, dtype=dt)
+
     inputs = (fg, mask, bg, jitter(src), jitter(dst))
     fused, gf = _grads(ops.composite_crop, inputs, out, case["seed"])
     ref, gr = _grads(ops.composite_crop_reference, inputs, out, case["seed"])

@@ -7,9 +7,8 @@ a linear warmup then a cosine decay to ``MIN_LR_FACTOR * lr`` over ``total_steps
 """
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
 import math
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import torch

@@ -2,8 +2,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from dprobe.data.datasets import (EvalFrames, LabelledFrames, MultiViewPairs, TemporalPairs,
-                                  TemporalQuads)
+from dprobe.data.datasets import (
+    EvalFrames,
+    LabelledFrames,
+    MultiViewPairs,
+    TemporalPairs,
+    TemporalQuads,
+)
 from dprobe.errors import DprobeError
 
 

@@ -1,8 +1,13 @@
 import torch
 
 from dprobe.data.motion import ACTION_NAMES, Style, perform
-from dprobe.data.skeleton import (JOINT_LIMITS, BodyShape, bone_lengths, clamp_to_limits,
-                                  forward_kinematics)
+from dprobe.data.skeleton import (
+    JOINT_LIMITS,
+    BodyShape,
+    bone_lengths,
+    clamp_to_limits,
+    forward_kinematics,
+)
 
 
 def test_bone_lengths_constant_within_each_sequence(tiny):
