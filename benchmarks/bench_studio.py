@@ -20,7 +20,7 @@ from dprobe.data.render import render_crop, render_room
 from dprobe.data.studio import build_studio, person_boxes, studio_cameras
 
 
-def render_rate(n_crops: int, chunk: int, repeats: int = 3) -> dict:
+def render_rate(n_crops: int, chunk: int, repeats: int = 5) -> dict:
     """Median crops/s of ``render_crop`` over varied poses, subjects and cameras."""
     g = torch.Generator().manual_seed(0)
     cams = studio_cameras((256, 256), g)

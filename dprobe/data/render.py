@@ -64,7 +64,7 @@ N_CAPSULES = len(_CAPSULES)
 LIGHT_DIRECTION = (0.35, -0.45, 0.82)
 AMBIENT = 0.42
 #: Nearest covering capsules composited per pixel (more are hidden behind them).
-LAYERS = 3
+LAYERS = 2
 
 
 def body_points(joints: Tensor) -> tuple[Tensor, Tensor, Tensor]:
