@@ -118,7 +118,11 @@ def run_training(
         for k, v in losses.items():
             sums[k] = sums.get(k, 0.0) + v
         n_sum += 1
-        if not calibrated and step >= CALIBRATION_STEPS:
+        # With a time budget the schedule length follows the measured speed: first after
+        # CALIBRATION_STEPS, then again at every validation (a machine busy during the first
+        # steps must not cut the whole run short).
+        if settings.minutes is not None and step >= CALIBRATION_STEPS and (
+                not calibrated or step % settings.val_every == 0):
             framework.total_steps = _calibrated_total(step, elapsed, budget_s, settings.steps)
             calibrated = True
             bar.total = framework.total_steps

@@ -89,3 +89,30 @@ def test_regressor_training_leaves_the_encoder_unchanged(make_model):
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert result["train_loss"] < 0.5 * untrained["train_loss"]
     assert model.meta["regressor"]["steps"] == 150 and not model.regressor.training
+
+
+def test_time_budget_recalibrates_after_a_slow_start(tmp_path, make_model):
+    """A machine busy during the calibration steps must not cut the whole run short."""
+    import time
+
+    framework = CSSL(make_model(), total_steps=1000, lr=1e-3, warmup=2)
+    fast_step = framework.training_step
+
+    def step(batch):
+        if framework.step < 20:  # the first, calibrating steps run on a busy machine
+            time.sleep(0.1)
+        return fast_step(batch)
+
+    framework.training_step = step
+    first_total = {}
+
+    def on_step(step, losses):
+        if step == 20:
+            first_total["steps"] = framework.total_steps
+
+    prepare_run_dir(tmp_path, force=False, resume=False)
+    settings = RunSettings(steps=1000, minutes=0.08, batch_size=4, seed=7, val_every=10,
+                           checkpoint_minutes=0)
+    run_training(framework, Synthetic("cssl", 12), tmp_path, settings, val_batch=None,
+                 progress=False, on_step=on_step)
+    assert framework.step > first_total["steps"] * 1.5
