@@ -1,10 +1,14 @@
-"""The data-augmented (DA) variant: colour jitter of the encoder's input crop (DESIGN.md §5).
+"""Augmentations: colour jitter (the DA variant, DESIGN.md §5) and the mirror of labelled frames.
 
-Only the crop fed to the encoder is jittered; reconstruction targets stay unjittered. Each
+DA: only the crop fed to the encoder is jittered; reconstruction targets stay unjittered. Each
 sample draws its own factors (uniform in ``[1 - s, 1 + s]``) from torch's global generator, so
 training seeded per step stays deterministic:
 brightness (scales all channels), contrast (blends towards the image's mean grey), saturation
 (blends towards the pixel's grey) and per-channel gains (a colour cast), then clamps to [0, 1].
+
+Labelled frames (the regressor and the supervised bound) are augmented by ``augment_labelled``:
+colour jitter of the crop and, for a chosen half, the mirror image with its mirrored pose
+(``mirror_pose``: camera x negated, left and right joints exchanged).
 """
 from __future__ import annotations
 
@@ -13,9 +17,12 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["AUGMENTS", "ColourJitter", "make_augment"]
+__all__ = ["AUGMENTS", "ColourJitter", "augment_labelled", "make_augment", "mirror_pose"]
 
 _LUMA = (0.299, 0.587, 0.114)
+
+#: Joint order of the mirrored skeleton (H36M order): right and left legs and arms exchanged.
+MIRRORED_JOINTS = (0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13)
 
 
 @dataclass(frozen=True)
@@ -55,3 +62,22 @@ def make_augment(name: str | None) -> ColourJitter | None:
     if name not in AUGMENTS:
         raise ValueError(f"unknown augmentation {name!r} (known: {', '.join(AUGMENTS)})")
     return AUGMENTS[name]()
+
+
+def mirror_pose(pose: Tensor) -> Tensor:
+    """The pose ``(..., 17, 3)`` (mm, camera frame) seen in a horizontally flipped image: x negated
+    and left/right joints exchanged. (Exact for a camera looking along the crop centre's ray;
+    a small approximation for off-centre crops, as in every flip augmentation of pose data.)"""
+    mirrored = pose[..., list(MIRRORED_JOINTS), :].clone()
+    mirrored[..., 0] = -mirrored[..., 0]
+    return mirrored
+
+
+def augment_labelled(crop: Tensor, pose: Tensor, mirrored: Tensor,
+                     jitter: ColourJitter | None = ColourJitter()) -> tuple[Tensor, Tensor]:
+    """Crops ``(B, 3, c, c)`` colour-jittered (unless ``jitter`` is None) and, where the bool
+    ``mirrored (B,)`` is set, flipped left-right with their poses ``(B, 17, 3)`` mirrored."""
+    flip = mirrored.view(-1, 1, 1, 1)
+    crop = torch.where(flip, crop.flip(-1), crop)
+    pose = torch.where(mirrored.view(-1, 1, 1), mirror_pose(pose), pose)
+    return (jitter(crop) if jitter is not None else crop), pose

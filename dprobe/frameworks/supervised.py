@@ -2,6 +2,8 @@
 
 ``L = MSE(phi_n(h_p(crop)), (pose - mean) / std)`` on labelled frames, where ``phi_n`` is the
 regressor's normalised output and mean/std ``(17, 3)`` (mm) come from the training labels.
+Training crops are augmented like the regressor's labelled frames (colour jitter; half of each
+batch mirrored with mirrored poses: ``dprobe.frameworks.augment.augment_labelled``).
 Validation reports the MPJPE (mm) of held-out frames.
 """
 from __future__ import annotations
@@ -12,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dprobe.frameworks.augment import augment_labelled
 from dprobe.frameworks.base import Framework
 from dprobe.metrics.pose import mpjpe
 
@@ -36,8 +39,10 @@ class Supervised(Framework):
 
     def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         regressor = self.model.regressor
-        _, h_p = self.encode(batch["crop"])
-        loss = F.mse_loss(regressor.forward_normalised(h_p), regressor.normalise(batch["pose"]))
+        mirrored = torch.rand(batch["crop"].shape[0]) < 0.5
+        crop, pose = augment_labelled(batch["crop"], batch["pose"], mirrored)
+        _, h_p = self.encode(crop)
+        loss = F.mse_loss(regressor.forward_normalised(h_p), regressor.normalise(pose))
         return {"total": loss, "pose": loss}
 
     @torch.no_grad()

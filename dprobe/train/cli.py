@@ -193,7 +193,8 @@ def _cmd_train_regressor(args: argparse.Namespace) -> int:
             raise DprobeError(f"{args.detector} holds no detector")
         model.attach_detector(detector)
     dataset = LabelledFrames(studio, subjects=tuple(args.labelled), fraction=args.fraction)
-    settings = RegressorSettings(steps=args.steps, seed=args.seed, hidden=args.hidden)
+    settings = RegressorSettings(steps=args.steps, seed=args.seed, hidden=args.hidden,
+                                 augmented_copies=args.augmented_copies)
     figures = train_regressor(model, dataset, settings,
                               val_batch=held_out_batch(studio, VAL_PER_SUBJECT),
                               progress=not args.no_progress)
@@ -285,6 +286,9 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                    help="weight dtype written (float16 for shipping)")
     p.add_argument("--steps", type=int, default=RegressorSettings.steps)
     p.add_argument("--hidden", type=int, default=RegressorSettings.hidden)
+    p.add_argument("--augmented-copies", type=int, default=RegressorSettings.augmented_copies,
+                   help="augmented copies of the labelled frames (colour jitter; every other one "
+                        "mirrored) encoded beside them (default %(default)s; 0: none)")
     _add_common_options(p)
     p.set_defaults(func=_cmd_train_regressor)
 

@@ -63,7 +63,7 @@ class _Log:
 
 def _calibrated_total(steps_done: int, seconds: float, budget_s: float, max_steps: int) -> int:
     rate = steps_done / max(seconds, 1e-9)
-    return max(steps_done + 1, min(max_steps, int(rate * budget_s)))
+    return min(max_steps, max(steps_done + 1, int(rate * budget_s)))
 
 
 def run_training(

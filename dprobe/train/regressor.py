@@ -1,9 +1,12 @@
 """Training the pose regressor phi on a frozen encoder (DESIGN.md §4).
 
-The encoder (eval mode, no gradients) turns every labelled crop into its pose code once; phi is
+The encoder (eval mode, no gradients) turns every labelled crop into its pose code once, together
+with ``augmented_copies`` augmented copies of the labelled set (colour jitter, and every other
+copy mirrored with its mirrored pose: ``dprobe.frameworks.augment.augment_labelled``); phi is
 then trained on those codes with ``MSE(phi_n(h_p), (pose - mean) / std)``, Adam and the warmup +
 cosine schedule, with per-step seeded batches. The encoder's weights and batch-norm statistics
-are never touched.
+are never touched. The copies matter when the labels come from one subject: a regressor fitted
+to one subject's codes alone latches onto that subject's clothes (see benchmarks/RESULTS.md).
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from dprobe.errors import DprobeError
+from dprobe.frameworks.augment import augment_labelled
 from dprobe.frameworks.base import lr_factor
 from dprobe.metrics.pose import mpjpe
 from dprobe.models.reference import ReferenceModel
@@ -35,18 +40,32 @@ class RegressorSettings:
     seed: int = 0
     hidden: int = 1024
     dropout: float = 0.5
+    augmented_copies: int = 3
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 1 or self.augmented_copies < 0:
+            raise DprobeError(f"regressor settings need steps >= 1, batch_size >= 1 and "
+                              f"augmented_copies >= 0, got {self}")
 
 
 @torch.no_grad()
-def encode_dataset(model: ReferenceModel, dataset: Dataset, batch_size: int = 256
-                   ) -> tuple[Tensor, Tensor]:
-    """Pose codes ``(N, Dp)`` and poses ``(N, 17, 3)`` (mm) of every item, encoder in eval mode."""
+def encode_dataset(model: ReferenceModel, dataset: Dataset, batch_size: int = 256,
+                   augmented_copies: int = 0, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """Pose codes ``(N * (1 + augmented_copies), Dp)`` and poses ``(.., 17, 3)`` (mm) of every
+    item, then of each augmented copy (copy k jittered, mirrored when k is odd; seeded by
+    ``seed``, the copy and the batch), encoder in eval mode."""
     model.eval()
     codes, poses = [], []
-    for lo in range(0, len(dataset), batch_size):
-        batch = collate_indices(dataset, range(lo, min(lo + batch_size, len(dataset))))
-        codes.append(model.encode(batch["crop"])[1])
-        poses.append(batch["pose"])
+    for copy in range(1 + augmented_copies):
+        for lo in range(0, len(dataset), batch_size):
+            batch = collate_indices(dataset, range(lo, min(lo + batch_size, len(dataset))))
+            crop, pose = batch["crop"], batch["pose"]
+            if copy:
+                seed_everything(step_seed(seed, copy * len(dataset) + lo))
+                mirrored = torch.full((len(crop),), copy % 2 == 1)
+                crop, pose = augment_labelled(crop, pose, mirrored)
+            codes.append(model.encode(crop)[1])
+            poses.append(pose)
     return torch.cat(codes), torch.cat(poses)
 
 
@@ -62,7 +81,8 @@ def train_regressor(
 
     Returns the final training loss and, with ``val_batch``, the validation MPJPE (mm).
     """
-    codes, poses = encode_dataset(model, dataset)
+    codes, poses = encode_dataset(model, dataset, augmented_copies=settings.augmented_copies,
+                                  seed=settings.seed)
     regressor = model.attach_regressor(
         RegressorConfig(model.network.dim_pose, settings.hidden, settings.dropout)
     )
@@ -82,7 +102,7 @@ def train_regressor(
         loss.backward()
         optimizer.step()
     regressor.eval()
-    result = {"train_loss": float(loss.detach()), "n_labelled": len(codes)}
+    result = {"train_loss": float(loss.detach()), "n_labelled": len(dataset)}
     if val_batch is not None:
         with torch.no_grad():
             pred = model.regress(model.encode(val_batch["crop"])[1])

@@ -80,10 +80,11 @@ def test_regressor_training_leaves_the_encoder_unchanged(make_model):
     before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
     data = Synthetic("labelled", 24)
     val = torch.utils.data.default_collate([data[i] for i in range(24)])
-    untrained = train_regressor(make_model(), data, RegressorSettings(steps=1, hidden=32),
+    untrained = train_regressor(make_model(), data, RegressorSettings(steps=1, hidden=32,
+                                                                    augmented_copies=0),
                                 val_batch=val, progress=False)
     result = train_regressor(model, data, RegressorSettings(steps=150, hidden=32, batch_size=16,
-                                                                dropout=0.0),
+                                                                dropout=0.0, augmented_copies=0),
                              val_batch=val, progress=False)
     after = model.encoder.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -91,16 +92,26 @@ def test_regressor_training_leaves_the_encoder_unchanged(make_model):
     assert model.meta["regressor"]["steps"] == 150 and not model.regressor.training
 
 
-def test_time_budget_recalibrates_after_a_slow_start(tmp_path, make_model):
-    """A machine busy during the calibration steps must not cut the whole run short."""
-    import time
+def test_regressor_settings_refuse_nonsense():
+    with pytest.raises(DprobeError, match="augmented_copies"):
+        RegressorSettings(augmented_copies=-1)
 
+
+def test_time_budget_recalibrates_after_a_slow_start(tmp_path, make_model, monkeypatch):
+    """A machine busy during the calibration steps must not cut the whole run short.
+
+    The trainer's clock is simulated: the first 20 steps take 0.1 s each, later ones 1 ms."""
+    from types import SimpleNamespace
+
+    from dprobe.train import loop
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(loop, "time", SimpleNamespace(monotonic=lambda: clock["now"]))
     framework = CSSL(make_model(), total_steps=1000, lr=1e-3, warmup=2)
     fast_step = framework.training_step
 
     def step(batch):
-        if framework.step < 20:  # the first, calibrating steps run on a busy machine
-            time.sleep(0.1)
+        clock["now"] += 0.1 if framework.step < 20 else 0.001
         return fast_step(batch)
 
     framework.training_step = step
@@ -111,8 +122,9 @@ def test_time_budget_recalibrates_after_a_slow_start(tmp_path, make_model):
             first_total["steps"] = framework.total_steps
 
     prepare_run_dir(tmp_path, force=False, resume=False)
-    settings = RunSettings(steps=1000, minutes=0.08, batch_size=4, seed=7, val_every=10,
-                           checkpoint_minutes=0)
+    settings = RunSettings(steps=200, minutes=0.08, batch_size=4, seed=7, val_every=10,
+                           checkpoint_minutes=60)
     run_training(framework, Synthetic("cssl", 12), tmp_path, settings, val_batch=None,
                  progress=False, on_step=on_step)
-    assert framework.step > first_total["steps"] * 1.5
+    assert first_total["steps"] < 100  # 4.8 s at the slow start's 0.1 s per step: about 48
+    assert framework.step == 200       # the recalibrated schedule runs to the step cap
