@@ -27,6 +27,14 @@ class Supervised(Framework):
     name = "supervised"
     uses_decoder = False
 
+    def __init__(self, *args, augment_labels: bool = True, **kwargs) -> None:
+        """``augment_labels``: jitter and mirror the labelled crops (see the module docstring)."""
+        super().__init__(*args, **kwargs)
+        self.augment_labels = augment_labels
+
+    def hyperparameters(self) -> dict:
+        return {"augment_labels": self.augment_labels}
+
     def make_dataset(self, studio: Any, subjects: list[str]):
         from dprobe.data.datasets import LabelledFrames
 
@@ -39,8 +47,9 @@ class Supervised(Framework):
 
     def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         regressor = self.model.regressor
-        mirrored = torch.rand(batch["crop"].shape[0]) < 0.5
-        crop, pose = augment_labelled(batch["crop"], batch["pose"], mirrored)
+        crop, pose = batch["crop"], batch["pose"]
+        if self.augment_labels:
+            crop, pose = augment_labelled(crop, pose, torch.rand(crop.shape[0]) < 0.5)
         _, h_p = self.encode(crop)
         loss = F.mse_loss(regressor.forward_normalised(h_p), regressor.normalise(pose))
         return {"total": loss, "pose": loss}

@@ -16,7 +16,9 @@ from dprobe.geometry import euler_xyz_to_matrix, rotation_z
 def test_training_step_lowers_the_loss(cls, kind, make_model, batch_of):
     supervised = cls is Supervised
     model = make_model(decoder=not supervised, regressor=supervised)
-    fw = cls(model, total_steps=40, lr=3e-3, warmup=5)
+    # (the synthetic poses are not mirror-symmetric, so the supervised run is not augmented)
+    extra = {"augment_labels": False} if supervised else {}
+    fw = cls(model, total_steps=40, lr=3e-3, warmup=5, **extra)
     batch = batch_of(kind)
     if supervised:
         model.regressor.set_pose_statistics(batch["pose"])
@@ -117,3 +119,13 @@ def test_jitter_changes_only_the_encoder_input(make_model, batch_of, monkeypatch
     assert seen_inputs[1].shape == clean.shape and not torch.allclose(seen_inputs[1], clean)
     assert 0 <= seen_inputs[1].min() and seen_inputs[1].max() <= 1
     assert all(torch.equal(t, batch["crop_j"]) for t in seen_targets)
+
+
+def test_supervised_augments_its_labelled_crops_by_default(make_model, batch_of):
+    batch, seen = batch_of("labelled"), []
+    for augment_labels in (True, False):
+        model = make_model(decoder=False, regressor=True)
+        model.encoder.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+        torch.manual_seed(0)
+        Supervised(model, total_steps=1, augment_labels=augment_labels).losses(batch)
+    assert not torch.allclose(seen[0], batch["crop"]) and torch.equal(seen[1], batch["crop"])
