@@ -17,12 +17,21 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
+from dprobe.data.skeleton import JOINT_NAMES
+
 __all__ = ["AUGMENTS", "ColourJitter", "augment_labelled", "make_augment", "mirror_pose"]
 
 _LUMA = (0.299, 0.587, 0.114)
 
-#: Joint order of the mirrored skeleton (H36M order): right and left legs and arms exchanged.
-MIRRORED_JOINTS = (0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13)
+
+def _mirrored_joint_order() -> tuple[int, ...]:
+    """For each joint (H36M order), the index of its left/right counterpart (itself if central)."""
+    swap = {"l_": "r_", "r_": "l_"}
+    return tuple(JOINT_NAMES.index(swap.get(name[:2], name[:2]) + name[2:]) for name in JOINT_NAMES)
+
+
+#: Joint order of the mirrored skeleton: right and left legs and arms exchanged.
+MIRRORED_JOINTS = _mirrored_joint_order()
 
 
 @dataclass(frozen=True)

@@ -55,18 +55,19 @@ def encode_dataset(model: ReferenceModel, dataset: Dataset, batch_size: int = 25
     item, then of each augmented copy (copy k jittered, mirrored when k is odd; seeded by
     ``seed``, the copy and the batch), encoder in eval mode."""
     model.eval()
-    codes, poses = [], []
-    for copy in range(1 + augmented_copies):
-        for lo in range(0, len(dataset), batch_size):
-            batch = collate_indices(dataset, range(lo, min(lo + batch_size, len(dataset))))
+    codes: list[list[Tensor]] = [[] for _ in range(1 + augmented_copies)]
+    poses: list[list[Tensor]] = [[] for _ in range(1 + augmented_copies)]
+    for lo in range(0, len(dataset), batch_size):
+        batch = collate_indices(dataset, range(lo, min(lo + batch_size, len(dataset))))
+        for copy in range(1 + augmented_copies):
             crop, pose = batch["crop"], batch["pose"]
             if copy:
                 seed_everything(step_seed(seed, copy * len(dataset) + lo))
                 mirrored = torch.full((len(crop),), copy % 2 == 1)
                 crop, pose = augment_labelled(crop, pose, mirrored)
-            codes.append(model.encode(crop)[1])
-            poses.append(pose)
-    return torch.cat(codes), torch.cat(poses)
+            codes[copy].append(model.encode(crop)[1])
+            poses[copy].append(pose)
+    return torch.cat([torch.cat(c) for c in codes]), torch.cat([torch.cat(p) for p in poses])
 
 
 def train_regressor(
