@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 
 from dprobe.data import appearance as A
+from dprobe.data.build import build_studio, person_boxes, studio_cameras
 from dprobe.data.motion import ACTION_NAMES, Style, perform
 from dprobe.data.render import render_crop, render_room
-from dprobe.data.studio import build_studio, person_boxes, studio_cameras
 
 
 def render_rate(n_crops: int, chunk: int, repeats: int = 5) -> dict:

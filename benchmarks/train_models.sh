@@ -24,7 +24,7 @@ train() {  # train NAME FRAMEWORK [extra args]: a self-supervised run, resumed i
   [ -f "$RUNS/$name/done" ] && return 0
   local resume=(); [ -d "$RUNS/$name" ] && resume=(--resume)
   $DPROBE train --framework "$framework" --studio "$STUDIO" --out "$RUNS/$name" \
-    --minutes "$MINUTES" --steps 20000 --threads 2 --no-progress "${resume[@]}" "$@" \
+    --minutes "$MINUTES" --steps 20000 --threads 2 --quiet "${resume[@]}" "$@" \
     > "$RUNS/$name.log" 2>&1
   touch "$RUNS/$name/done"
 }
@@ -33,13 +33,13 @@ supervised() {  # the upper bound: the same encoder trained end to end with all 
   [ -f "$RUNS/supervised/done" ] && return 0
   local resume=(); [ -d "$RUNS/supervised" ] && resume=(--resume)
   $DPROBE train-supervised --studio "$STUDIO" --out "$RUNS/supervised" \
-    --minutes "$SUPERVISED_MINUTES" --steps 20000 --threads 2 --no-progress "${resume[@]}" > "$RUNS/supervised.log" 2>&1
+    --minutes "$SUPERVISED_MINUTES" --steps 20000 --threads 2 --quiet "${resume[@]}" > "$RUNS/supervised.log" 2>&1
   touch "$RUNS/supervised/done"
 }
 
 detector() {
   [ -f "$RUNS/detector/done" ] && return 0
-  $DPROBE train-detector --studio "$STUDIO" --out "$RUNS/detector" --force --no-progress \
+  $DPROBE train-detector --studio "$STUDIO" --out "$RUNS/detector" --force --quiet \
     > "$RUNS/detector.log" 2>&1
   touch "$RUNS/detector/done"
 }
@@ -47,11 +47,11 @@ detector() {
 ship() {  # ship NAME: regressor on S1 labels + detector, fp16, into the package; figures
   local name=$1
   $DPROBE train-regressor --model "$RUNS/$name" --studio "$STUDIO" --labelled S1 \
-    --detector "$RUNS/detector" --dtype float16 --out "$WEIGHTS/$name" --force --no-progress
+    --detector "$RUNS/detector" --dtype float16 --out "$WEIGHTS/$name" --force --quiet
   $DPROBE evaluate --model "$WEIGHTS/$name" --studio "$STUDIO" --out "$WEIGHTS/$name/figures.json" --force
   # the same encoder with labels from all five training subjects (reported, not shipped)
   $DPROBE train-regressor --model "$RUNS/$name" --studio "$STUDIO" \
-    --labelled S1 S5 S6 S7 S8 --out "$RUNS/$name-all" --force --no-progress
+    --labelled S1 S5 S6 S7 S8 --out "$RUNS/$name-all" --force --quiet
   $DPROBE evaluate --model "$RUNS/$name-all" --studio "$STUDIO" --out "$RUNS/$name-all/figures.json" --force
 }
 

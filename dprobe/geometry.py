@@ -10,25 +10,34 @@ full-frame normalised coordinates ``(2x/W - 1, 2y/H - 1)``: exactly what ``F.aff
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    "world_to_camera",
+    "affine_inverse",
+    "box_from_points",
+    "box_to_theta",
+    "crop_at",
+    "crop_pixel_centres",
+    "euler_xyz_to_matrix",
+    "invert_theta",
+    "look_at",
+    "paste_at",
     "project",
     "project_world",
-    "box_to_theta",
-    "theta_to_box",
-    "box_from_points",
-    "crop_pixel_centres",
+    "rotation_angle",
     "rotation_x",
     "rotation_y",
     "rotation_z",
-    "euler_xyz_to_matrix",
-    "look_at",
-    "rotation_angle",
-    "invert_theta",
-    "affine_inverse",
+    "singular_thetas",
+    "theta_to_box",
+    "world_to_camera",
 ]
+
+#: A theta is singular when ``|det| <= DET_RTOL * max|entry|^2`` of its 2x2 linear part, or
+#: ``|det| <= DET_ATOL``: a scale-relative rule (csrc/ops/composite_crop.cpp applies the same).
+DET_RTOL = 1e-12
+DET_ATOL = 1e-30
 
 
 def world_to_camera(points: Tensor, R: Tensor, t: Tensor) -> Tensor:
@@ -211,7 +220,35 @@ def invert_theta(theta: Tensor) -> Tensor:
     """
     if theta.ndim != 3 or theta.shape[1:] != (2, 3):
         raise ValueError(f"invert_theta: theta must be (B, 2, 3), got {tuple(theta.shape)}")
-    det = theta[:, 0, 0] * theta[:, 1, 1] - theta[:, 0, 1] * theta[:, 1, 0]
-    if not bool(torch.isfinite(theta).all()) or bool((det.abs() < 1e-12).any()):
+    if not bool(torch.isfinite(theta).all()) or bool(singular_thetas(theta).any()):
         raise ValueError("invert_theta: theta is singular or not finite")
     return affine_inverse(theta)
+
+
+def singular_thetas(theta: Tensor) -> Tensor:
+    """Which of ``theta (B, 2, 3)`` cannot be inverted (``(B,)`` bool; rule at ``DET_RTOL``)."""
+    with torch.no_grad():
+        A = theta[:, :, :2].double()
+        det = (A[:, 0, 0] * A[:, 1, 1] - A[:, 0, 1] * A[:, 1, 0]).abs()
+        scale = A.abs().amax(dim=(1, 2))
+        return (det <= DET_RTOL * scale.square().clamp_min(1e-300)) | (det <= DET_ATOL)
+
+
+def crop_at(images: Tensor, theta: Tensor, size: int | tuple[int, int]) -> Tensor:
+    """Crops ``(B, C, h, w)`` of ``images (B, C, H, W)`` at ``theta (B, 2, 3)``.
+
+    Bilinear sampling at the crop's pixel centres, zeros outside the image (align_corners=False):
+    the crop convention of this module. ``size`` is ``c`` (square) or ``(h, w)``.
+    """
+    h, w = (size, size) if isinstance(size, int) else size
+    grid = F.affine_grid(theta.to(images.dtype), [images.shape[0], images.shape[1], h, w],
+                         align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def paste_at(crops: Tensor, theta: Tensor, frame_hw: tuple[int, int]) -> Tensor:
+    """Frames ``(B, C, H, W)`` holding ``crops (B, C, h, w)`` where ``theta`` cropped them.
+
+    The inverse of :func:`crop_at` (bilinear, zeros where the crop does not reach).
+    """
+    return crop_at(crops, invert_theta(theta), frame_hw)

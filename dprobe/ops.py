@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
-from dprobe.geometry import affine_inverse
+from dprobe.geometry import affine_inverse, singular_thetas
 
 __all__ = [
     "OpsLibraryError",
@@ -242,16 +242,18 @@ def _check_theta_values(src_theta: torch.Tensor, dst_theta: torch.Tensor) -> Non
             raise ValueError("composite_crop: src_theta contains NaN or Inf")
         if not bool(torch.isfinite(dst_theta).all()):
             raise ValueError("composite_crop: dst_theta contains NaN or Inf")
-        A = src_theta[:, :, :2].double()
-        det = A[:, 0, 0] * A[:, 1, 1] - A[:, 0, 1] * A[:, 1, 0]
-        scale = A.abs().amax(dim=(1, 2))
-        bad = (det.abs() <= 1e-12 * scale.square().clamp_min(1e-300)) | (det.abs() <= 1e-30)
+        bad = singular_thetas(src_theta)
         if bool(bad.any()):
             b = int(bad.nonzero()[0, 0])
             raise ValueError(
                 f"composite_crop: src_theta[{b}] is not invertible (its 2x2 linear part has "
-                f"determinant {float(det[b]):g})"
+                f"determinant {float(_det(src_theta[b])):g})"
             )
+
+
+def _det(theta: torch.Tensor) -> torch.Tensor:
+    """Determinant of the 2x2 linear part of one ``theta (2, 3)``."""
+    return theta[0, 0] * theta[1, 1] - theta[0, 1] * theta[1, 0]
 
 
 def _tracing() -> bool:

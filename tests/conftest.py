@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from dprobe.data.store import Studio
-from dprobe.data.studio import build_studio
+from dprobe.data.build import build_studio
+from dprobe.data.studio import Studio
 
 
 @pytest.fixture(scope="session")

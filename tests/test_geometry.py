@@ -54,7 +54,8 @@ def test_degenerate_boxes_are_refused(bad):
 def test_invert_theta_composes_to_identity():
     theta = torch.tensor([[[0.3, 0.1, 0.2], [-0.05, 0.4, -0.3]]], dtype=torch.float64)
     inv = G.invert_theta(theta)
-    full = lambda m: torch.cat((m[0], torch.tensor([[0.0, 0, 1]], dtype=m.dtype)))  # noqa: E731
+    def full(m):
+        return torch.cat((m[0], torch.tensor([[0.0, 0, 1]], dtype=m.dtype)))
     assert torch.allclose(full(inv) @ full(theta), torch.eye(3, dtype=torch.float64))
     with pytest.raises(ValueError, match="singular"):
         G.invert_theta(torch.zeros(1, 2, 3))

@@ -79,6 +79,7 @@ void check_composite_crop_args(const at::Tensor& fg, const at::Tensor& mask,
                 "composite_crop: dst_theta contains NaN or Inf");
     const at::Tensor st = src_theta.to(at::kDouble).contiguous();
     const double* p = st.data_ptr<double>();
+    // The singularity rule of dprobe.geometry.singular_thetas (DET_RTOL, DET_ATOL).
     for (int64_t b = 0; b < B; ++b) {
       const double* t = p + 6 * b;
       const double det = t[0] * t[4] - t[1] * t[3];

@@ -32,9 +32,6 @@ SKIN, HAIR, SHIRT, SHIRT2, PATTERN, PERIOD, TROUSERS, SHOES, HEIGHT, BUILD, SLEE
 )
 PATTERNS = ("solid", "stripes", "checks")
 
-TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
-TEST_SUBJECTS = ("S9", "S11")
-NAMED_SUBJECTS = TRAIN_SUBJECTS + TEST_SUBJECTS
 
 
 def make_appearance(skin, hair, shirt, shirt2, pattern: str, period: float, trousers, shoes,

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from dprobe.data.store import Studio
+from dprobe.data.studio import Studio
 from dprobe.errors import DprobeError
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dprobe.data.store import Studio
+from dprobe.data.studio import Studio
 from dprobe.errors import DprobeError
 from dprobe.geometry import project
 
@@ -83,7 +83,7 @@ def load_h36m(root: str | Path, crop_size: int | None = None, box_format: str = 
             missing = [k for k in REQUIRED_LABELS if k not in f]
             if missing:
                 raise DprobeError(f"{labels_path} lacks {', '.join(missing)}")
-            lab = {k: np.asarray(f[k]) for k in f.keys()}
+            lab = {k: np.asarray(f[k]) for k in f}
     except OSError as e:
         raise DprobeError(f"cannot read {labels_path} as HDF5: {e}") from None
     n = lab["frame"].shape[0]

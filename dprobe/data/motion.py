@@ -7,8 +7,8 @@ kinematics and returns world joints that stand on the floor.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor

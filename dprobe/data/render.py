@@ -16,11 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from dprobe.data import appearance as A
-from dprobe.geometry import box_to_theta, crop_pixel_centres, world_to_camera
+from dprobe.geometry import box_to_theta, crop_at, crop_pixel_centres, world_to_camera
 
 # Extra points the body is drawn with, appended after the 17 joints.
 _TOE_R, _TOE_L, _HEEL_R, _HEEL_L, _HAND_R, _HAND_L, _HEAD_A, _HEAD_B, _NECK_TOP, _WAIST = range(
@@ -298,13 +297,10 @@ def sample_background(backgrounds: Tensor, boxes: Tensor, crop_size: int) -> Ten
     """Crops ``(B, 3, c, c)`` of backgrounds ``(B, 3, H, W)`` at boxes ``(B, 3)`` px.
 
     Bilinear, align_corners=False, zeros outside the frame: the same sampling as
-    ``F.grid_sample`` with ``geometry.box_to_theta``.
+    ``geometry.crop_at`` with ``geometry.box_to_theta``.
     """
-    H, W = backgrounds.shape[-2:]
-    theta = box_to_theta(boxes.to(backgrounds.dtype), (H, W))
-    grid = F.affine_grid(theta, [boxes.shape[0], 3, crop_size, crop_size], align_corners=False)
-    return F.grid_sample(backgrounds, grid, mode="bilinear", padding_mode="zeros",
-                         align_corners=False)
+    theta = box_to_theta(boxes.to(backgrounds.dtype), tuple(backgrounds.shape[-2:]))
+    return crop_at(backgrounds, theta, crop_size)
 
 
 @dataclass

@@ -23,10 +23,6 @@ JOINT_NAMES = (
 )
 N_JOINTS = 17
 PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
-#: Joints whose bones are rigid (their rotation stays identity): hips and shoulders.
-RIGID = (1, 4, 11, 14)
-#: Left/right joint pairs (mirror images).
-MIRROR = (0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13)
 
 # Rest offsets (mm) of a reference subject (height scale 1, build 1), in the parent's frame.
 _REST = torch.tensor([
@@ -128,8 +124,3 @@ def bone_lengths(joints: Tensor) -> Tensor:
     child = joints[..., 1:, :]
     parent = joints[..., list(PARENTS[1:]), :]
     return (child - parent).norm(dim=-1)
-
-
-def root_relative(joints: Tensor) -> Tensor:
-    """Joints ``(..., 17, 3)`` minus the pelvis: the pose-target convention."""
-    return joints - joints[..., :1, :]

@@ -1,17 +1,24 @@
-"""The synthetic capture studio: calibrated cameras, subjects performing actions, and its build.
+"""The studio HDF5 file (a contract) and its in-memory form, ``Studio``.
 
-``build_studio(preset, out)`` renders every (subject, action, sequence, frame, camera) of a
-preset into one HDF5 file whose layout is a contract (see ``dprobe.data.store``). The named
-subjects S1, S5, S6, S7, S8 (train) and S9, S11 (test) keep their roles; the ``standard``
-preset adds unlabelled "crowd" subjects (C000, C001, ...) with sampled appearances and builds
-for self-supervised training only.
+Layout (N crops, c crop size, n_cam cameras, H x W frames):
+
+- ``crops (N, c, c, 3) uint8``, ``masks (N, c, c) uint8``: the person over the background, and
+  its soft silhouette
+- ``boxes (N, 3) float32``: square crop boxes ``(cx, cy, size)`` in full-frame pixels
+- ``joints2d (N, 17, 2)`` px, ``joints3d_world (N, 17, 3)`` mm, ``joints3d_cam (N, 17, 3)`` mm
+- ``camera, subject, action, sequence, frame (N,) int``
+- ``appearance (N, 25) float32`` (see ``dprobe.data.appearance``)
+- ``backgrounds (n_cam, H, W, 3) uint8``; ``cameras/R (n_cam, 3, 3)``, ``cameras/t (n_cam, 3)``,
+  ``cameras/K (n_cam, 3, 3)``
+- attributes ``subject_names``, ``action_names`` (indexed by the ids), ``fps``, ``frame_size``
+  ``(H, W)``, ``crop_size``, ``preset``, ``seed``, ``version``
+
+``Studio`` holds the same arrays as tensors; ``dprobe.data.h36m`` builds one from Human3.6M, so
+the datasets work on either.
 """
 from __future__ import annotations
 
-import math
-import os
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -19,225 +26,196 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from dprobe.data import appearance as A
-from dprobe.data.motion import ACTION_NAMES, Style, perform
-from dprobe.data.render import body_points, render_crop, render_room
-from dprobe.data.store import Studio
 from dprobe.errors import DprobeError
-from dprobe.geometry import box_from_points, look_at, project_world, world_to_camera
+from dprobe.geometry import box_to_theta, crop_at, paste_at
 
-FORMAT_VERSION = 1
-FPS = 12.5
-
-
-@dataclass(frozen=True)
-class Preset:
-    """How much a studio build renders."""
-
-    sequences_per_action: int   # sequences of each named subject and action
-    frames: int                 # frames per named-subject sequence
-    crowd_subjects: int         # extra unlabelled subjects
-    crowd_frames: int           # frames per crowd sequence (one sequence per action)
-    frame_size: tuple[int, int] = (256, 256)   # (H, W)
-    crop_size: int = 64
-
-
-PRESETS = {
-    "tiny": Preset(sequences_per_action=1, frames=6, crowd_subjects=2, crowd_frames=4),
-    "standard": Preset(sequences_per_action=2, frames=48, crowd_subjects=40, crowd_frames=24),
-}
-
-
-@dataclass(frozen=True)
-class Cameras:
-    """Calibrated cameras: ``R (n, 3, 3)`` world->camera, ``t (n, 3)`` mm, ``K (n, 3, 3)`` px."""
-
-    R: Tensor
-    t: Tensor
-    K: Tensor
-
-    def __len__(self) -> int:
-        return self.R.shape[0]
-
-
-def studio_cameras(frame_hw: tuple[int, int], gen: torch.Generator) -> Cameras:
-    """Four cameras on the room's diagonals, 4.6-5.0 m from its centre, 1.2-1.8 m high.
-
-    The focal length (about 1.05 x the frame width) frames a person walking within 1.8 m of
-    the centre; each camera has slightly different intrinsics, as calibrated real ones do.
-    """
-    H, W = frame_hw
-    Rs, ts, Ks = [], [], []
-    for i in range(4):
-        azimuth = math.radians(45 + 90 * i) + 0.15 * (float(torch.rand(1, generator=gen)) - 0.5)
-        dist = 4600 + 400 * float(torch.rand(1, generator=gen))
-        height = 1200 + 600 * float(torch.rand(1, generator=gen))
-        pos = torch.tensor([dist * math.cos(azimuth), dist * math.sin(azimuth), height])
-        target = torch.tensor([0.0, 0.0, 900.0])
-        R, t = look_at(pos, target)
-        f = W * (1.02 + 0.06 * float(torch.rand(1, generator=gen)))
-        K = torch.tensor([[f, 0, W / 2 + 3 * (i - 1.5)], [0, f * 1.002, H / 2 - 2 * (i - 1.5)],
-                          [0, 0, 1]], dtype=torch.float64)
-        Rs.append(R), ts.append(t), Ks.append(K)
-    return Cameras(torch.stack(Rs).float(), torch.stack(ts).float(), torch.stack(Ks).float())
-
-
-def person_boxes(joints: Tensor, R: Tensor, t: Tensor, K: Tensor,
-                 appearance: Tensor) -> Tensor:
-    """Square boxes ``(B, 3)`` px that hold the whole drawn body with a margin."""
-    pts, _, _ = body_points(joints)
-    uv = project_world(pts, R, t, K)
-    depth = world_to_camera(joints[:, :1], R, t)[:, 0, 2]
-    pad = K[:, 0, 0] * 140.0 * appearance[:, A.HEIGHT] * appearance[:, A.BUILD] / depth
-    box = box_from_points(uv, margin=1.08)
-    box[:, 2] = box[:, 2] + 2 * pad
-    return box
+REQUIRED_DATASETS = (
+    "crops", "masks", "boxes", "joints2d", "joints3d_world", "joints3d_cam", "camera",
+    "subject", "action", "sequence", "frame", "appearance", "backgrounds", "cameras/R",
+    "cameras/t", "cameras/K",
+)
+REQUIRED_ATTRS = ("subject_names", "action_names", "fps", "frame_size", "crop_size")
+_INDEX_KEYS = ("camera", "subject", "action", "sequence", "frame")
 
 
 @dataclass
-class Sequence:
-    """One performance: subject, action and its world joints ``(T, 17, 3)`` mm."""
+class Studio:
+    """A capture held in memory: crops, labels, cameras and backgrounds as tensors.
 
-    subject: int
-    action: int
-    joints: Tensor
-
-
-def subject_table(preset: Preset, gen: torch.Generator) -> tuple[list[str], Tensor]:
-    """Names and appearance vectors ``(S, 25)`` of the named then the crowd subjects."""
-    names = list(A.NAMED_SUBJECTS)
-    apps = [A.SUBJECT_APPEARANCE[n] for n in names]
-    crowd = A.sample_appearances(preset.crowd_subjects, gen)
-    names += [f"C{i:03d}" for i in range(preset.crowd_subjects)]
-    return names, torch.cat((torch.stack(apps), crowd)) if preset.crowd_subjects else torch.stack(
-        apps)
-
-
-def subject_style(gen: torch.Generator) -> Style:
-    """A subject's way of moving: tempo, amplitude, noise level and phase."""
-    r = torch.rand(4, generator=gen)
-    return Style(tempo=0.8 + 0.4 * float(r[0]), amplitude=0.8 + 0.35 * float(r[1]),
-                 noise=0.04 + 0.05 * float(r[2]), phase=2 * math.pi * float(r[3]))
-
-
-def make_sequences(names: list[str], apps: Tensor, preset: Preset,
-                   gen: torch.Generator) -> list[Sequence]:
-    """Every sequence of the preset: per subject, per action, per repetition."""
-    seqs = []
-    for s, name in enumerate(names):
-        crowd = name.startswith("C")
-        shape = A.body_shape(apps[s])
-        style = subject_style(gen)
-        reps = 1 if crowd else preset.sequences_per_action
-        n_frames = preset.crowd_frames if crowd else preset.frames
-        for a, action in enumerate(ACTION_NAMES):
-            for _ in range(reps):
-                start = 20.0 * float(torch.rand(1, generator=gen))
-                times = start + torch.arange(n_frames, dtype=torch.float64) / FPS
-                jitter = Style(tempo=style.tempo * (0.93 + 0.14 * float(torch.rand(1, generator=gen))),
-                               amplitude=style.amplitude, noise=style.noise,
-                               phase=style.phase + float(torch.rand(1, generator=gen)))
-                seqs.append(Sequence(s, a, perform(action, shape, jitter, times, gen).float()))
-    return seqs
-
-
-def build_studio(preset_name: str, out: str | os.PathLike, seed: int = 0, force: bool = False,
-                 chunk: int = 96, progress: bool = True) -> dict:
-    """Render a studio preset into ``out`` (HDF5); returns build statistics.
-
-    The file is written to a temporary name and moved into place only when complete, so an
-    existing file is never left half-written; without ``force`` an existing ``out`` is refused.
+    ``bg_crops`` is the background under every crop (the same box); ``backgrounds`` are the
+    full-frame backgrounds per camera, or ``None`` where only background crops exist (H36M).
     """
-    if preset_name not in PRESETS:
-        raise DprobeError(f"unknown studio preset {preset_name!r}; choose one of "
-                          f"{', '.join(PRESETS)}")
-    out = Path(out)
-    if out.exists() and not force:
-        raise DprobeError(f"{out} already exists; pass --force to replace it")
-    if not out.parent.exists():
-        raise DprobeError(f"output folder {out.parent} does not exist")
-    preset = PRESETS[preset_name]
-    gen = torch.Generator().manual_seed(seed)
-    t0 = time.perf_counter()
-    cams = studio_cameras(preset.frame_size, gen)
-    backgrounds = torch.stack([render_room(cams.R[c], cams.t[c], cams.K[c], preset.frame_size, gen)
-                               for c in range(len(cams))])
-    names, apps = subject_table(preset, gen)
-    seqs = make_sequences(names, apps, preset, gen)
 
-    # One row per (sequence, camera, frame).
-    rows_seq, rows_cam, rows_frame = [], [], []
-    for q, seq in enumerate(seqs):
-        T = seq.joints.shape[0]
-        for c in range(len(cams)):
-            rows_seq += [q] * T
-            rows_cam += [c] * T
-            rows_frame += list(range(T))
-    seq_idx = torch.tensor(rows_seq)
-    cam_idx = torch.tensor(rows_cam)
-    frame_idx = torch.tensor(rows_frame)
-    all_joints = torch.cat([s.joints for s in seqs])          # (sum T, 17, 3)
-    offsets = torch.tensor([0] + [s.joints.shape[0] for s in seqs]).cumsum(0)
-    joints_w = all_joints[offsets[seq_idx] + frame_idx]
-    subj = torch.tensor([seqs[q].subject for q in rows_seq])
-    action = torch.tensor([seqs[q].action for q in rows_seq])
-    app = apps[subj]
-    R, t, K = cams.R[cam_idx], cams.t[cam_idx], cams.K[cam_idx]
-    joints_c = world_to_camera(joints_w, R, t)
-    joints_2d = project_world(joints_w, R, t, K)
-    boxes = person_boxes(joints_w, R, t, K, app)
+    crops: Tensor                  # (N, c, c, 3) uint8
+    masks: Tensor                  # (N, c, c) uint8
+    bg_crops: Tensor               # (N, c, c, 3) uint8
+    boxes: Tensor                  # (N, 3) float32 px
+    joints2d: Tensor               # (N, 17, 2) px
+    joints3d_world: Tensor         # (N, 17, 3) mm
+    joints3d_cam: Tensor           # (N, 17, 3) mm
+    camera: Tensor                 # (N,) long
+    subject: Tensor
+    action: Tensor
+    sequence: Tensor
+    frame: Tensor
+    appearance: Tensor             # (N, D) float32
+    cameras: dict[str, Tensor]     # R (n_cam, 3, 3), t (n_cam, 3), K (n_cam, 3, 3)
+    subject_names: list[str]
+    action_names: list[str]
+    fps: float
+    frame_hw: tuple[int, int]
+    backgrounds: Tensor | None = None   # (n_cam, H, W, 3) uint8
+    row_rotations: Tensor | None = None  # (N, 3, 3) world->camera, where it varies per row
+    attrs: dict = field(default_factory=dict)
 
-    N, c = len(rows_seq), preset.crop_size
-    tmp = out.with_name(out.name + ".partial")
-    bg_frames = backgrounds  # (n_cam, 3, H, W)
-    with h5py.File(tmp, "w") as f:
-        comp = dict(compression="gzip", compression_opts=1, shuffle=True)
-        crops = f.create_dataset("crops", (N, c, c, 3), np.uint8, chunks=(64, c, c, 3), **comp)
-        masks = f.create_dataset("masks", (N, c, c), np.uint8, chunks=(64, c, c), **comp)
-        started = time.perf_counter()
-        steps = range(0, N, chunk)
-        if progress:
-            from tqdm import tqdm
-            steps = tqdm(steps, desc=f"rendering {N} crops", unit="batch")
-        for lo in steps:
-            hi = min(lo + chunk, N)
-            r = render_crop(joints_w[lo:hi], app[lo:hi], R[lo:hi], t[lo:hi], K[lo:hi],
-                            boxes[lo:hi], c, bg_frames[cam_idx[lo:hi]])
-            crops[lo:hi] = to_uint8(r.image.permute(0, 2, 3, 1))
-            masks[lo:hi] = to_uint8(r.mask[:, 0])
-        render_seconds = time.perf_counter() - started
-        small = dict(compression="gzip", compression_opts=4)
-        f.create_dataset("boxes", data=boxes.numpy().astype(np.float32), **small)
-        f.create_dataset("joints2d", data=joints_2d.numpy().astype(np.float32), **small)
-        f.create_dataset("joints3d_world", data=joints_w.numpy().astype(np.float32), **small)
-        f.create_dataset("joints3d_cam", data=joints_c.numpy().astype(np.float32), **small)
-        for key, val in (("camera", cam_idx), ("subject", subj), ("action", action),
-                         ("sequence", seq_idx), ("frame", frame_idx)):
-            f.create_dataset(key, data=val.numpy().astype(np.int32), **small)
-        f.create_dataset("appearance", data=app.numpy().astype(np.float32), **small)
-        f.create_dataset("backgrounds", data=to_uint8(bg_frames.permute(0, 2, 3, 1)), **small)
-        f.create_dataset("cameras/R", data=cams.R.numpy())
-        f.create_dataset("cameras/t", data=cams.t.numpy())
-        f.create_dataset("cameras/K", data=cams.K.numpy())
-        f.attrs["subject_names"] = np.array(names, dtype=h5py.string_dtype())
-        f.attrs["action_names"] = np.array(ACTION_NAMES, dtype=h5py.string_dtype())
-        f.attrs["fps"] = FPS
-        f.attrs["frame_size"] = np.array(preset.frame_size, dtype=np.int32)
-        f.attrs["crop_size"] = c
-        f.attrs["preset"] = preset_name
-        f.attrs["seed"] = seed
-        f.attrs["version"] = FORMAT_VERSION
-    os.replace(tmp, out)
-    total = time.perf_counter() - t0
-    return {"crops": N, "seconds": total, "render_seconds": render_seconds,
-            "crops_per_second": N / render_seconds, "bytes": out.stat().st_size,
-            "subjects": len(names), "sequences": len(seqs)}
+    @property
+    def n(self) -> int:
+        """Number of crops."""
+        return self.crops.shape[0]
+
+    @property
+    def crop_size(self) -> int:
+        return int(self.crops.shape[1])
+
+    def __len__(self) -> int:
+        return self.n
+
+    @classmethod
+    def open(cls, path: str | Path) -> Studio:
+        """Read a studio HDF5 file into memory, checking its layout; clear errors otherwise."""
+        path = Path(path)
+        if not path.exists():
+            raise DprobeError(f"studio file {path} does not exist")
+        try:
+            f = h5py.File(path, "r")
+        except OSError as e:
+            raise DprobeError(f"cannot read {path} as HDF5 (corrupt or not HDF5): {e}") from None
+        with f:
+            missing = [k for k in REQUIRED_DATASETS if k not in f]
+            missing += [f"@{a}" for a in REQUIRED_ATTRS if a not in f.attrs]
+            if missing:
+                raise DprobeError(f"{path} is not a dprobe studio file: missing "
+                                  f"{', '.join(missing)}")
+            try:
+                arrays = {k: f[k][()] for k in REQUIRED_DATASETS}
+                attrs = {k: f.attrs[k] for k in f.attrs}
+            except (OSError, KeyError, ValueError) as e:
+                raise DprobeError(f"{path} is damaged: {e}") from None
+        n = arrays["crops"].shape[0]
+        bad = [k for k in REQUIRED_DATASETS
+               if not k.startswith(("cameras/", "backgrounds")) and arrays[k].shape[0] != n]
+        if bad:
+            raise DprobeError(f"{path}: datasets {', '.join(bad)} do not have {n} rows like crops")
+        t = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+        studio = cls(
+            crops=t["crops"], masks=t["masks"], bg_crops=torch.empty(0, dtype=torch.uint8),
+            boxes=t["boxes"].float(), joints2d=t["joints2d"].float(),
+            joints3d_world=t["joints3d_world"].float(), joints3d_cam=t["joints3d_cam"].float(),
+            **{k: t[k].long() for k in _INDEX_KEYS}, appearance=t["appearance"].float(),
+            cameras={k: t[f"cameras/{k}"].float() for k in ("R", "t", "K")},
+            subject_names=[_text(s) for s in attrs["subject_names"]],
+            action_names=[_text(s) for s in attrs["action_names"]],
+            fps=float(attrs["fps"]), frame_hw=tuple(int(v) for v in attrs["frame_size"]),
+            backgrounds=t["backgrounds"], attrs={k: _plain(v) for k, v in attrs.items()})
+        studio.bg_crops = studio._crop_backgrounds()
+        return studio
+
+    def _crop_backgrounds(self, chunk: int = 2048) -> Tensor:
+        """Background under each crop ``(N, c, c, 3) uint8``, sampled like the renderer does."""
+        assert self.backgrounds is not None
+        bgs = self.backgrounds.permute(0, 3, 1, 2).float() / 255
+        out = torch.empty_like(self.crops)
+        c = self.crop_size
+        for lo in range(0, self.n, chunk):
+            idx = torch.arange(lo, min(lo + chunk, self.n))
+            crop = crop_at(bgs[self.camera[idx]], self.theta(idx), c)
+            out[idx] = (crop.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+        return out
+
+    # ---- per-index accessors (idx: int, slice, list or LongTensor) -------------------------
+    def image(self, idx) -> Tensor:
+        """Crops ``(B, 3, c, c)`` float32 in [0, 1]."""
+        return _to_float_image(self.crops[idx])
+
+    def background(self, idx) -> Tensor:
+        """Background crops ``(B, 3, c, c)`` float32 in [0, 1] (same boxes as the crops)."""
+        return _to_float_image(self.bg_crops[idx])
+
+    def mask(self, idx) -> Tensor:
+        """Soft silhouettes ``(B, 1, c, c)`` float32 in [0, 1]."""
+        return self.masks[idx].unsqueeze(-3).float() / 255
+
+    def pose(self, idx) -> Tensor:
+        """Pose targets ``(B, 17, 3)``: root-relative joints in the camera frame, mm."""
+        j = self.joints3d_cam[idx]
+        return j - j[..., :1, :]
+
+    def rotation(self, idx) -> Tensor:
+        """World->camera rotation ``(3, 3)`` (or ``(B, 3, 3)``) of the crops' cameras."""
+        if self.row_rotations is not None:
+            return self.row_rotations[idx]
+        return self.cameras["R"][self.camera[idx]]
+
+    def theta(self, idx) -> Tensor:
+        """Affine crop parameters ``(B, 2, 3)`` of the boxes (see ``dprobe.geometry``)."""
+        return box_to_theta(self.boxes[idx].reshape(-1, 3), self.frame_hw)
+
+    def full_frame(self, idx) -> Tensor:
+        """Full frames ``(B, 3, H, W)``: the crop pasted by its mask on the camera background."""
+        if self.backgrounds is None:
+            raise DprobeError("this capture has no full-frame backgrounds (only background "
+                              "crops), so full frames cannot be composited")
+        idx = torch.as_tensor(idx).reshape(-1)
+        bg = self.backgrounds[self.camera[idx]].permute(0, 3, 1, 2).float() / 255
+        person = torch.cat((self.image(idx), self.mask(idx)), dim=1)
+        pasted = paste_at(person, self.theta(idx), self.frame_hw)
+        m = pasted[:, 3:4]
+        return pasted[:, :3] * m + (1 - m) * bg
+
+    # ---- lookups ------------------------------------------------------------------------
+    def subject_id(self, name: str) -> int:
+        """Integer id of a subject name; a clear error for unknown names."""
+        try:
+            return self.subject_names.index(name)
+        except ValueError:
+            raise DprobeError(f"unknown subject {name!r}; this capture has "
+                              f"{', '.join(self.subject_names[:12])}"
+                              f"{' ...' if len(self.subject_names) > 12 else ''}") from None
+
+    def select(self, subjects=None, cameras=None, actions=None) -> Tensor:
+        """Indices (LongTensor) of the crops of the given subject names / camera ids / actions."""
+        keep = torch.ones(self.n, dtype=torch.bool)
+        if subjects is not None:
+            ids = torch.tensor([self.subject_id(s) for s in subjects])
+            keep &= torch.isin(self.subject, ids)
+        if cameras is not None:
+            keep &= torch.isin(self.camera, torch.as_tensor(list(cameras)))
+        if actions is not None:
+            ids = torch.tensor([self.action_names.index(a) for a in actions])
+            keep &= torch.isin(self.action, ids)
+        return keep.nonzero().flatten()
+
+    def info(self) -> dict:
+        """A summary: sizes, subjects, actions, cameras, file attributes."""
+        return {
+            "crops": self.n, "crop_size": self.crop_size, "frame_size": list(self.frame_hw),
+            "cameras": int(self.cameras["R"].shape[0]), "fps": self.fps,
+            "subjects": {name: int((self.subject == i).sum())
+                         for i, name in enumerate(self.subject_names)},
+            "actions": self.action_names, "sequences": int(self.sequence.unique().numel()),
+            **{k: v for k, v in self.attrs.items() if k in ("preset", "seed", "version")},
+        }
 
 
-def to_uint8(x: Tensor) -> np.ndarray:
-    """Images in [0, 1] as rounded uint8 numpy arrays."""
-    return (x.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+def _to_float_image(x: Tensor) -> Tensor:
+    return x.movedim(-1, -3).float() / 255
 
 
-__all__ = ["Studio", "Preset", "PRESETS", "Cameras", "build_studio", "studio_cameras",
-           "person_boxes", "FPS", "FORMAT_VERSION"]
+def _text(s) -> str:
+    return s.decode() if isinstance(s, bytes) else str(s)
+
+
+def _plain(v):
+    if isinstance(v, np.ndarray):
+        return [_text(x) if isinstance(x, (bytes, str)) else x.item() for x in v.ravel()]
+    return v.item() if isinstance(v, np.generic) else v

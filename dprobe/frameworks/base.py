@@ -7,7 +7,6 @@ a linear warmup then a cosine decay to ``MIN_LR_FACTOR * lr`` over ``total_steps
 """
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
@@ -17,23 +16,11 @@ from torch.utils.data import Dataset
 
 from dprobe.frameworks.augment import ColourJitter
 from dprobe.frameworks.losses import SSIM_WEIGHT, composite
+from dprobe.frameworks.schedule import set_scheduled_lr
 from dprobe.metrics.image import psnr, ssim
 from dprobe.models.reference import ReferenceModel
 
-__all__ = ["Framework", "lr_factor"]
-
-MIN_LR_FACTOR = 0.02
-
-
-def lr_factor(step: int, total_steps: int, warmup: int) -> float:
-    """Learning-rate multiplier at ``step``: linear warmup (at most a tenth of the run), then
-    cosine decay to MIN_LR_FACTOR at ``total_steps``."""
-    warmup = min(warmup, max(1, total_steps // 10))
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
-    return MIN_LR_FACTOR + (1 - MIN_LR_FACTOR) * 0.5 * (1 + math.cos(math.pi * progress))
-
+__all__ = ["Framework"]
 
 class Framework(ABC):
     """One training objective for a ``ReferenceModel``; subclasses define the losses."""
@@ -84,21 +71,25 @@ class Framework(ABC):
 
     def set_lr(self) -> float:
         """Set the main optimizer's learning rate for the current step and return it."""
-        lr = self.lr * lr_factor(self.step, self.total_steps, self.warmup)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        return lr
+        return set_scheduled_lr(self.optimizer, self.lr, self.step, self.total_steps, self.warmup)
 
     def training_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
         """One update of the model; returns the losses as floats (and the learning rate)."""
-        self.model.train()
+        for module in self.modules().values():
+            module.train()
         lr = self.set_lr()
-        self.optimizer.zero_grad(set_to_none=True)
+        for optimizer in self.optimizers().values():
+            optimizer.zero_grad(set_to_none=True)
         losses = self.losses(batch)
-        losses["total"].backward()
-        self.optimizer.step()
+        self.backward(losses)
+        for optimizer in self.optimizers().values():
+            optimizer.step()
         self.step += 1
         return {**{k: float(v.detach()) for k, v in losses.items()}, "lr": lr}
+
+    def backward(self, losses: dict[str, Tensor]) -> None:
+        """Gradients of one step: ``total`` for the model by default (hook for extra players)."""
+        losses["total"].backward()
 
     @torch.no_grad()
     def validate(self, batch: dict[str, Tensor]) -> dict[str, float]:

@@ -113,17 +113,7 @@ class DRNet(Framework):
         return {"total": total, "reconstruction": rec, "similarity": sim, "adversarial": adv,
                 "discriminator": disc}
 
-    def training_step(self, batch: dict[str, Tensor]) -> dict[str, float]:
-        """Update E and D on ``total`` (C's weights held), then C on ``discriminator``."""
-        self.model.train()
-        self.discriminator.train()
-        lr = self.set_lr()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.discriminator_optimizer.zero_grad(set_to_none=True)
-        losses = self.losses(batch)
+    def backward(self, losses: dict[str, Tensor]) -> None:
+        """E and D from ``total`` (C's weights held), C from ``discriminator``."""
         losses["total"].backward(inputs=list(self.model.parameters()))
         losses["discriminator"].backward(inputs=list(self.discriminator.parameters()))
-        self.optimizer.step()
-        self.discriminator_optimizer.step()
-        self.step += 1
-        return {**{k: float(v.detach()) for k, v in losses.items()}, "lr": lr}

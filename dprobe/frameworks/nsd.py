@@ -16,19 +16,9 @@ from torch import Tensor
 
 from dprobe.frameworks.base import Framework
 from dprobe.frameworks.losses import reconstruction_loss
+from dprobe.models.pose_code import relative_rotation, rotate_pose_code
 
-__all__ = ["NSD", "relative_rotation", "rotate_pose_code"]
-
-
-def relative_rotation(R_i: Tensor, R_j: Tensor) -> Tensor:
-    """``R_j @ R_i^T`` ``(B, 3, 3)``: camera-i coordinates -> camera-j coordinates."""
-    return R_j @ R_i.transpose(-1, -2)
-
-
-def rotate_pose_code(h_p: Tensor, R: Tensor) -> Tensor:
-    """Pose codes ``(B, 3N)`` seen as N points ``(B, N, 3)``, each rotated ``x -> R x``."""
-    points = h_p.view(h_p.shape[0], -1, 3)
-    return (points @ R.transpose(-1, -2)).reshape(h_p.shape)
+__all__ = ["NSD"]
 
 
 class NSD(Framework):

@@ -4,12 +4,11 @@
 dtype, the pose mean/std (mm) of the regressor and ``meta`` (framework, training data, command,
 seed, ...). Loading rebuilds the network from the config, then checks every stored tensor's name,
 shape and dtype against it and names the first mismatch. Files are written atomically (a temporary
-file, then ``os.replace``), weights before config.
+file moved into place: ``dprobe.files``), weights before config.
 """
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -17,28 +16,19 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from dprobe.errors import DprobeError
+from dprobe.files import atomic_output, atomic_write_bytes
 from dprobe.models.detector import DetectorConfig
 from dprobe.models.network import NetworkConfig
 from dprobe.models.reference import ReferenceModel
 from dprobe.models.regressor import RegressorConfig
 
-__all__ = ["atomic_write_bytes", "load_checkpoint", "read_config", "save_checkpoint"]
+__all__ = ["load_checkpoint", "read_config", "save_checkpoint"]
 
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 FORMAT = "dprobe-checkpoint"
 ARCHITECTURE = "dprobe-reference"
 _DTYPES = {"float32": torch.float32, "float16": torch.float16}
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _config(model: ReferenceModel, dtype: str) -> dict:
@@ -67,9 +57,8 @@ def save_checkpoint(model: ReferenceModel, directory: str | Path, dtype: str = "
         name: (t.to(_DTYPES[dtype]) if t.is_floating_point() else t).contiguous()
         for name, t in model.state_dict().items()
     }
-    tmp = directory / (WEIGHTS + ".tmp")
-    save_file(tensors, str(tmp))
-    os.replace(tmp, directory / WEIGHTS)
+    with atomic_output(directory / WEIGHTS) as tmp:
+        save_file(tensors, str(tmp))
     config = json.dumps(_config(model, dtype), indent=2).encode()
     atomic_write_bytes(directory / CONFIG, config)
     return directory

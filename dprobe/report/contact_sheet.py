@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from dprobe.data.skeleton import PARENTS
-from dprobe.data.store import Studio
+from dprobe.data.studio import Studio
 
 
 def pick_frames(studio: Studio, subjects: list[str], cameras: list[int]) -> np.ndarray:

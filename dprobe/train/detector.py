@@ -15,12 +15,13 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from dprobe.frameworks.base import lr_factor
+from dprobe.data.batches import sample_batch
+from dprobe.frameworks.schedule import set_scheduled_lr
 from dprobe.geometry import theta_to_box
+from dprobe.metrics.boxes import box_iou
 from dprobe.models.detector import Detector, DetectorConfig, theta_to_params
-from dprobe.train.batches import sample_batch
 
-__all__ = ["DetectorSettings", "box_iou", "detection_errors", "train_detector"]
+__all__ = ["DetectorSettings", "detection_errors", "train_detector"]
 
 
 @dataclass(frozen=True)
@@ -32,14 +33,6 @@ class DetectorSettings:
     seed: int = 0
     input_size: int = 64
     width: int = 16
-
-
-def box_iou(a: Tensor, b: Tensor) -> Tensor:
-    """IoU ``(B,)`` of square boxes ``(B, 3) = (cx, cy, size)`` px."""
-    lo = torch.maximum(a[:, :2] - a[:, 2:] / 2, b[:, :2] - b[:, 2:] / 2)
-    hi = torch.minimum(a[:, :2] + a[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2)
-    inter = (hi - lo).clamp_min(0).prod(dim=1)
-    return inter / (a[:, 2] ** 2 + b[:, 2] ** 2 - inter)
 
 
 @torch.no_grad()
@@ -60,8 +53,7 @@ def train_detector(dataset: Dataset, frame_hw: tuple[int, int], settings: Detect
     optimizer = torch.optim.Adam(detector.parameters(), lr=settings.lr)
     loss = torch.zeros(())
     for step in tqdm(range(settings.steps), disable=not progress, desc="detector", unit="step"):
-        for group in optimizer.param_groups:
-            group["lr"] = settings.lr * lr_factor(step, settings.steps, settings.warmup)
+        set_scheduled_lr(optimizer, settings.lr, step, settings.steps, settings.warmup)
         batch = sample_batch(dataset, settings.batch_size, settings.seed, step)
         detector.train()
         pred = theta_to_params(detector(batch["frame"]))

@@ -19,9 +19,10 @@ from typing import Any
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from dprobe.data.batches import sample_batch
+from dprobe.files import atomic_write_bytes
 from dprobe.frameworks.base import Framework
-from dprobe.models.checkpoint import atomic_write_bytes, save_checkpoint
-from dprobe.train.batches import sample_batch
+from dprobe.models.checkpoint import save_checkpoint
 from dprobe.train.rundir import LOG, STATE
 from dprobe.train.state import load_state, save_state
 

@@ -19,13 +19,14 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from dprobe.data.batches import collate_indices
 from dprobe.errors import DprobeError
 from dprobe.frameworks.augment import augment_labelled
-from dprobe.frameworks.base import lr_factor
+from dprobe.frameworks.schedule import set_scheduled_lr
 from dprobe.metrics.pose import mpjpe
 from dprobe.models.reference import ReferenceModel
 from dprobe.models.regressor import RegressorConfig
-from dprobe.train.batches import collate_indices, seed_everything, step_seed
+from dprobe.seeding import seed_everything, step_seed
 
 __all__ = ["RegressorSettings", "encode_dataset", "train_regressor"]
 
@@ -94,8 +95,7 @@ def train_regressor(
     regressor.train()
     loss = torch.zeros(())
     for step in tqdm(range(settings.steps), disable=not progress, desc="regressor", unit="step"):
-        for group in optimizer.param_groups:
-            group["lr"] = settings.lr * lr_factor(step, settings.steps, settings.warmup)
+        set_scheduled_lr(optimizer, settings.lr, step, settings.steps, settings.warmup)
         seed_everything(step_seed(settings.seed, step))
         idx = torch.randint(len(codes), (min(settings.batch_size, len(codes)),))
         loss = F.mse_loss(regressor.forward_normalised(codes[idx]), targets[idx])

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from dprobe.errors import DprobeError
-from dprobe.models.checkpoint import atomic_write_bytes
+from dprobe.files import atomic_write_bytes
 
 __all__ = [
     "LOG",

@@ -3,12 +3,11 @@
 A nested structure of dicts, lists, tuples, scalars and tensors is split into the tensors (stored
 as safetensors entries named by their path) and a JSON skeleton (stored in the file's metadata)
 that refers to them. One file keeps the save atomic: it is written to a temporary name, then
-``os.replace``d over the previous state.
+moved over the previous state (``dprobe.files.atomic_output``).
 """
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from dprobe.errors import DprobeError
+from dprobe.files import atomic_output
 
 __all__ = ["flatten", "load_state", "save_state", "unflatten"]
 
@@ -57,9 +57,8 @@ def save_state(state: Any, path: str | Path) -> None:
     path = Path(path)
     tensors: dict[str, torch.Tensor] = {}
     skeleton = flatten(state, tensors)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={_KEY: json.dumps(skeleton)})
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        save_file(tensors, str(tmp), metadata={_KEY: json.dumps(skeleton)})
 
 
 def load_state(path: str | Path) -> Any:

@@ -3,8 +3,9 @@ import numpy as np
 import torch
 
 from dprobe.data import appearance as A
+from dprobe.data.build import build_studio
 from dprobe.data.render import render_crop, render_frame
-from dprobe.data.studio import build_studio
+from dprobe.data.subjects import NAMED_SUBJECTS
 
 
 def _cam(studio, idx):
@@ -88,7 +89,7 @@ def test_full_frame_render_agrees_with_crop_render(tiny):
 
 
 def test_named_subjects_look_different():
-    apps = torch.stack([A.SUBJECT_APPEARANCE[s] for s in A.NAMED_SUBJECTS])
+    apps = torch.stack([A.SUBJECT_APPEARANCE[s] for s in NAMED_SUBJECTS])
     shirts = apps[:, A.SHIRT]
     assert torch.cdist(shirts, shirts).add(torch.eye(7) * 9).min() > 0.15
     assert torch.allclose(A.SUBJECT_APPEARANCE["S7"][A.SHIRT], torch.tensor([0.85, 0.1, 0.1]))

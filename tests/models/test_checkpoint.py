@@ -33,7 +33,7 @@ def test_protocol_shapes():
     rgb, mask = model.decode(h_a, h_p)
     assert rgb.shape == (2, 3, 32, 32) and mask.shape == (2, 1, 32, 32)
     rgb, mask = rgb.detach(), mask.detach()
-    assert 0 <= float(rgb.min()) and float(rgb.max()) <= 1 and 0 <= float(mask.min()) <= 1
+    assert float(rgb.min()) >= 0 and float(rgb.max()) <= 1 and 0 <= float(mask.min()) <= 1
     assert model.regress(h_p).shape == (2, 17, 3)
     assert model.locate(torch.rand(2, 3, 64, 48)).shape == (2, 2, 3)
 

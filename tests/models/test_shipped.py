@@ -21,7 +21,7 @@ def test_shipped_model_implements_the_protocol(name):
     assert h_a.shape == (2, 128) and h_p.shape == (2, 600)
     rgb, mask = model.decode(h_a, h_p)
     assert rgb.shape == (2, 3, 64, 64) and mask.shape == (2, 1, 64, 64)
-    assert 0 <= float(rgb.min()) and float(rgb.max()) <= 1
+    assert float(rgb.min()) >= 0 and float(rgb.max()) <= 1
     assert model.regress(h_p).shape == (2, 17, 3)
     figures = registry.figures(name)
     assert figures["all"]["psnr"] >= 25.0

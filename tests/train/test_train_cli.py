@@ -1,19 +1,16 @@
 """The training commands end to end on the tiny studio (a few steps each)."""
-import argparse
 import json
 
 import pytest
 import torch
 
+from dprobe.cli import build_parser
 from dprobe.errors import DprobeError
 from dprobe.models import load
-from dprobe.train.cli import add_subcommands
 
 
 def dprobe(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="dprobe")
-    add_subcommands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args([str(a) for a in argv])
+    args = build_parser().parse_args([str(a) for a in argv])
     threads = torch.get_num_threads()
     try:
         return args.func(args)
@@ -24,7 +21,7 @@ def dprobe(*argv: str) -> int:
 @pytest.fixture(scope="module")
 def trained(tiny_path, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "nsd"
-    common = ("--studio", tiny_path, "--no-progress")
+    common = ("--studio", tiny_path, "--quiet")
     assert dprobe("train", "--framework", "nsd", "--out", out, "--steps", 3, "--width", 4,
                   "--batch-size", 4, *common) == 0
     return out
@@ -40,7 +37,7 @@ def test_train_writes_a_loadable_model_and_a_log(trained):
 
 def test_train_refuses_an_existing_directory_and_a_changed_resume(trained, tiny_path):
     base = ("train", "--framework", "nsd", "--out", trained, "--studio", tiny_path, "--width", 4,
-            "--batch-size", 4, "--no-progress")
+            "--batch-size", 4, "--quiet")
     with pytest.raises(DprobeError, match="already exists"):
         dprobe(*base, "--steps", 3)
     with pytest.raises(DprobeError, match="--steps is 5 but the run was started with 3"):
@@ -50,17 +47,17 @@ def test_train_refuses_an_existing_directory_and_a_changed_resume(trained, tiny_
 def test_regressor_detector_and_evaluate(trained, tiny_path, tmp_path):
     det = tmp_path / "det"
     assert dprobe("train-detector", "--studio", tiny_path, "--out", det, "--steps", 2,
-                  "--no-progress") == 0
+                  "--quiet") == 0
     shipped = tmp_path / "shipped"
     assert dprobe("train-regressor", "--model", trained, "--studio", tiny_path, "--labelled", "S1",
                   "--steps", 5, "--out", shipped, "--detector", det, "--dtype", "float16",
-                  "--no-progress") == 0
+                  "--quiet") == 0
     model = load(shipped)
     assert model.components() == ["encoder", "decoder", "regressor", "detector"]
     assert model.meta["regressor"]["labelled"] == ["S1"]
     with pytest.raises(DprobeError, match="held out"):
         dprobe("train-regressor", "--model", trained, "--studio", tiny_path, "--labelled", "S9",
-               "--out", tmp_path / "bad", "--no-progress")
+               "--out", tmp_path / "bad", "--quiet")
     figures = tmp_path / "figures.json"
     assert dprobe("evaluate", "--model", shipped, "--studio", tiny_path, "--out", figures,
                   "--max-frames", 8) == 0

@@ -1,22 +1,29 @@
-"""The training and evaluation commands of ``dprobe`` (registered by ``dprobe.cli``).
+"""The training commands of ``dprobe``.
 
 train             a self-supervised framework (nsd, cssl, drnet; --augment jitter for DA)
 train-supervised  the fully supervised upper bound (encoder + regressor end to end)
 train-detector    the detector S (box supervision)
 train-regressor   the pose regressor phi on a trained model's frozen encoder
-evaluate          held-out figures of a model (JSON)
-models            the shipped models and their figures
 """
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from dprobe.cli.options import (
+    add_force,
+    add_quiet,
+    add_seed,
+    add_studio,
+    add_threads,
+    command_line,
+    open_studio,
+    set_threads,
+)
+from dprobe.data.batches import held_out_batch
+from dprobe.data.subjects import TEST_SUBJECTS, TRAIN_SUBJECTS, training_subjects
 from dprobe.errors import DprobeError
 from dprobe.frameworks import FRAMEWORKS, SELF_SUPERVISED
 from dprobe.frameworks.augment import AUGMENTS, make_augment
@@ -25,9 +32,7 @@ from dprobe.models.checkpoint import load_checkpoint, save_checkpoint
 from dprobe.models.network import NetworkConfig
 from dprobe.models.reference import ReferenceModel
 from dprobe.models.regressor import RegressorConfig
-from dprobe.train.batches import HELD_OUT, LABELLED_TRAIN, held_out_batch, training_subjects
 from dprobe.train.detector import DetectorSettings, train_detector
-from dprobe.train.evaluate import evaluate_model
 from dprobe.train.loop import RunSettings, run_training
 from dprobe.train.regressor import RegressorSettings, train_regressor
 from dprobe.train.rundir import (
@@ -37,7 +42,7 @@ from dprobe.train.rundir import (
     write_run_settings,
 )
 
-__all__ = ["add_subcommands"]
+__all__ = ["register"]
 
 VAL_PER_SUBJECT = 64
 #: Settings that must match when a run is resumed.
@@ -45,27 +50,11 @@ _RESUME_KEYS = ("framework", "augment", "studio", "steps", "minutes", "batch_siz
                 "width", "labelled")
 
 
-def _command() -> str:
-    return " ".join(["dprobe", *sys.argv[1:]])
-
-
-def _open_studio(path: str) -> Any:
-    from dprobe.data.store import Studio
-
-    return Studio.open(path)
-
-
-def _set_threads(n: int) -> None:
-    if n < 1:
-        raise DprobeError(f"--threads must be at least 1, got {n}")
-    torch.set_num_threads(n)
-
-
 def _check_subjects(studio: Any, subjects: list[str]) -> None:
     for s in subjects:
         if s not in studio.subject_names:
             raise DprobeError(f"subject {s!r} is not in the studio ({', '.join(studio.subject_names)})")
-        if s in HELD_OUT:
+        if s in TEST_SUBJECTS:
             raise DprobeError(f"subject {s} is held out for testing and cannot be used for training")
 
 
@@ -74,11 +63,11 @@ def _run_settings(args: argparse.Namespace, framework: str) -> dict:
     return {"framework": framework, "augment": getattr(args, "augment", "none"),
             "studio": str(args.studio), "steps": args.steps, "minutes": args.minutes,
             "batch_size": args.batch_size, "seed": args.seed, "lr": args.lr, "width": args.width,
-            "labelled": getattr(args, "labelled", None), "command": _command()}
+            "labelled": getattr(args, "labelled", None), "command": command_line()}
 
 
 def _train_framework(args: argparse.Namespace, framework_name: str) -> int:
-    _set_threads(args.threads)
+    set_threads(args.threads)
     out = Path(args.out)
     given = _run_settings(args, framework_name)
     prepare_run_dir(out, force=args.force, resume=args.resume)
@@ -86,7 +75,7 @@ def _train_framework(args: argparse.Namespace, framework_name: str) -> int:
         check_resume_settings(read_run_settings(out), given, _RESUME_KEYS)
     else:
         write_run_settings(out, given)
-    studio = _open_studio(args.studio)
+    studio = open_studio(args.studio)
     cls = FRAMEWORKS[framework_name]
     subjects = list(args.labelled) if cls.name == "supervised" else training_subjects(
         studio.subject_names)
@@ -112,7 +101,7 @@ def _train_framework(args: argparse.Namespace, framework_name: str) -> int:
                            checkpoint_minutes=args.checkpoint_minutes)
     summary = run_training(framework, dataset, out, settings,
                            val_batch=held_out_batch(studio, VAL_PER_SUBJECT),
-                           resume=args.resume, progress=not args.no_progress)
+                           resume=args.resume, progress=not args.quiet)
     print(json.dumps({"out": str(out), **summary}))
     return 0
 
@@ -126,7 +115,7 @@ def _cmd_train_supervised(args: argparse.Namespace) -> int:
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--studio", required=True, help="studio HDF5 file (dprobe studio build)")
+    add_studio(p)
     p.add_argument("--out", required=True, help="run directory (refused if it exists)")
     p.add_argument("--steps", type=int, default=3000, help="training steps (default 3000)")
     p.add_argument("--minutes", type=float, default=None,
@@ -142,30 +131,30 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_common_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_seed(p)
+    add_threads(p)
+    add_force(p)
+    add_quiet(p)
 
 
 # -- train-detector -------------------------------------------------------------------------------
 def _cmd_train_detector(args: argparse.Namespace) -> int:
     from dprobe.data.datasets import LabelledFrames
 
-    _set_threads(args.threads)
+    set_threads(args.threads)
     out = Path(args.out)
     prepare_run_dir(out, force=args.force, resume=False)
-    studio = _open_studio(args.studio)
+    studio = open_studio(args.studio)
     subjects = training_subjects(studio.subject_names)
     settings = DetectorSettings(steps=args.steps, batch_size=args.batch_size, seed=args.seed)
     dataset = LabelledFrames(studio, subjects=tuple(subjects), with_frame=True)
     detector, figures = train_detector(
         dataset, tuple(studio.frame_hw), settings,
         val_batch=held_out_batch(studio, VAL_PER_SUBJECT, with_frame=True),
-        progress=not args.no_progress)
+        progress=not args.quiet)
     model = ReferenceModel(NetworkConfig(crop_size=studio.crop_size), encoder=False, decoder=False,
                            meta={"detector": {**figures, "subjects": subjects,
-                                              "studio": str(args.studio), "command": _command()}})
+                                              "studio": str(args.studio), "command": command_line()}})
     model.attach_detector(detector)
     save_checkpoint(model, out)
     print(json.dumps({"out": str(out), **figures}))
@@ -176,7 +165,7 @@ def _cmd_train_detector(args: argparse.Namespace) -> int:
 def _cmd_train_regressor(args: argparse.Namespace) -> int:
     from dprobe.data.datasets import LabelledFrames
 
-    _set_threads(args.threads)
+    set_threads(args.threads)
     source = registry.resolve(args.model)
     model = load_checkpoint(source)
     out = Path(args.out) if args.out else source
@@ -185,7 +174,7 @@ def _cmd_train_regressor(args: argparse.Namespace) -> int:
     elif model.regressor is not None and not args.force:
         raise DprobeError(f"{out} already has a regressor; pass --force to replace it "
                           "or --out to write elsewhere")
-    studio = _open_studio(args.studio)
+    studio = open_studio(args.studio)
     _check_subjects(studio, args.labelled)
     if args.detector:
         detector = load_checkpoint(registry.resolve(args.detector)).detector
@@ -197,57 +186,16 @@ def _cmd_train_regressor(args: argparse.Namespace) -> int:
                                  augmented_copies=args.augmented_copies)
     figures = train_regressor(model, dataset, settings,
                               val_batch=held_out_batch(studio, VAL_PER_SUBJECT),
-                              progress=not args.no_progress)
+                              progress=not args.quiet)
     model.meta["regressor"].update({"labelled": list(args.labelled), "fraction": args.fraction,
-                                    "command": _command()})
+                                    "command": command_line()})
     save_checkpoint(model, out, dtype=args.dtype)
     print(json.dumps({"out": str(out), **figures}))
     return 0
 
 
-# -- evaluate / models ----------------------------------------------------------------------------
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    if args.out and Path(args.out).exists() and not args.force:
-        raise DprobeError(f"{args.out} already exists; pass --force to replace it")
-    _set_threads(args.threads)
-    model = registry.load(args.model)
-    studio = _open_studio(args.studio)
-    result = {"model": str(args.model), "framework": model.meta.get("framework"),
-              "training": model.meta.get("training"), "regressor": model.meta.get("regressor"),
-              **evaluate_model(model, studio, max_frames=args.max_frames)}
-    text = json.dumps(result, indent=2)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
-    print(text)
-    return 0
-
-
-_MODEL_COLUMNS = (("psnr", "PSNR dB"), ("ssim", "SSIM"), ("novel_view_psnr", "novel dB"),
-                  ("mpjpe", "MPJPE mm"), ("p_mpjpe", "P-MPJPE"), ("mean_pose_mpjpe", "mean-pose"))
-
-
-def _cmd_models(args: argparse.Namespace) -> int:
-    print(f"{'name':<9}" + "".join(f"{title:>11}" for _, title in _MODEL_COLUMNS) + "  train min")
-    for name in registry.SHIPPED:
-        try:
-            figures = registry.figures(name)
-        except DprobeError:
-            print(f"{name:<9} (not installed)")
-            continue
-        if figures is None:
-            print(f"{name:<9} (no figures.json)")
-            continue
-        overall = figures.get("all", {})
-        cells = "".join(f"{overall[k]:>11.3g}" if k in overall else f"{'-':>11}"
-                        for k, _ in _MODEL_COLUMNS)
-        seconds = (figures.get("training") or {}).get("seconds")
-        print(f"{name:<9}{cells}  {seconds / 60:9.1f}" if seconds else f"{name:<9}{cells}")
-    return 0
-
-
-def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
-    """Register train, train-supervised, train-detector, train-regressor, evaluate, models."""
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add train, train-supervised, train-detector, train-regressor."""
     p = subparsers.add_parser("train", help="train a self-supervised framework",
                               description="Train NSD, CSSL or DRNet (optionally with colour "
                               "jitter: the DA variant) on a studio file.")
@@ -259,14 +207,14 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train-supervised", help="train the fully supervised upper bound",
                               description="Train the encoder and regressor end to end with "
                               "pose labels (the supervised upper bound).")
-    p.add_argument("--labelled", nargs="+", default=list(LABELLED_TRAIN), metavar="SUBJECT")
+    p.add_argument("--labelled", nargs="+", default=list(TRAIN_SUBJECTS), metavar="SUBJECT")
     _add_run_options(p)
     p.set_defaults(func=_cmd_train_supervised)
 
     p = subparsers.add_parser("train-detector", help="train the detector S",
                               description="Train the detector (box supervision) on all training "
                               "subjects; writes a detector-only checkpoint.")
-    p.add_argument("--studio", required=True)
+    add_studio(p)
     p.add_argument("--out", required=True)
     p.add_argument("--steps", type=int, default=DetectorSettings.steps)
     p.add_argument("--batch-size", type=int, default=DetectorSettings.batch_size)
@@ -277,7 +225,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                               description="Train phi on the frozen encoder of --model with the "
                               "labels of --labelled subjects; writes into --model unless --out.")
     p.add_argument("--model", required=True, help="checkpoint directory (or shipped name)")
-    p.add_argument("--studio", required=True)
+    add_studio(p)
     p.add_argument("--labelled", nargs="+", default=["S1"], metavar="SUBJECT")
     p.add_argument("--fraction", type=float, default=1.0, help="fraction of their frames used")
     p.add_argument("--out", default=None, help="write model + regressor here instead")
@@ -291,18 +239,3 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
                         "mirrored) encoded beside them (default %(default)s; 0: none)")
     _add_common_options(p)
     p.set_defaults(func=_cmd_train_regressor)
-
-    p = subparsers.add_parser("evaluate", help="held-out figures of a model",
-                              description="Reconstruction, novel-view and pose figures of a "
-                              "model on S9 and S11 (JSON).")
-    p.add_argument("--model", required=True, help="shipped name or checkpoint directory")
-    p.add_argument("--studio", required=True)
-    p.add_argument("--out", default=None, help="also write the JSON here")
-    p.add_argument("--max-frames", type=int, default=1000, help="frames per subject")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--force", action="store_true", help="replace an existing --out file")
-    p.set_defaults(func=_cmd_evaluate)
-
-    p = subparsers.add_parser("models", help="list the shipped models and their figures",
-                              description="List the shipped models with their held-out figures.")
-    p.set_defaults(func=_cmd_models)

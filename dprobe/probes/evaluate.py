@@ -16,25 +16,20 @@ from collections import defaultdict
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from dprobe.data.batches import collate_indices, evenly_spaced
+from dprobe.data.subjects import TEST_SUBJECTS
 from dprobe.frameworks.losses import composite
-from dprobe.frameworks.nsd import relative_rotation, rotate_pose_code
-from dprobe.geometry import theta_to_box
+from dprobe.geometry import crop_at, theta_to_box
+from dprobe.metrics.boxes import box_iou
 from dprobe.metrics.image import psnr, ssim
 from dprobe.metrics.pose import mpjpe, n_mpjpe, p_mpjpe
+from dprobe.models.pose_code import relative_rotation, rotate_pose_code
 from dprobe.models.reference import ReferenceModel
-from dprobe.train.batches import HELD_OUT, collate_indices, evenly_spaced, seed_everything
-from dprobe.train.detector import box_iou
+from dprobe.seeding import seed_everything
 
-__all__ = ["crop_frames", "evaluate_model"]
-
-
-def crop_frames(frames: Tensor, theta: Tensor, crop_size: int) -> Tensor:
-    """Crops ``(B, 3, c, c)`` of frames ``(B, 3, H, W)`` at ``theta`` (bilinear, zeros outside)."""
-    grid = F.affine_grid(theta, [frames.shape[0], 3, crop_size, crop_size], align_corners=False)
-    return F.grid_sample(frames, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+__all__ = ["evaluate_model"]
 
 
 def _frame_metrics(model: ReferenceModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -55,7 +50,7 @@ def _frame_metrics(model: ReferenceModel, batch: dict[str, Tensor]) -> dict[str,
         hw = tuple(batch["frame"].shape[-2:])
         out["detector_iou"] = box_iou(theta_to_box(theta, hw), theta_to_box(batch["theta"], hw))
         if model.regressor is not None:
-            found = crop_frames(batch["frame"], theta, model.crop_size)
+            found = crop_at(batch["frame"], theta, model.crop_size)
             out["detected_mpjpe"] = mpjpe(model.regress(model.encode(found)[1]), batch["pose"])
     return out
 
@@ -80,7 +75,7 @@ def _eval_batches(studio: Any, frames, indices: list[int], batch_size: int):
 
 
 @torch.no_grad()
-def evaluate_model(model: ReferenceModel, studio: Any, *, subjects: tuple[str, ...] = HELD_OUT,
+def evaluate_model(model: ReferenceModel, studio: Any, *, subjects: tuple[str, ...] = TEST_SUBJECTS,
                    max_frames: int | None = 1000, batch_size: int = 128, seed: int = 0) -> dict:
     """Figures of ``model`` per held-out subject and pooled (``"all"``); see the module doc."""
     from dprobe.data.datasets import EvalFrames, MultiViewPairs

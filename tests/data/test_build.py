@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from dprobe.cli import main
-from dprobe.data.store import REQUIRED_DATASETS, Studio
-from dprobe.data.studio import PRESETS
+from dprobe.data.build import PRESETS
+from dprobe.data.studio import REQUIRED_DATASETS, Studio
 from dprobe.errors import DprobeError
 
 
@@ -65,7 +65,7 @@ def _run(argv, capsys):
 def test_unknown_preset_is_one_clear_error(tmp_path, capsys):
     code, err = _run(["studio", "build", "--preset", "huge", "--out", str(tmp_path / "x.h5")],
                      capsys)
-    assert code != 0 and "unknown studio preset 'huge'" in err and err.count("\n") == 1
+    assert code == 2 and "invalid choice: 'huge'" in err and err.count("\n") == 1
     assert not (tmp_path / "x.h5").exists()
 
 
@@ -80,9 +80,9 @@ def test_existing_output_needs_force_and_is_kept(tmp_path, capsys):
 def test_corrupt_and_missing_files_are_clear_errors(tmp_path, capsys):
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"not an hdf5 file at all")
-    code, err = _run(["studio", "info", str(bad)], capsys)
+    code, err = _run(["studio", "info", "--studio", str(bad)], capsys)
     assert code != 0 and "cannot read" in err and err.count("\n") == 1
-    code, err = _run(["studio", "info", str(tmp_path / "none.h5")], capsys)
+    code, err = _run(["studio", "info", "--studio", str(tmp_path / "none.h5")], capsys)
     assert code != 0 and "does not exist" in err
 
 
@@ -108,17 +108,17 @@ def test_truncated_file_is_a_clear_error(tiny_path, tmp_path):
 
 def test_show_writes_a_contact_sheet_and_keeps_existing(tiny_path, tmp_path, capsys):
     out = tmp_path / "sheet.png"
-    assert main(["studio", "show", str(tiny_path), "--out", str(out), "--joints",
+    assert main(["studio", "show", "--studio", str(tiny_path), "--out", str(out), "--joints",
                  "--cameras", "all"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     before = out.read_bytes()
-    code, err = _run(["studio", "show", str(tiny_path), "--out", str(out)], capsys)
+    code, _err = _run(["studio", "show", "--studio", str(tiny_path), "--out", str(out)], capsys)
     assert code != 0 and out.read_bytes() == before
 
 
 def test_info_prints_json(tiny_path, capsys):
     import json
 
-    assert main(["studio", "info", str(tiny_path)]) == 0
+    assert main(["studio", "info", "--studio", str(tiny_path)]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["crop_size"] == 64 and info["cameras"] == 4 and info["preset"] == "tiny"

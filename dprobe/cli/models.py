@@ -1,0 +1,76 @@
+"""``dprobe evaluate`` and ``dprobe models``: held-out figures of a model, and the shipped models."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from dprobe.cli.options import (
+    add_force,
+    add_studio,
+    add_threads,
+    open_studio,
+    positive_int,
+    set_threads,
+)
+from dprobe.errors import DprobeError
+from dprobe.files import atomic_write_bytes, check_writable
+from dprobe.report.tables import MODEL_FIGURE_COLUMNS, markdown_table
+
+__all__ = ["register"]
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from dprobe.models import registry
+    from dprobe.probes.evaluate import evaluate_model
+
+    out = check_writable(args.out, args.force) if args.out else None
+    set_threads(args.threads)
+    model = registry.load(args.model)
+    studio = open_studio(args.studio)
+    result = {"model": str(args.model), "framework": model.meta.get("framework"),
+              "training": model.meta.get("training"), "regressor": model.meta.get("regressor"),
+              **evaluate_model(model, studio, max_frames=args.max_frames)}
+    text = json.dumps(result, indent=2)
+    if out is not None:
+        atomic_write_bytes(out, (text + "\n").encode())
+    print(text)
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from dprobe.models import registry
+
+    rows = {}
+    for name in registry.SHIPPED:
+        try:
+            figures = registry.figures(name)
+        except DprobeError:
+            rows[name] = {"note": "not installed"}
+            continue
+        overall = dict((figures or {}).get("all", {}))
+        seconds = ((figures or {}).get("training") or {}).get("seconds")
+        overall["train_minutes"] = seconds / 60 if seconds else None
+        rows[name] = overall
+    columns = (*MODEL_FIGURE_COLUMNS, ("train_minutes", "training min", "{:.1f}"))
+    print(markdown_table(rows, columns), end="")
+    print("(held-out subjects S9 and S11 of the standard studio; pose from S1 labels)")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``evaluate`` and ``models``."""
+    p = sub.add_parser("evaluate", help="held-out figures of a model",
+                       description="Reconstruction, novel-view and pose figures of a model on "
+                                   "S9 and S11 (JSON on the terminal, and in --out).")
+    p.add_argument("--model", required=True, help="shipped name or checkpoint directory")
+    add_studio(p)
+    p.add_argument("--out", default=None, metavar="FILE", help="also write the JSON here")
+    p.add_argument("--max-frames", type=positive_int, default=1000,
+                   help="frames per subject (default %(default)s)")
+    add_threads(p)
+    add_force(p)
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("models", help="list the shipped models and their figures",
+                       description="List the shipped models with their held-out figures.")
+    p.set_defaults(func=_models)

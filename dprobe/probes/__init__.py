@@ -1,0 +1,5 @@
+"""Probes of pose/appearance disentanglement, and the held-out evaluation of a model.
+
+Probes take any ``PoseAppearanceModel`` (``dprobe.models.protocol``) and a studio; they sit
+above models and never import training code.
+"""

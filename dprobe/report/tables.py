@@ -1,0 +1,40 @@
+"""Tables of figures: one formatter for the terminal, Markdown files and benchmark pages.
+
+A column is ``(key, title, format)``: ``key`` reads a row's dict, ``title`` carries the unit
+(``"PSNR dB"``, ``"MPJPE mm"``), ``format`` is a ``str.format`` pattern; a missing value prints
+as ``-``.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+__all__ = ["MODEL_FIGURE_COLUMNS", "Column", "markdown_table"]
+
+Column = tuple[str, str, str]
+
+#: The held-out figures of a model (``dprobe evaluate``), in the order the tables show them.
+MODEL_FIGURE_COLUMNS: tuple[Column, ...] = (
+    ("psnr", "PSNR dB", "{:.2f}"), ("psnr_mask", "PSNR in mask dB", "{:.2f}"),
+    ("ssim", "SSIM", "{:.3f}"), ("ssim_mask", "SSIM in mask", "{:.3f}"),
+    ("novel_view_psnr", "novel-view PSNR dB", "{:.2f}"), ("mpjpe", "MPJPE mm", "{:.1f}"),
+    ("n_mpjpe", "N-MPJPE mm", "{:.1f}"), ("p_mpjpe", "P-MPJPE mm", "{:.1f}"),
+    ("mean_pose_mpjpe", "mean-pose MPJPE mm", "{:.1f}"),
+)
+
+
+def _cell(row: Mapping, key: str, fmt: str) -> str:
+    value = row.get(key)
+    if value is None:
+        return "-"
+    return fmt.format(value) if isinstance(value, (int, float)) else str(value)
+
+
+def markdown_table(rows: Mapping[str, Mapping], columns: Sequence[Column],
+                   label: str = "model") -> str:
+    """A Markdown table (text, ending in a newline): one line per ``rows`` item, labelled by
+    its key, one column per ``columns`` entry."""
+    header = [label] + [title for _, title, _ in columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, row in rows.items():
+        lines.append("| " + " | ".join([name] + [_cell(row, k, f) for k, _, f in columns]) + " |")
+    return "\n".join(lines) + "\n"
