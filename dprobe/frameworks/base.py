@@ -15,9 +15,10 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from dprobe.frameworks.augment import ColourJitter
-from dprobe.frameworks.losses import SSIM_WEIGHT, composite
+from dprobe.frameworks.losses import SSIM_WEIGHT
 from dprobe.frameworks.schedule import set_scheduled_lr
 from dprobe.metrics.image import psnr, ssim
+from dprobe.models.protocol import composite
 from dprobe.models.reference import ReferenceModel
 
 __all__ = ["Framework"]

@@ -9,15 +9,11 @@ from __future__ import annotations
 from torch import Tensor
 
 from dprobe.metrics.image import ssim
+from dprobe.models.protocol import composite
 
-__all__ = ["SSIM_WEIGHT", "composite", "reconstruction_loss"]
+__all__ = ["SSIM_WEIGHT", "reconstruction_loss"]
 
 SSIM_WEIGHT = 1.0
-
-
-def composite(rgb: Tensor, mask: Tensor, background: Tensor) -> Tensor:
-    """``mask * rgb + (1 - mask) * background`` ``(B, 3, c, c)``."""
-    return mask * rgb + (1 - mask) * background
 
 
 def reconstruction_loss(

@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from torch import Tensor
 
-__all__ = ["PoseAppearanceModel"]
+__all__ = ["PoseAppearanceModel", "composite"]
 
 
 @runtime_checkable
@@ -33,3 +33,12 @@ class PoseAppearanceModel(Protocol):
     def regress(self, h_p: Tensor) -> Tensor:
         """phi: pose codes -> joints ``(B, 17, 3)``, mm, root-relative, camera frame."""
         ...
+
+
+def composite(rgb: Tensor, mask: Tensor, background: Tensor) -> Tensor:
+    """A decoded crop over its background: ``mask * rgb + (1 - mask) * background``.
+
+    ``rgb``, ``background`` ``(B, 3, c, c)`` and ``mask`` ``(B, 1, c, c)`` in [0, 1]; this is how
+    every probe turns ``decode``'s output into an image of the crop.
+    """
+    return mask * rgb + (1 - mask) * background

@@ -20,12 +20,12 @@ from torch import Tensor
 
 from dprobe.data.batches import collate_indices, evenly_spaced
 from dprobe.data.subjects import TEST_SUBJECTS
-from dprobe.frameworks.losses import composite
 from dprobe.geometry import crop_at, theta_to_box
 from dprobe.metrics.boxes import box_iou
 from dprobe.metrics.image import psnr, ssim
 from dprobe.metrics.pose import mpjpe, n_mpjpe, p_mpjpe
 from dprobe.models.pose_code import relative_rotation, rotate_pose_code
+from dprobe.models.protocol import composite
 from dprobe.models.reference import ReferenceModel
 from dprobe.seeding import seed_everything
 
