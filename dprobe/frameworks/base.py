@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from dprobe.frameworks.augment import ColourJitter
-from dprobe.frameworks.losses import SSIM_WEIGHT
+from dprobe.frameworks.losses import ReconstructionWeights
 from dprobe.frameworks.schedule import set_scheduled_lr
 from dprobe.metrics.image import psnr, ssim
 from dprobe.models.protocol import composite
@@ -38,14 +38,14 @@ class Framework(ABC):
         lr: float = 1e-3,
         warmup: int = 100,
         augment: ColourJitter | None = None,
-        ssim_weight: float = SSIM_WEIGHT,
+        reconstruction: ReconstructionWeights = ReconstructionWeights(),
     ) -> None:
         self.model = model
         self.total_steps = total_steps
         self.lr = lr
         self.warmup = warmup
         self.augment = augment
-        self.ssim_weight = ssim_weight
+        self.reconstruction = reconstruction
         self.step = 0
         self.optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
@@ -62,8 +62,8 @@ class Framework(ABC):
         """Called once before a new run's first step (not on resume); nothing by default."""
 
     def hyperparameters(self) -> dict:
-        """Framework-specific settings, recorded in the checkpoint's meta."""
-        return {}
+        """The objective's settings, recorded in the checkpoint's meta (subclasses add theirs)."""
+        return {"reconstruction": self.reconstruction.to_dict()}
 
     # -- shared machinery ----------------------------------------------------------------------
     def encode(self, crop: Tensor) -> tuple[Tensor, Tensor]:

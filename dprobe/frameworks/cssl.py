@@ -55,7 +55,7 @@ class CSSL(Framework):
         self.contrastive_weight = contrastive_weight
 
     def hyperparameters(self) -> dict:
-        return {"max_gap": self.max_gap, "margin": self.margin, "near_fraction": self.near_fraction,
+        return {**super().hyperparameters(), "max_gap": self.max_gap, "margin": self.margin, "near_fraction": self.near_fraction,
                 "contrastive_weight": self.contrastive_weight}
 
     def make_dataset(self, studio: Any, subjects: list[str]):
@@ -70,7 +70,7 @@ class CSSL(Framework):
         swapped_a = torch.cat((h_a[B:], h_a[:B]))  # frame 1 gets a_2, frame 2 gets a_1
         rgb, mask = self.model.decode(swapped_a, h_p)
         bg = torch.cat((batch["bg_1"], batch["bg_2"]))
-        rec = 2 * reconstruction_loss(rgb, mask, bg, torch.cat((x1, x2)), self.ssim_weight)
+        rec = 2 * reconstruction_loss(rgb, mask, bg, torch.cat((x1, x2)), self.reconstruction)
         con = contrastive_pose_loss(h_p[:B], h_p[B:], batch["gap"].to(h_p.dtype), self.max_gap,
                                     self.margin, self.near_fraction)
         total = rec + self.contrastive_weight * con

@@ -45,5 +45,5 @@ class NSD(Framework):
 
     def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         rgb, mask = self.novel_view(batch["crop_i"], batch["R_i"], batch["R_j"], batch["app_j"])
-        rec = reconstruction_loss(rgb, mask, batch["bg_j"], batch["crop_j"], self.ssim_weight)
+        rec = reconstruction_loss(rgb, mask, batch["bg_j"], batch["crop_j"], self.reconstruction)
         return {"total": rec, "reconstruction": rec}

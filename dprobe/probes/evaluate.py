@@ -7,7 +7,11 @@ Per subject and over all of them (frames pooled):
   appearance code of another frame of camera j (PSNR of the whole crop);
 - pose: MPJPE, N-MPJPE, P-MPJPE (mm) of the regressor on ground-truth crops, the MPJPE of the
   mean-pose baseline (the regressor's training mean), and with a detector the MPJPE on crops the
-  detector found plus its box IoU.
+  detector found plus its box IoU; the MPJPE per joint (``per_joint_mpjpe``, by joint name) and
+  per action (``per_action_mpjpe``, by action name);
+- ``reconstruction_shift`` (mm): the MPJPE between the regressor's output on the crop and on the
+  model's own reconstruction of it composited over the crop's background — the attack's initial
+  error when the model is its own generator (the paper's generators: about 20 mm).
 "Inside the mask" weights pixels by the studio's soft silhouette of the person.
 """
 from __future__ import annotations
@@ -19,6 +23,7 @@ import torch
 from torch import Tensor
 
 from dprobe.data.batches import collate_indices, evenly_spaced
+from dprobe.data.skeleton import JOINT_NAMES
 from dprobe.data.subjects import TEST_SUBJECTS
 from dprobe.geometry import crop_at, theta_to_box
 from dprobe.metrics.boxes import box_iou
@@ -29,7 +34,7 @@ from dprobe.models.protocol import composite
 from dprobe.models.reference import ReferenceModel
 from dprobe.seeding import seed_everything
 
-__all__ = ["evaluate_model"]
+__all__ = ["evaluate_model", "reconstruction_examples"]
 
 
 def _frame_metrics(model: ReferenceModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -44,7 +49,10 @@ def _frame_metrics(model: ReferenceModel, batch: dict[str, Tensor]) -> dict[str,
     if model.regressor is not None:
         pose, pred = batch["pose"], model.regress(h_p)
         out.update(mpjpe=mpjpe(pred, pose), n_mpjpe=n_mpjpe(pred, pose), p_mpjpe=p_mpjpe(pred, pose),
-                   mean_pose_mpjpe=mpjpe(model.regressor.pose_mean.expand_as(pose), pose))
+                   mean_pose_mpjpe=mpjpe(model.regressor.pose_mean.expand_as(pose), pose),
+                   joint_errors=(pred - pose).norm(dim=-1))
+        if model.decoder is not None:
+            out["reconstruction_shift"] = mpjpe(model.regress(model.encode(x)[1]), pred)
     if model.detector is not None and "frame" in batch:
         theta = model.locate(batch["frame"])
         hw = tuple(batch["frame"].shape[-2:])
@@ -71,7 +79,9 @@ def _eval_batches(studio: Any, frames, indices: list[int], batch_size: int):
     """Batches of evaluation frames with the studio's silhouettes ``mask (B, 1, c, c)``."""
     for lo in range(0, len(indices), batch_size):
         chunk = indices[lo: lo + batch_size]
-        yield {**collate_indices(frames, chunk), "mask": studio.mask(frames.rows[chunk])}
+        rows = frames.rows[chunk]
+        yield {**collate_indices(frames, chunk), "mask": studio.mask(rows),
+               "action": studio.action[rows]}
 
 
 @torch.no_grad()
@@ -91,12 +101,53 @@ def evaluate_model(model: ReferenceModel, studio: Any, *, subjects: tuple[str, .
                                    batch_size):
             for k, v in _frame_metrics(model, batch).items():
                 values[k].append(v)
+            values["action"].append(batch["action"])
         if model.decoder is not None:
             pairs = MultiViewPairs(studio, subjects=[subject])
             for batch in _batches(pairs, evenly_spaced(len(pairs), max_frames), batch_size):
                 values["novel_view_psnr"].append(_novel_view_psnr(model, batch))
-        per_subject[subject] = {k: float(torch.cat(v).mean()) for k, v in values.items()}
+        per_subject[subject] = _summary(values, studio.action_names)
         per_subject[subject]["frames"] = len(evenly_spaced(len(frames), max_frames))
         for k, v in values.items():
             pooled[k] += v
-    return {"subjects": per_subject, "all": {k: float(torch.cat(v).mean()) for k, v in pooled.items()}}
+    return {"subjects": per_subject, "all": _summary(pooled, studio.action_names)}
+
+
+def _summary(values: dict[str, list[Tensor]], action_names: list[str]) -> dict:
+    """Means of the per-frame figures; per-joint and per-action MPJPE (mm) as named dicts."""
+    figures = {k: float(torch.cat(v).mean()) for k, v in values.items()
+               if k not in ("joint_errors", "action")}
+    if values.get("joint_errors"):
+        errors = torch.cat(values["joint_errors"])           # (N, 17) mm
+        actions = torch.cat(values["action"])
+        figures["per_joint_mpjpe"] = dict(zip(JOINT_NAMES, errors.mean(0).tolist(), strict=True))
+        figures["per_action_mpjpe"] = {
+            action_names[int(a)]: float(errors[actions == a].mean()) for a in actions.unique()}
+    return figures
+
+
+@torch.no_grad()
+def reconstruction_examples(model: ReferenceModel, studio: Any, subjects: tuple[str, ...] = TEST_SUBJECTS,
+                            per_subject: int = 4) -> dict[str, Tensor]:
+    """Images for a picture of what the model reconstructs: ``per_subject`` evenly spaced frames
+    of each subject, all ``(N, 3, c, c)`` in [0, 1]:
+
+    ``input`` the crops; ``reconstruction`` ``D(E(x))`` over the crop's background; ``swap``
+    ``D(h_a(x'), h_p(x))`` over the background, ``x'`` the frame at the same position in the next
+    subject's list (its appearance with this frame's pose); plus ``subject`` names as a list.
+    """
+    from dprobe.data.datasets import EvalFrames
+
+    model.eval()
+    crops, bgs, names = [], [], []
+    for subject in subjects:
+        frames = EvalFrames(studio, subject)
+        rows = frames.rows[evenly_spaced(len(frames), per_subject)]
+        crops.append(studio.image(rows))
+        bgs.append(studio.background(rows))
+        names += [subject] * len(rows)
+    crop, bg = torch.cat(crops), torch.cat(bgs)
+    h_a, h_p = model.encode(crop)
+    other = torch.roll(torch.arange(len(crop)), -per_subject)
+    return {"input": crop, "reconstruction": composite(*model.decode(h_a, h_p), bg),
+            "swap": composite(*model.decode(h_a[other], h_p), bg), "subject": names}

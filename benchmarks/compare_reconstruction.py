@@ -1,0 +1,92 @@
+"""Reconstruction-loss options side by side on one framework (issue 12, item 2).
+
+    python benchmarks/compare_reconstruction.py --studio standard.h5 --out runs/reconstruction \
+        [--framework nsd] [--steps 1500] [--threads 1]
+
+Trains the framework from the same seed with each option of ``OPTIONS`` for the same number of
+steps (so the figures do not depend on how loaded the machine is), then evaluates each on the
+held-out subjects S9 and S11 (``dprobe.probes.evaluate``): whole-crop PSNR, PSNR inside the
+person's mask, and the MPJPE of a regressor trained on S1's labels. Resumable: an option whose
+``figures.json`` exists is skipped. Prints a Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from dprobe.data.batches import held_out_batch
+from dprobe.data.datasets import LabelledFrames
+from dprobe.data.studio import Studio
+from dprobe.data.subjects import training_subjects
+from dprobe.frameworks import FRAMEWORKS
+from dprobe.frameworks.losses import ReconstructionWeights
+from dprobe.models.checkpoint import load_checkpoint
+from dprobe.models.network import NetworkConfig
+from dprobe.models.reference import ReferenceModel
+from dprobe.probes.evaluate import evaluate_model
+from dprobe.report.tables import markdown_table
+from dprobe.train.loop import RunSettings, run_training
+from dprobe.train.regressor import RegressorSettings, train_regressor
+
+#: The options compared: the plain objective, foreground-weighted L1+SSIM, and that plus the
+#: mask term.
+OPTIONS = {
+    "plain": ReconstructionWeights(),
+    "foreground x4": ReconstructionWeights(foreground=4.0),
+    "foreground x4 + mask": ReconstructionWeights(foreground=4.0, mask=0.5),
+}
+COLUMNS = (("psnr", "PSNR dB", "{:.2f}"), ("psnr_mask", "PSNR in mask dB", "{:.2f}"),
+           ("mpjpe", "MPJPE mm (S1 labels)", "{:.1f}"), ("mean_pose_mpjpe", "mean pose mm", "{:.1f}"))
+
+
+def run_option(name: str, weights: ReconstructionWeights, studio: Studio, out: Path,
+               args: argparse.Namespace) -> dict:
+    """Train, attach an S1 regressor and evaluate one option; its figures (cached in out)."""
+    figures_path = out / "figures.json"
+    if figures_path.is_file():
+        return json.loads(figures_path.read_text())
+    cls = FRAMEWORKS[args.framework]
+    torch.manual_seed(args.seed)
+    model = ReferenceModel(NetworkConfig(crop_size=studio.crop_size))
+    framework = cls(model, total_steps=args.steps, reconstruction=weights)
+    dataset = framework.make_dataset(studio, training_subjects(studio.subject_names))
+    framework.prepare(dataset)
+    settings = RunSettings(steps=args.steps, batch_size=32, seed=args.seed, val_every=500)
+    run_training(framework, dataset, out, settings, val_batch=held_out_batch(studio, 32),
+                 resume=(out / "train_state.safetensors").is_file(), progress=False)
+    model = load_checkpoint(out)
+    train_regressor(model, LabelledFrames(studio, subjects=("S1",)),
+                    RegressorSettings(steps=1500), val_batch=None, progress=False)
+    figures = evaluate_model(model.eval(), studio, max_frames=300)["all"]
+    figures["option"] = name
+    figures_path.write_text(json.dumps(figures, indent=2))
+    return figures
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--studio", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--framework", default="nsd", choices=("nsd", "cssl", "drnet"))
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    studio = Studio.open(args.studio)
+    rows = {}
+    for i, (name, weights) in enumerate(OPTIONS.items()):
+        out = Path(args.out) / f"{args.framework}-{i}"
+        out.mkdir(parents=True, exist_ok=True)
+        rows[name] = run_option(name, weights, studio, out, args)
+        print(f"{name}: " + json.dumps({k: round(v, 2) for k, v in rows[name].items()
+                                         if isinstance(v, float)}), flush=True)
+    print(f"{args.framework}, {args.steps} steps each, S9 + S11 (300 frames each):")
+    print(markdown_table(rows, COLUMNS, label="reconstruction loss"), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Issue 12: DRNet's objective cannot be met by shrinking the codes; the reconstruction loss can
+be weighted toward the person."""
+import torch
+import torch.nn.functional as F
+
+from dprobe.frameworks.drnet import DRNet, similarity_loss, standardise
+from dprobe.frameworks.losses import ReconstructionWeights, foreground_estimate, reconstruction_loss
+from dprobe.models.network import NetworkConfig
+from dprobe.models.reference import ReferenceModel
+
+NET = NetworkConfig(crop_size=16, width=4, max_channels=8, dim_app=8, dim_pose=12)
+
+
+def _scale_gradient(loss_fn, a0: torch.Tensor, a1: torch.Tensor) -> float:
+    """d loss(s a0, s a1) / ds at s = 1: positive means shrinking the codes lowers the loss."""
+    s = torch.ones((), requires_grad=True)
+    loss_fn(s * a0, s * a1).backward()
+    return float(s.grad)
+
+
+def test_plain_similarity_is_lowered_by_shrinking_the_codes():
+    """The degenerate solution of the plain loss (and proof that the next test can fail)."""
+    g = torch.Generator().manual_seed(0)
+    a0, a1 = torch.randn(16, 8, generator=g), torch.randn(16, 8, generator=g)
+    plain = _scale_gradient(lambda x, y: F.mse_loss(x, y), a0, a1)
+    assert plain > 0.1 * float(F.mse_loss(a0, a1))
+
+
+def test_shrinking_the_codes_cannot_lower_drnet_losses():
+    g = torch.Generator().manual_seed(0)
+    a0, a1 = torch.randn(16, 8, generator=g), torch.randn(16, 8, generator=g)
+    for scale in (1e-4, 1e-2, 0.5):
+        assert torch.allclose(similarity_loss(scale * a0, scale * a1), similarity_loss(a0, a1),
+                              rtol=1e-3)
+    p = torch.randn(16, 4, 12, generator=g)
+    assert abs(_scale_gradient(lambda x, y: standardise(x).square().mean(), p, p)) < 1e-5
+
+
+def test_similarity_and_standardise_ignore_the_scale_of_the_codes():
+    g = torch.Generator().manual_seed(1)
+    a0, a1 = torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g)
+    assert torch.allclose(similarity_loss(a0, a1), similarity_loss(1e-3 * a0, 1e-3 * a1), rtol=1e-4)
+    p = torch.randn(4, 8, 6, generator=g)
+    assert torch.allclose(standardise(p), standardise(1e-3 * p), rtol=1e-4, atol=1e-6)
+
+
+def test_drnet_records_its_reconstruction_weights():
+    model = ReferenceModel(NET)
+    drnet = DRNet(model, total_steps=10, reconstruction=ReconstructionWeights(foreground=4.0))
+    assert drnet.hyperparameters()["reconstruction"] == {"ssim": 1.0, "foreground": 4.0, "mask": 0.0}
+
+
+def _person_scene():
+    """A background, a target with a thin 'limb', and a reconstruction that omits the limb."""
+    g = torch.Generator().manual_seed(2)
+    bg = torch.rand(2, 3, 32, 32, generator=g) * 0.3
+    person = torch.zeros(2, 1, 32, 32)
+    person[..., 8:24, 12:20] = 1          # torso
+    limb = torch.zeros_like(person)
+    limb[..., 10:12, 20:30] = 1           # a 2-px arm
+    colour = torch.tensor([0.9, 0.2, 0.2]).view(1, 3, 1, 1)
+    full = (person + limb).clamp(0, 1)
+    target = full * colour + (1 - full) * bg
+    return bg, target, person, full, colour
+
+
+def test_foreground_estimate_finds_what_differs_from_the_background():
+    bg, target, _, full, _ = _person_scene()
+    fg = foreground_estimate(target, bg)
+    assert fg.shape == (2, 1, 32, 32)
+    assert torch.equal(fg > 0.5, full > 0.5)
+
+
+def test_foreground_weighting_makes_a_missing_limb_cost_more():
+    bg, target, torso, full, colour = _person_scene()
+    rgb = colour.expand(2, 3, 32, 32)
+    plain, weighted = ReconstructionWeights(), ReconstructionWeights(foreground=10.0)
+    no_limb = {w: float(reconstruction_loss(rgb, torso, bg, target, w)) for w in (plain, weighted)}
+    exact = {w: float(reconstruction_loss(rgb, full, bg, target, w)) for w in (plain, weighted)}
+    assert exact[plain] < 1e-6 and exact[weighted] < 1e-6
+    assert no_limb[weighted] > 1.5 * no_limb[plain]
+
+
+def test_mask_term_rewards_a_mask_that_covers_the_person():
+    bg, target, torso, full, colour = _person_scene()
+    rgb = colour.expand(2, 3, 32, 32)
+    w = ReconstructionWeights(mask=1.0)
+    assert float(reconstruction_loss(rgb, full * 0.98 + 0.01, bg, target, w)) < float(
+        reconstruction_loss(rgb, torso * 0.98 + 0.01, bg, target, w))
+
+
+def test_zero_weights_are_the_plain_objective():
+    bg, target, torso, _, colour = _person_scene()
+    rgb = colour.expand(2, 3, 32, 32)
+    zero_but_explicit = ReconstructionWeights(ssim=1.0, foreground=1e-30)
+    assert torch.allclose(reconstruction_loss(rgb, torso, bg, target),
+                          reconstruction_loss(rgb, torso, bg, target, zero_but_explicit), atol=1e-6)
