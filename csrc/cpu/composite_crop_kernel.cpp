@@ -1,4 +1,4 @@
-// CPU forward and backward kernels of dprobe::composite_crop (DESIGN.md §7).
+// CPU forward and backward kernels of dprobe::composite_crop (spec: composite_crop_reference in dprobe/ops.py).
 //
 // Conventions (align_corners=False, zeros padding, as F.affine_grid / F.grid_sample):
 //   crop-normalised (u, v) of output pixel (oy, ox):   u = (2 ox + 1) / ow - 1, v likewise.
@@ -13,6 +13,11 @@
 // frame neighbour, only the tap sums sum_c g_c fg_c[tap] and sum_c g_c bg_c: the mask and theta
 // gradients follow from them with the same weights; channel loops are unrolled for C = 1 and 3.
 //
+// Batches whose thetas neither rotate nor shear (axis-aligned boxes, the common case) take the
+// separable path of cpu/composite_crop_separable.h instead: the composite is computed once per
+// touched frame pixel with per-row / per-column weight tables. The kernels below are the general
+// affine path.
+//
 // Parallelism: at::parallel_for over the flattened (batch, output row) range.
 //   forward:  every output row is written by one task only.
 //   backward: the range is cut into one contiguous chunk per thread. A chunk writes the crop
@@ -24,6 +29,7 @@
 //             background is broadcast from batch 1. Results are deterministic for a given number
 //             of threads.
 #include "ops/composite_crop.h"
+#include "cpu/composite_crop_separable.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
@@ -41,7 +47,7 @@ namespace dprobe {
 namespace {
 
 // floor() for x >= -1 (callers range-check first); std::floor is a libm call on baseline x86-64.
-inline int64_t floor_from_m1(double x) { return static_cast<int64_t>(x + 1.0) - 1; }
+using separable::floor_from_m1;
 
 // Bilinear taps of a point (x, y) in pixel coordinates of an (h, w) image, align_corners=False
 // unnormalisation already applied. Taps outside the image get weight 0 and index 0.
@@ -175,6 +181,21 @@ Geometry make_geometry(const at::Tensor& fg, const at::Tensor& background,
     P[11] = r[4] * (2.0 / H) * 0.5 * h;
   }
   return g;
+}
+
+// True when no theta of the batch rotates or shears: the separable kernels apply.
+bool axis_aligned(const Geometry& g) {
+  for (int64_t b = 0; b < g.B; ++b) {
+    const double* P = &g.pix[12 * b];
+    if (P[2] != 0.0 || P[4] != 0.0 || P[8] != 0.0 || P[10] != 0.0) return false;
+  }
+  return true;
+}
+
+separable::Problem separable_problem(const Geometry& g, const at::Tensor& bg) {
+  return {g.B,         g.C,         g.h,         g.w,         g.H,
+          g.W,         g.oh,        g.ow,        g.Bb,        g.Bb == 1 ? 0 : bg.stride(0),
+          bg.stride(1), bg.stride(2), bg.stride(3), g.pix.data()};
 }
 
 constexpr int64_t kStackChannels = 16;
@@ -607,15 +628,28 @@ at::Tensor composite_crop_cpu(const at::Tensor& fg, const at::Tensor& mask,
                                                                    at::MemoryFormat::Contiguous));
   if (out.numel() == 0) return out;
   const Geometry g = make_geometry(fg, background, src_theta, dst_theta, oh, ow);
-  AT_DISPATCH_FLOATING_TYPES(fg.scalar_type(), "composite_crop_cpu",
-                             [&] {
-                               if (g.C == 3)
-                                 forward_impl<scalar_t, 3>(g, fg, mask, background, out);
-                               else if (g.C == 1)
-                                 forward_impl<scalar_t, 1>(g, fg, mask, background, out);
-                               else
-                                 forward_impl<scalar_t, 0>(g, fg, mask, background, out);
-                             });
+  const bool separable = axis_aligned(g);
+  AT_DISPATCH_FLOATING_TYPES(fg.scalar_type(), "composite_crop_cpu", [&] {
+    auto run = [&](auto channels) {
+      constexpr int kC = decltype(channels)::value;
+      if (separable) {
+        const at::Tensor fgc = fg.contiguous(), maskc = mask.contiguous();
+        separable::forward<scalar_t, kC>(separable_problem(g, background),
+                                         fgc.const_data_ptr<scalar_t>(),
+                                         maskc.const_data_ptr<scalar_t>(),
+                                         background.const_data_ptr<scalar_t>(),
+                                         out.data_ptr<scalar_t>());
+      } else {
+        forward_impl<scalar_t, kC>(g, fg, mask, background, out);
+      }
+    };
+    if (g.C == 3)
+      run(std::integral_constant<int, 3>{});
+    else if (g.C == 1)
+      run(std::integral_constant<int, 1>{});
+    else
+      run(std::integral_constant<int, 0>{});
+  });
   return out;
 }
 
@@ -643,10 +677,26 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> composite
   std::vector<double> gsinv(6 * B, 0.0), gdst(6 * B, 0.0);
   if (B > 0 && (need_fg || need_mask || need_bg || need_src || need_dst)) {
     const Geometry g = make_geometry(fg, background, src_theta, dst_theta, oh, ow);
+    const bool separable = axis_aligned(g);
     AT_DISPATCH_FLOATING_TYPES(fg.scalar_type(), "composite_crop_backward_cpu", [&] {
       auto run = [&](auto channels) {
-        backward_impl<scalar_t, decltype(channels)::value>(g, grad_out, fg, mask, background, need_fg, need_mask, need_bg,
-                              need_src, need_dst, grad_fg, grad_mask, grad_bg, gsinv, gdst);
+        constexpr int kC = decltype(channels)::value;
+        if (separable) {
+          const at::Tensor goc = grad_out.contiguous(), fgc = fg.contiguous(),
+                           maskc = mask.contiguous();
+          separable::backward<scalar_t, kC>(
+              separable_problem(g, background), goc.const_data_ptr<scalar_t>(),
+              fgc.const_data_ptr<scalar_t>(), maskc.const_data_ptr<scalar_t>(),
+              background.const_data_ptr<scalar_t>(),
+              need_fg ? grad_fg.data_ptr<scalar_t>() : nullptr,
+              need_mask ? grad_mask.data_ptr<scalar_t>() : nullptr,
+              need_bg ? grad_bg.data_ptr<scalar_t>() : nullptr, need_src, need_dst,
+              gsinv.data(), gdst.data());
+        } else {
+          backward_impl<scalar_t, kC>(g, grad_out, fg, mask, background, need_fg, need_mask,
+                                      need_bg, need_src, need_dst, grad_fg, grad_mask, grad_bg,
+                                      gsinv, gdst);
+        }
       };
       if (g.C == 3)
         run(std::integral_constant<int, 3>{});
