@@ -1,5 +1,5 @@
 // dprobe::composite_crop — fused "paste a crop into the frame over the background, then crop the
-// target box out of the composite" (DESIGN.md §7). Shared declarations of the schema checks and
+// target box out of the composite" (dprobe/ops.py). Shared declarations of the schema checks and
 // the CPU kernels; the registrations live in ops/, cpu/ and autograd/.
 #pragma once
 

@@ -1,0 +1,106 @@
+"""The C++ attack (``csrc/pipeline``, Python module ``dprobe._pipeline``) driven from Python.
+
+``CppAttack(export_dir)`` loads an export folder's TorchScript modules into the C++ library
+(after checking their hashes) and runs the appearance-only attack of
+``dprobe.probes.attack`` with the model as its own generator, entirely in libtorch: the same
+setup, Adam ascent, per-sample stopping and iteration counting (``AttackConfig``'s settings).
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+import dprobe.ops  # registers dprobe::composite_crop before the modules load
+from dprobe.errors import DprobeError
+from dprobe.export.graphs import GRAPHS
+from dprobe.export.manifest import artifact, check_artifact, read_manifest
+
+__all__ = ["CppAttack", "config_kwargs", "library_paths", "save_inputs"]
+
+
+class _Inputs(torch.nn.Module):
+    """Tensors for a C++ program, as attributes of a TorchScript module."""
+
+    def __init__(self, tensors: dict[str, Tensor]) -> None:
+        super().__init__()
+        for name, t in tensors.items():
+            self.register_buffer(name, t.detach().float().contiguous())
+
+    def forward(self) -> Tensor:
+        return self.frames
+
+
+def save_inputs(path: str | Path, frames: Tensor, backgrounds: Tensor,
+                boxes: Tensor | None = None) -> None:
+    """Write the inputs of ``export/cpp/pipeline``'s program: ``frames``, ``backgrounds``
+    ``(B, 3, H, W)`` and optionally ``boxes (B, 3)`` px, as a TorchScript module file."""
+    tensors = {"frames": frames, "backgrounds": backgrounds}
+    if boxes is not None:
+        tensors["boxes"] = boxes
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.script
+        torch.jit.script(_Inputs(tensors)).save(str(path))
+
+
+def _bindings():
+    try:
+        from dprobe import _pipeline
+    except ImportError as e:
+        raise DprobeError(f"the C++ attack library is not built ({e}); rebuild dprobe: "
+                          "`pip install --no-build-isolation -e .`") from None
+    return _pipeline
+
+
+def library_paths() -> dict[str, str]:
+    """Where the installed C++ attack library and its header are (for building programs)."""
+    lib = Path(_bindings().__file__).parent
+    return {"library": str(lib / "libdprobe_pipeline.so"), "include": str(lib / "include"),
+            "ops_library": str(dprobe.ops.library_path())}
+
+
+class CppAttack:
+    """The C++ attack over one export folder (TorchScript artifacts, hashes checked)."""
+
+    def __init__(self, export_dir: str | Path) -> None:
+        manifest = read_manifest(export_dir)
+        for graph in GRAPHS:
+            check_artifact(export_dir, artifact(manifest, graph, "torchscript"))
+        self.manifest = manifest
+        self._attack = _bindings().AppearanceAttack(str(export_dir))
+
+    @property
+    def crop_size(self) -> int:
+        return int(self._attack.crop_size)
+
+    def predict(self, frames: Tensor) -> Tensor:
+        """Joints ``(B, 17, 3)`` mm of frames ``(B, 3, H, W)``, computed in C++."""
+        return self._attack.predict(frames.float().contiguous())
+
+    def run(self, frames: Tensor, backgrounds: Tensor, boxes: Tensor | None = None, *,
+            threshold_mm: float = 150.0, iterations: int = 50, lr: float = 0.05,
+            eps: float | None = None, betas: tuple[float, float] = (0.9, 0.999),
+            adam_eps: float = 1e-8) -> dict[str, Tensor]:
+        """Attack frames ``(B, 3, H, W)`` over their backgrounds; ``boxes (B, 3)`` px are the
+        crops ("truth"), else the model's S. Returns per-sample ``initial``, ``final`` (mm),
+        ``iterations``, ``success``, ``q``, ``pred_final``, ``x_initial``, ``x_final``,
+        ``h_final`` (as ``dprobe.probes.attack.AttackResult``)."""
+        if frames.shape != backgrounds.shape:
+            raise ValueError(f"backgrounds {tuple(backgrounds.shape)} must be shaped like frames "
+                             f"{tuple(frames.shape)}")
+        return self._attack.run(
+            frames.float().contiguous(), backgrounds.float().contiguous(),
+            None if boxes is None else boxes.float().contiguous(),
+            threshold_mm=threshold_mm, iterations=iterations, lr=lr,
+            eps=0.0 if eps is None else eps, beta1=betas[0], beta2=betas[1],
+            adam_eps=adam_eps)
+
+
+def config_kwargs(config) -> dict:
+    """``CppAttack.run`` keyword arguments of a ``dprobe.probes.attack.AttackConfig``."""
+    return {"threshold_mm": config.threshold_mm, "iterations": config.iterations,
+            "lr": config.lr, "eps": config.eps, "betas": tuple(config.betas),
+            "adam_eps": config.adam_eps}
+
