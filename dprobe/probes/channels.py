@@ -1,0 +1,160 @@
+"""Appearance channels inside the pose code (paper Fig. 5-6).
+
+Appearance probability: the same pose (a studio row) is rendered wearing each subject's
+appearance; the probability of pose-code channel c encoding appearance is proportional to the
+mean ``|h_p(s)_c - h_p(t)_c|`` over poses and pairs of subjects s != t (exact on the studio: the
+poses are identical, only the clothes differ).
+
+K-sweep: images A (subject ``a``) and B (subject ``b``, same camera, another action) differ in
+pose and appearance. The K channels of lowest (or highest) probability in A's pose code are
+replaced by B's, and the result is decoded with A's appearance code over A's background, for
+K = 0, step, 2 step, ..., all. Whose pose and whose appearance the image shows is scored
+
+- by the regressor: ``pose_b = d_A / (d_A + d_B)`` with ``d_X`` the MPJPE (mm) of
+  ``phi(h_mix)`` to pose X (0: A's pose, 1: B's);
+- by projection: the image is fitted (least squares over the union of both person masks) as a
+  combination of the model's reconstructions ``D(E(.))`` of the four studio renders pose{A,B} x
+  appearance{A,B} (and, as ``*_raw``, of the renders themselves), weights clipped at 0 and
+  normalised; ``pose_b`` = weight on pose-B images, ``appearance_b`` = weight on appearance-B
+  images.
+
+The flip K: the smallest K at which the score passes 0.5 (None if it never does).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from dprobe.data.subjects import NAMED_SUBJECTS
+from dprobe.metrics.pose import mpjpe
+from dprobe.models.protocol import PoseAppearanceModel, composite
+from dprobe.probes.counterfactual import Scene, batches, reconstruct
+
+__all__ = ["ChannelResult", "appearance_probability", "channel_probe", "mix_channels",
+           "projection_weights"]
+
+
+@torch.no_grad()
+def appearance_probability(model: PoseAppearanceModel, scene: Scene, rows: Tensor,
+                           subjects: tuple[str, ...], batch_size: int = 64) -> Tensor:
+    """Per-channel appearance probability ``(Dp,)`` (sums to 1) from renders of ``rows``."""
+    codes = []
+    for s in subjects:
+        renders = scene.render(rows, scene.appearance_of(s))
+        codes.append(torch.cat([model.encode(renders[sl])[1]
+                                for sl in batches(len(rows), batch_size)]))
+    h = torch.stack(codes)                                   # (S, P, Dp)
+    diff = (h[:, None] - h[None]).abs().mean(dim=2)          # (S, S, Dp)
+    n = len(subjects)
+    score = diff.sum(dim=(0, 1)) / max(1, n * (n - 1))
+    return score / score.sum().clamp_min(1e-12)
+
+
+def mix_channels(h_a_pose: Tensor, h_b_pose: Tensor, channels: Tensor) -> Tensor:
+    """A's pose codes ``(B, Dp)`` with ``channels`` (indices) taken from B's."""
+    out = h_a_pose.clone()
+    out[:, channels] = h_b_pose[:, channels]
+    return out
+
+
+def projection_weights(image: Tensor, references: Tensor, mask: Tensor) -> Tensor:
+    """Non-negative normalised weights ``(B, R)`` fitting ``image (B, 3, H, W)`` by
+    ``references (B, R, 3, H, W)`` in the least-squares sense over ``mask (B, 1, H, W)``."""
+    w = mask.sqrt().unsqueeze(1)
+    A = (references * w).flatten(2).transpose(1, 2).double()       # (B, P, R)
+    y = (image.unsqueeze(1) * w).flatten(2).transpose(1, 2).double()  # (B, P, 1)
+    coef = torch.linalg.lstsq(A, y).solution[..., 0].clamp_min(0)
+    return (coef / coef.sum(1, keepdim=True).clamp_min(1e-12)).float()
+
+
+def _first_above(ks: list[int], values: list[float], level: float = 0.5) -> int | None:
+    return next((k for k, v in zip(ks, values) if v > level), None)
+
+
+@dataclass
+class ChannelResult:
+    """Appearance probabilities, K-sweep curves and the strip of decoded images."""
+
+    probability: Tensor
+    curves: dict
+    flips: dict
+    settings: dict
+    strip: dict[str, Tensor] = field(default_factory=dict)
+
+    def numbers(self) -> dict:
+        """The JSON-able figures (probabilities sorted descending, curves, flip K)."""
+        p = self.probability
+        top = p.sort(descending=True).values
+        return {"settings": self.settings, "flips": self.flips, "curves": self.curves,
+                "probability_sorted": [round(float(v), 6) for v in top],
+                "share_of_top_10_percent_channels": float(top[: max(1, len(p) // 10)].sum())}
+
+
+@torch.no_grad()
+def channel_probe(model: PoseAppearanceModel, scene: Scene, a: str = "S7", b: str = "S8",
+                  subjects: tuple[str, ...] = NAMED_SUBJECTS,
+                  probability_subjects: tuple[str, ...] = ("S9", "S11"), per_camera: int = 4,
+                  k_step: int = 50, batch_size: int = 64,
+                  progress: bool = False) -> ChannelResult:
+    """Appearance probabilities and the K-sweep of ``a``'s pose code towards ``b``'s."""
+    prob_rows = torch.cat([scene.rows(s, per_camera) for s in probability_subjects])
+    probability = appearance_probability(model, scene, prob_rows, subjects, batch_size)
+    order = probability.sort(stable=True).indices           # lowest first, ties by index
+    dim = len(order)
+    ks = sorted(set(list(range(0, dim, k_step)) + [dim]))
+
+    rows_a, rows_b = scene.rows(a, per_camera), scene.rows(b, per_camera, offset=0.5)
+    rows_b = rows_b[: len(rows_a)]
+    x_a, x_b = scene.frames(rows_a), scene.frames(rows_b)
+    app_a, app_b = scene.appearance_of(a), scene.appearance_of(b)
+    bg = scene.background(rows_a)
+    mask = torch.maximum(scene.mask(rows_a), scene.mask(rows_b))
+    # The four counterfactuals: pose A / B (rows), appearance A / B.
+    raw = torch.stack([x_a, scene.render(rows_a, app_b), scene.render(rows_b, app_a), x_b], 1)
+    pose_b_of_ref = torch.tensor([0.0, 0.0, 1.0, 1.0])
+    app_b_of_ref = torch.tensor([0.0, 1.0, 0.0, 1.0])
+    pose_a, pose_b = scene.pose(rows_a), scene.pose(rows_b)
+    sums = {f"{order_name}_{key}": torch.zeros(len(ks)) for order_name in ("lowest", "highest")
+            for key in ("pose_b_regressor", "pose_b", "appearance_b", "pose_b_raw",
+                        "appearance_b_raw")}
+    strip: dict[str, Tensor] = {}
+    for sl in tqdm(list(batches(len(rows_a), batch_size)), desc="channels: K-sweep",
+                   disable=not progress):
+        h_a_a, h_p_a = model.encode(x_a[sl])
+        h_p_b = model.encode(x_b[sl])[1]
+        refs = torch.stack([reconstruct(model, raw[sl, r], bg[sl]) for r in range(4)], 1)
+        for order_name, channels_of in (("lowest", lambda k: order[:k]),
+                                        ("highest", lambda k: order[dim - k:])):
+            for ki, k in enumerate(ks):
+                h_mix = mix_channels(h_p_a, h_p_b, channels_of(k))
+                image = composite(*model.decode(h_a_a, h_mix), bg[sl])
+                pred = model.regress(h_mix)
+                d_a, d_b = mpjpe(pred, pose_a[sl]), mpjpe(pred, pose_b[sl])
+                scores = {"pose_b_regressor": d_a / (d_a + d_b).clamp_min(1e-9)}
+                for suffix, references in (("", refs), ("_raw", raw[sl])):
+                    w = projection_weights(image, references, mask[sl])
+                    scores["pose_b" + suffix] = w @ pose_b_of_ref
+                    scores["appearance_b" + suffix] = w @ app_b_of_ref
+                for key, v in scores.items():
+                    sums[f"{order_name}_{key}"][ki] += float(v.sum())
+                if sl.start == 0:
+                    strip[f"{order_name} K={k}"] = image[0]
+        if sl.start == 0:
+            strip.update({"A": x_a[0], "B": x_b[0]})
+    curves = {"k": ks, **{key: [float(v) / len(rows_a) for v in s] for key, s in sums.items()}}
+    flips = {
+        "lowest_first_pose_flip_k_regressor": _first_above(ks, curves["lowest_pose_b_regressor"]),
+        "lowest_first_pose_flip_k": _first_above(ks, curves["lowest_pose_b"]),
+        "lowest_first_appearance_flip_k": _first_above(ks, curves["lowest_appearance_b"]),
+        "highest_first_appearance_flip_k": _first_above(ks, curves["highest_appearance_b"]),
+        "highest_first_pose_flip_k": _first_above(ks, curves["highest_pose_b"]),
+        "highest_first_pose_flip_k_regressor": _first_above(ks,
+                                                            curves["highest_pose_b_regressor"]),
+    }
+    settings = {"a": a, "b": b, "pairs": len(rows_a), "k_step": k_step, "pose_dim": dim,
+                "probability_subjects": list(probability_subjects), "subjects": list(subjects),
+                "probability_poses": len(prob_rows)}
+    return ChannelResult(probability, curves, flips, settings, strip)

@@ -1,0 +1,64 @@
+"""The disentanglement metrics of the paper's Table 3 on a model's codes of studio crops.
+
+``DC(A, P)``: distance correlation of ``h_a`` and ``h_p`` over the whole set and as the paper
+reports it (mean over batches of 400 images); beside it the same with the pose codes shuffled
+across images (the level the V-statistic gives independent codes of these sizes and this many
+samples: it is far from 0 for few samples of high-dimensional codes). ``IOB(I, A)`` and
+``IOB(I, P)`` (optional, it trains two small decoders per code; see
+``dprobe.metrics.disentanglement.IOBSchedule``).
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from dprobe.data.subjects import TEST_SUBJECTS
+from dprobe.metrics.disentanglement import (
+    IOBSchedule,
+    batched_distance_correlation,
+    distance_correlation,
+    information_over_bias,
+)
+from dprobe.models.protocol import PoseAppearanceModel
+from dprobe.probes.counterfactual import Scene, batches
+
+__all__ = ["metrics_probe"]
+
+
+@torch.no_grad()
+def _codes(model: PoseAppearanceModel, images: torch.Tensor, batch_size: int):
+    parts = [model.encode(images[sl]) for sl in batches(len(images), batch_size)]
+    return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
+
+
+def metrics_probe(model: PoseAppearanceModel, scene: Scene,
+                  subjects: tuple[str, ...] = TEST_SUBJECTS, per_camera: int = 250,
+                  dc_batch: int = 400, iob: IOBSchedule | None = None, iob_samples: int = 2000,
+                  batch_size: int = 128, seed: int = 0) -> dict:
+    """DC(A, P) (whole set, batched, shuffled baseline) and, with ``iob``, IOB(I, A), IOB(I, P).
+
+    Codes of ``per_camera`` crops per camera of each of ``subjects`` (in the studio's row
+    order, so a batch mixes frames of a sequence like a test loader does); IOB uses the first
+    ``iob_samples`` of them after a seeded shuffle.
+    """
+    rows = torch.cat([scene.rows(s, per_camera) for s in subjects])
+    images = scene.frames(rows)
+    h_a, h_p = _codes(model, images, batch_size)
+    gen = torch.Generator().manual_seed(seed)
+    shuffled = h_p[torch.randperm(len(h_p), generator=gen)]
+    out = {
+        "samples": len(rows), "subjects": list(subjects), "dim_a": h_a.shape[1],
+        "dim_p": h_p.shape[1],
+        "dc": distance_correlation(h_a, h_p),
+        "dc_batched": batched_distance_correlation(h_a, h_p, dc_batch),
+        "dc_shuffled": distance_correlation(h_a, shuffled),
+        "dc_shuffled_batched": batched_distance_correlation(h_a, shuffled, dc_batch),
+    }
+    if iob is not None:
+        started = time.perf_counter()
+        pick = torch.randperm(len(rows), generator=gen)[:iob_samples]
+        out["iob_a"] = information_over_bias(h_a[pick], images[pick], iob)
+        out["iob_p"] = information_over_bias(h_p[pick], images[pick], iob)
+        out["iob_seconds"] = time.perf_counter() - started
+    return out

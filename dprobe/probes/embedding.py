@@ -1,0 +1,142 @@
+"""Embedding probes (paper Fig. 4, 9): t-SNE of appearance codes and held-out linear probes.
+
+- t-SNE (scikit-learn, exact gradient: a few hundred codes) of one subject's ``h_a``, coloured by
+  action: clusters by action mean the appearance code holds pose.
+- Linear probes, cross-validated (stratified k-fold), on standardised codes of the studio crops
+  of the given subjects:
+  - action from ``h_a`` (pose leaking into appearance; chance = 1 / actions),
+  - subject identity from ``h_p`` (appearance leaking into pose; chance = 1 / subjects; note the
+    subjects also differ in height and way of moving, which a pose code may legitimately hold).
+- R^2 (cross-validated ridge regression) of appearance attributes from ``h_p`` on counterfactual
+  renders: the same rows wearing *random* appearances (``sample_appearances``, independent of the
+  pose by construction; height and build stay the pose subject's), so a pose code free of
+  appearance scores R^2 ~ 0 on shirt, trousers and skin colour. The same from ``h_a`` is the
+  reference of what is decodable at all. Build, which belongs to the body (it is kept with the
+  pose), is regressed on the stored crops of all subjects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from dprobe.data import appearance as A
+from dprobe.data.subjects import NAMED_SUBJECTS
+from dprobe.models.protocol import PoseAppearanceModel
+from dprobe.probes.counterfactual import Scene, batches
+
+__all__ = ["EmbeddingResult", "embedding_probe", "linear_classifier_score",
+           "linear_regression_score"]
+
+#: Attributes regressed from the codes, and their entries in the appearance vector.
+ATTRIBUTES = {"shirt": A.SHIRT, "trousers": A.TROUSERS, "skin": A.SKIN}
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean(0)) / np.maximum(x.std(0), 1e-8)
+
+
+def linear_classifier_score(codes: Tensor, labels: Tensor, folds: int = 5, seed: int = 0) -> dict:
+    """Cross-validated accuracy of a logistic-regression probe of ``labels (N,)`` from
+    ``codes (N, D)``, with the chance (1 / classes) and majority-class levels."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    y = labels.numpy()
+    classes, counts = np.unique(y, return_counts=True)
+    folds = int(min(folds, counts.min()))
+    if len(classes) < 2 or folds < 2:
+        raise ValueError("a linear probe needs at least 2 classes with 2 samples each")
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=300))
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    scores = cross_val_score(probe, codes.numpy().astype(np.float64), y, cv=cv)
+    return {"accuracy": float(scores.mean()), "accuracy_std": float(scores.std()),
+            "chance": 1.0 / len(classes), "majority": float(counts.max() / counts.sum()),
+            "classes": len(classes), "samples": len(y), "folds": folds}
+
+
+def linear_regression_score(codes: Tensor, targets: Tensor, folds: int = 5, seed: int = 0) -> float:
+    """Cross-validated R^2 (mean over target columns, on the pooled out-of-fold predictions) of
+    a ridge probe (penalty chosen inside each fold) of ``targets (N, T)`` from ``codes (N, D)``."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.metrics import r2_score
+    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    y = targets.reshape(len(targets), -1).numpy().astype(np.float64)
+    probe = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 4, 7)))
+    pred = cross_val_predict(probe, codes.numpy().astype(np.float64), y,
+                             cv=KFold(folds, shuffle=True, random_state=seed))
+    return float(r2_score(y, pred, multioutput="uniform_average"))
+
+
+@dataclass
+class EmbeddingResult:
+    """Linear-probe scores and the t-SNE points of one subject's appearance codes."""
+
+    numbers_: dict
+    tsne: np.ndarray
+    tsne_actions: np.ndarray
+    action_names: list[str] = field(default_factory=list)
+
+    def numbers(self) -> dict:
+        """The JSON-able figures."""
+        return self.numbers_
+
+
+def _encode(model: PoseAppearanceModel, images: Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
+    parts = [model.encode(images[sl]) for sl in batches(len(images), batch_size)]
+    return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
+
+
+@torch.no_grad()
+def embedding_probe(model: PoseAppearanceModel, scene: Scene,
+                    subjects: tuple[str, ...] = NAMED_SUBJECTS, tsne_subject: str = "S7",
+                    per_camera: int = 24, batch_size: int = 128, seed: int = 0) -> EmbeddingResult:
+    """t-SNE and linear probes (see the module doc) on ``per_camera`` crops per camera and
+    subject."""
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    studio = scene.studio
+    rows = torch.cat([scene.rows(s, per_camera) for s in subjects])
+    h_a, h_p = _encode(model, scene.frames(rows), batch_size)
+    actions, subject_ids = studio.action[rows], studio.subject[rows]
+    gen = torch.Generator().manual_seed(seed)
+    random_apps = A.sample_appearances(len(rows), gen)
+    h_a_cf, h_p_cf = _encode(model, scene.render(rows, random_apps), batch_size)
+    mine = subject_ids == studio.subject_id(tsne_subject)
+    codes = _standardise(h_a[mine].numpy().astype(np.float64))
+    with threadpool_limits(torch.get_num_threads()):  # sklearn's BLAS threads beside torch's
+        numbers = _linear_probes(h_a, h_p, h_a_cf, h_p_cf, random_apps, studio, rows, seed)
+        tsne = (TSNE(2, perplexity=min(30.0, max(2.0, (len(codes) - 1) / 3)), random_state=seed,
+                     init="pca", method="exact").fit_transform(codes)
+                if np.ptp(codes, axis=0).any() else np.zeros((len(codes), 2)))  # one point
+    numbers["settings"] = {"subjects": list(subjects), "crops": len(rows),
+                           "tsne_subject": tsne_subject, "folds": 5, "seed": seed}
+    return EmbeddingResult(numbers, tsne, actions[mine].numpy(), list(studio.action_names))
+
+
+def _linear_probes(h_a: Tensor, h_p: Tensor, h_a_cf: Tensor, h_p_cf: Tensor, random_apps: Tensor,
+                   studio, rows: Tensor, seed: int) -> dict:
+    """The classifier and regression probes of ``embedding_probe`` (see the module doc)."""
+    actions, subject_ids = studio.action[rows], studio.subject[rows]
+    build = studio.appearance[rows][:, A.BUILD: A.BUILD + 1]
+    numbers = {
+        "action_from_h_a": linear_classifier_score(h_a, actions, seed=seed),
+        "subject_from_h_p": linear_classifier_score(h_p, subject_ids, seed=seed),
+        "action_from_h_p": linear_classifier_score(h_p, actions, seed=seed),
+        "subject_from_h_a": linear_classifier_score(h_a, subject_ids, seed=seed),
+        "r2_from_h_p": {k: linear_regression_score(h_p_cf, random_apps[:, sl], seed=seed)
+                        for k, sl in ATTRIBUTES.items()},
+        "r2_from_h_a": {k: linear_regression_score(h_a_cf, random_apps[:, sl], seed=seed)
+                        for k, sl in ATTRIBUTES.items()},
+    }
+    numbers["r2_from_h_p"]["build"] = linear_regression_score(h_p, build, seed=seed)
+    numbers["r2_from_h_a"]["build"] = linear_regression_score(h_a, build, seed=seed)
+    return numbers

@@ -1,0 +1,144 @@
+"""Appearance swap (paper Fig. 2): decode subject A's pose code with subject B's appearance code.
+
+For a frame x_A of subject A (pose A) and a frame x_B of subject B (same camera, other time),
+``x_syn = D(h_a(x_B), h_p(x_A))`` composited over x_A's background. The studio renders what a
+perfect model would show: ``x_AB = render(pose A, appearance B)`` (with A's height and build,
+see ``counterfactual``) and ``x_AA`` (x_A itself). In the model's own rendering style
+``r_AB = D(E(x_AB))`` and ``r_AA = D(E(x_AA))``, and the appearance leak over A's person mask m is
+
+    leak = sum m (x_syn - r_AB)(r_AA - r_AB) / sum m (r_AA - r_AB)^2
+
+(the position of x_syn along the line from r_AB to r_AA): 0 = the image shows B's appearance,
+1 = it kept A's. ``leak_raw`` is the same with the raw renders x_AB, x_AA. Every ordered pair of
+the given subjects gives one value, averaged over frames and cameras (per-frame ratios) and
+pooled (ratio of the summed numerator and denominator).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from dprobe.data.subjects import NAMED_SUBJECTS
+from dprobe.metrics.image import psnr, ssim
+from dprobe.models.protocol import PoseAppearanceModel, composite
+from dprobe.probes.counterfactual import Scene, batches, reconstruct
+
+__all__ = ["SwapResult", "appearance_leak", "swap_probe"]
+
+
+def appearance_leak(x: Tensor, toward_b: Tensor, toward_a: Tensor,
+                    mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Numerator and denominator ``(B,)`` of the leak of ``x`` between ``toward_b`` (0) and
+    ``toward_a`` (1), over ``mask (B, 1, H, W)``: images ``(B, 3, H, W)``."""
+    d = toward_a - toward_b
+    num = (mask * (x - toward_b) * d).flatten(1).sum(1)
+    den = (mask * d * d).flatten(1).sum(1)
+    return num, den
+
+
+@dataclass
+class SwapResult:
+    """Leak matrices (rows: pose subject A, columns: appearance subject B) and example images."""
+
+    subjects: list[str]
+    leak: list[list[float | None]]
+    leak_pooled: list[list[float | None]]
+    leak_raw: list[list[float | None]]
+    featured: dict
+    frames: int
+    examples: dict[str, Tensor] = field(default_factory=dict)
+
+    def numbers(self) -> dict:
+        """The JSON-able figures."""
+        return {"subjects": self.subjects, "leak": self.leak, "leak_pooled": self.leak_pooled,
+                "leak_raw": self.leak_raw, "featured": self.featured,
+                "frames_per_pair": self.frames}
+
+
+def _mean_off_diagonal(m: list[list[float | None]]) -> float:
+    values = [v for i, row in enumerate(m) for j, v in enumerate(row) if i != j and v is not None]
+    return float(sum(values) / len(values))
+
+
+@torch.no_grad()
+def swap_probe(model: PoseAppearanceModel, scene: Scene,
+               subjects: tuple[str, ...] = NAMED_SUBJECTS, featured: tuple[str, str] = ("S7", "S8"),
+               per_camera: int = 4, batch_size: int = 64, progress: bool = False,
+               n_examples: int = 6) -> SwapResult:
+    """The swap probe over every ordered pair of ``subjects`` (see the module doc).
+
+    ``per_camera`` frames of A per camera; B's appearance code comes from B's frame of the same
+    camera at the same position in its sequence list. ``featured`` (A, B) also gets image
+    figures (PSNR/SSIM of x_syn against r_AB, x_AB and r_AA) and example images.
+    """
+    subjects = list(subjects)
+    if not set(featured) <= set(subjects):
+        subjects += [s for s in featured if s not in subjects]
+    n = len(subjects)
+    leak = [[None] * n for _ in range(n)]
+    pooled = [[None] * n for _ in range(n)]
+    raw = [[None] * n for _ in range(n)]
+    feat: dict = {}
+    examples: dict[str, Tensor] = {}
+    pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
+    bar = tqdm(pairs, desc="swap: subject pairs", unit="pair", disable=not progress)
+    cache: dict[int, tuple[Tensor, ...]] = {}
+    for i, j in bar:
+        a, b = subjects[i], subjects[j]
+        if i not in cache:
+            rows_a = scene.rows(a, per_camera)
+            x_aa, bg = scene.frames(rows_a), scene.background(rows_a)
+            h_p_a, r_aa_all = [], []
+            for sl in batches(len(rows_a), batch_size):
+                h_a, h_p = model.encode(x_aa[sl])
+                h_p_a.append(h_p)
+                r_aa_all.append(composite(*model.decode(h_a, h_p), bg[sl]))
+            cache = {i: (rows_a, x_aa, bg, scene.mask(rows_a), torch.cat(h_p_a),
+                         torch.cat(r_aa_all))}
+        rows_a, x_aa, bg, mask, h_p_a, r_aa_all = cache[i]
+        rows_b = scene.rows(b, per_camera, offset=0.5)[: len(rows_a)]
+        x_ab = scene.render(rows_a, scene.appearance_of(b))
+        x_b = scene.frames(rows_b)
+        parts: dict[str, list[Tensor]] = {k: [] for k in ("num", "den", "num_raw", "den_raw",
+                                                          "psnr_r", "psnr_x", "psnr_aa",
+                                                          "ssim_r", "ssim_x")}
+        for sl in batches(len(rows_a), batch_size):
+            h_a_b = model.encode(x_b[sl])[0]
+            syn = composite(*model.decode(h_a_b, h_p_a[sl]), bg[sl])
+            r_ab, r_aa = reconstruct(model, x_ab[sl], bg[sl]), r_aa_all[sl]
+            for key, ref_b, ref_a in (("", r_ab, r_aa), ("_raw", x_ab[sl], x_aa[sl])):
+                num, den = appearance_leak(syn, ref_b, ref_a, mask[sl])
+                parts["num" + key].append(num)
+                parts["den" + key].append(den)
+            if (a, b) == tuple(featured):
+                parts["psnr_r"].append(psnr(syn, r_ab, mask[sl]))
+                parts["psnr_x"].append(psnr(syn, x_ab[sl], mask[sl]))
+                parts["psnr_aa"].append(psnr(syn, r_aa, mask[sl]))
+                parts["ssim_r"].append(ssim(syn, r_ab))
+                parts["ssim_x"].append(ssim(syn, x_ab[sl]))
+                if not examples:
+                    k = min(n_examples, len(syn))
+                    examples = {"pose (x_A)": x_aa[sl][:k], "appearance (x_B)": x_b[sl][:k],
+                                "D(h_a(B), h_p(A))": syn[:k], "D(E(x_AB))": r_ab[:k],
+                                "studio x_AB": x_ab[sl][:k]}
+        cat = {k: torch.cat(v) for k, v in parts.items() if v}
+        ok = cat["den"] > 1e-8
+        leak[i][j] = float((cat["num"][ok] / cat["den"][ok]).mean()) if ok.any() else None
+        pooled[i][j] = float(cat["num"].sum() / cat["den"].sum().clamp_min(1e-12))
+        ok_raw = cat["den_raw"] > 1e-8
+        raw[i][j] = (float((cat["num_raw"][ok_raw] / cat["den_raw"][ok_raw]).mean())
+                     if ok_raw.any() else None)
+        if (a, b) == tuple(featured):
+            feat = {"pose_subject": a, "appearance_subject": b, "leak": leak[i][j],
+                    "leak_pooled": pooled[i][j], "leak_raw": raw[i][j],
+                    "psnr_mask_vs_reconstructed_ab_db": float(cat["psnr_r"].mean()),
+                    "psnr_mask_vs_studio_ab_db": float(cat["psnr_x"].mean()),
+                    "psnr_mask_vs_reconstructed_aa_db": float(cat["psnr_aa"].mean()),
+                    "ssim_vs_reconstructed_ab": float(cat["ssim_r"].mean()),
+                    "ssim_vs_studio_ab": float(cat["ssim_x"].mean())}
+    feat["mean_leak_all_pairs"] = _mean_off_diagonal(leak)
+    feat["mean_leak_raw_all_pairs"] = _mean_off_diagonal(raw)
+    return SwapResult(subjects, leak, pooled, raw, feat, len(rows_a), examples)
