@@ -19,7 +19,7 @@ namespace pipeline {
 struct AttackOptions {
   double threshold_mm = 150.0;  // a sample succeeds once its MPJPE to q exceeds this
   int64_t iterations = 50;      // update budget K (K + 1 evaluations)
-  double lr = 0.05;             // Adam step, times each sample's code RMS
+  double lr = 0.1;              // Adam step, times each sample's code RMS (dprobe.probes.attack.DEFAULT_LR)
   double eps = 0.0;             // budget |h - h0| <= eps |h0|; <= 0: none
   double beta1 = 0.9;
   double beta2 = 0.999;

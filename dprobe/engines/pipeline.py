@@ -17,6 +17,7 @@ import dprobe.ops  # registers dprobe::composite_crop before the modules load
 from dprobe.errors import DprobeError
 from dprobe.export.graphs import GRAPHS
 from dprobe.export.manifest import artifact, check_artifact, read_manifest
+from dprobe.probes.attack import DEFAULT_ITERATIONS, DEFAULT_LR, DEFAULT_THRESHOLD_MM
 
 __all__ = ["CppAttack", "config_kwargs", "library_paths", "save_inputs"]
 
@@ -80,7 +81,8 @@ class CppAttack:
         return self._attack.predict(frames.float().contiguous())
 
     def run(self, frames: Tensor, backgrounds: Tensor, boxes: Tensor | None = None, *,
-            threshold_mm: float = 150.0, iterations: int = 50, lr: float = 0.05,
+            threshold_mm: float = DEFAULT_THRESHOLD_MM, iterations: int = DEFAULT_ITERATIONS,
+            lr: float = DEFAULT_LR,
             eps: float | None = None, betas: tuple[float, float] = (0.9, 0.999),
             adam_eps: float = 1e-8) -> dict[str, Tensor]:
         """Attack frames ``(B, 3, H, W)`` over their backgrounds; ``boxes (B, 3)`` px are the

@@ -1,0 +1,87 @@
+"""Pictures of the appearance-only attack: the paper's Figure 7 and a robustness curve (PNG).
+
+Figure 7 analogue, one row per example: (a) the target's crop of the input frame, (b) the
+generator's reconstruction (the unattacked synthesised crop), (c) the attacked crop, and as 3D
+skeletons (root-relative, camera frame, mm; drawn with y and z flipped so up is up): (d) the
+ground truth, (e) the prediction on the input, (f) the prediction on the attacked image, each
+titled with its MPJPE.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from dprobe.data.skeleton import PARENTS
+
+__all__ = ["AttackExample", "plot_attack_examples", "plot_robustness"]
+
+AttackExample = Mapping[str, object]
+"""One example: ``x_input``, ``x_initial``, ``x_final`` crops ``(3, c, c)`` in [0, 1];
+``truth``, ``q``, ``pred_final`` poses ``(17, 3)`` mm; ``initial_mpjpe_mm``,
+``final_mpjpe_mm``, ``q_vs_truth_mpjpe_mm`` (mm); ``label`` (text)."""
+
+_LEFT = {4, 5, 6, 11, 12, 13}
+
+
+def _image(ax, crop: Tensor, title: str) -> None:
+    ax.imshow(crop.detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy())
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+
+
+def _skeleton(ax, pose: Tensor, title: str, colour: str) -> None:
+    """A 3D skeleton of ``pose (17, 3)`` (camera frame, mm) seen from slightly above."""
+    p = pose.detach().cpu().numpy()
+    x, y, z = p[:, 0], p[:, 2], -p[:, 1]          # camera x right, depth, up
+    for j, parent in enumerate(PARENTS):
+        if parent >= 0:
+            ax.plot([x[j], x[parent]], [y[j], y[parent]], [z[j], z[parent]],
+                    color=colour, alpha=0.55 if j in _LEFT else 1.0, linewidth=2)
+    ax.scatter(x, y, z, s=4, color="k")
+    reach = 1000.0
+    ax.set_xlim(-reach, reach), ax.set_ylim(-reach, reach), ax.set_zlim(-reach, reach)
+    ax.view_init(elev=10, azim=-80)
+    ax.set_xticks([]), ax.set_yticks([]), ax.set_zticks([])
+    ax.set_title(title, fontsize=8)
+
+
+def plot_attack_examples(examples: Sequence[AttackExample], path: str | Path) -> None:
+    """The Figure 7 analogue (see the module doc) for ``examples``, written to ``path`` (PNG)."""
+    fig = Figure(figsize=(12, 2.3 * max(len(examples), 1)))
+    for r, ex in enumerate(examples):
+        cells = [fig.add_subplot(len(examples), 6, 6 * r + c + 1,
+                                 projection="3d" if c >= 3 else None) for c in range(6)]
+        _image(cells[0], ex["x_input"], f"(a) input\n{ex['label']}")
+        _image(cells[1], ex["x_initial"],
+               f"(b) reconstruction\n{ex['initial_mpjpe_mm']:.0f} mm from (e)")
+        _image(cells[2], ex["x_final"], f"(c) attacked\n{ex['final_mpjpe_mm']:.0f} mm from (e)")
+        _skeleton(cells[3], ex["truth"], "(d) ground truth", "tab:green")
+        _skeleton(cells[4], ex["q"], f"(e) on input\nMPJPE {ex['q_vs_truth_mpjpe_mm']:.0f} mm",
+                  "tab:blue")
+        _skeleton(cells[5], ex["pred_final"],
+                  f"(f) on attacked\n{ex['final_mpjpe_mm']:.0f} mm from (e)", "tab:red")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def plot_robustness(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+                    path: str | Path, threshold_mm: float | None = None) -> None:
+    """Success rate against the threshold: one line per ``label -> (thresholds mm, rates)``;
+    ``threshold_mm`` (the threshold the attack ran with) is marked."""
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.add_subplot()
+    for label, (thresholds, rates) in curves.items():
+        ax.plot(np.asarray(thresholds), 100 * np.asarray(rates), label=label)
+    if threshold_mm is not None:
+        ax.axvline(threshold_mm, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("threshold (MPJPE to the prediction on the input, mm)")
+    ax.set_ylabel("attacks past the threshold (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
