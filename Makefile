@@ -22,6 +22,8 @@ demo: $(STAMP)
 	$(BIN)/dprobe demo --out $(DEMO_OUT)
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) || echo 'chromium could not be installed: the report browser test will skip'
 	$(BIN)/pytest -q tests
 
 bench: $(STAMP)

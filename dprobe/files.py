@@ -31,6 +31,8 @@ def refuse_existing(path: str | Path, force: bool) -> None:
 def check_writable(path: str | Path, force: bool) -> Path:
     """``path`` as a Path, after checking its folder exists and it may be (over)written."""
     path = Path(path)
+    if path.is_dir():
+        raise DprobeError(f"{path} is a folder; give the name of a file to write")
     refuse_existing(path, force)
     if not path.parent.is_dir():
         raise DprobeError(f"output folder {path.parent} does not exist")

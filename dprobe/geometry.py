@@ -1,6 +1,6 @@
 """Cameras, boxes <-> affine crop parameters, and rotations.
 
-Conventions (DESIGN.md §2): world z up, millimetres; camera frame x right, y down, z forward;
+Conventions (docs/conventions.md): world z up, millimetres; camera frame x right, y down, z forward;
 ``R`` maps world to camera (``X_cam = R @ X_world + t``); pixel coordinates are continuous, the
 image spans ``[0, W] x [0, H]`` and pixel (row i, column j) has its centre at ``(j + .5, i + .5)``.
 A square box is ``(cx, cy, size)`` in full-frame pixels. A crop is described by an affine

@@ -3,11 +3,12 @@
 The C++ library ``lib_C.so`` (built by CMake from ``csrc/``, installed into the ``dprobe`` package
 directory) registers the ops under the ``torch.ops.dprobe`` namespace:
 
-``composite_crop(fg, mask, background, src_theta, dst_theta, out_size) -> crop`` (DESIGN.md §7)
+``composite_crop(fg, mask, background, src_theta, dst_theta, out_size) -> crop``
     Paste a decoded crop ``fg (B,C,h,w)`` with its ``mask (B,1,h,w)`` into the frame over
     ``background (B|1,C,H,W)`` where ``src_theta (B,2,3)`` puts it, and crop ``dst_theta (B,2,3)``
     out of the composite at ``out_size``. Thetas follow ``F.affine_grid`` (crop-normalised ->
-    frame-normalised, align_corners=False); sampling is bilinear with zeros outside.
+    frame-normalised, align_corners=False); sampling is bilinear with zeros outside. The C++ kernel
+    is ``csrc/cpu/composite_crop_kernel.cpp``.
 
 This module
 
@@ -188,6 +189,7 @@ def _check_composite_crop(fg, mask, background, src_theta, dst_theta, check_valu
             "composite_crop: background must have shape (B or 1, C, H, W), got "
             f"{tuple(background.shape)}"
         )
+    _check_channels_first(fg, mask, background)
     B = fg.shape[0]
     if mask.shape[0] != B:
         raise ValueError(f"composite_crop: mask has batch {mask.shape[0]} but fg has batch {B}")
@@ -236,6 +238,21 @@ def _check_composite_crop(fg, mask, background, src_theta, dst_theta, check_valu
         _check_theta_values(src_theta, dst_theta)
 
 
+def _check_channels_first(fg: torch.Tensor, mask: torch.Tensor, background: torch.Tensor) -> None:
+    """Name a channels-last image as the likely cause before the sizes are compared."""
+    if fg.shape[1:3] == mask.shape[2:] and fg.shape[2:] != mask.shape[2:]:
+        raise ValueError(f"composite_crop: fg has shape {tuple(fg.shape)}, which looks "
+                         f"channels-last (mask is {tuple(mask.shape)}); expected (B, C, h, w): "
+                         "use fg.permute(0, 3, 1, 2)")
+    if mask.shape[-1] == 1 and mask.shape[1:3] == fg.shape[2:] and mask.shape[1] != 1:
+        raise ValueError(f"composite_crop: mask has shape {tuple(mask.shape)}, which looks "
+                         "channels-last; expected (B, 1, h, w): use mask.permute(0, 3, 1, 2)")
+    if background.shape[-1] == fg.shape[1] and background.shape[1] != fg.shape[1]:
+        raise ValueError(f"composite_crop: background has shape {tuple(background.shape)}, which "
+                         f"looks channels-last (fg has {fg.shape[1]} channels); expected "
+                         "(B or 1, C, H, W): use background.permute(0, 3, 1, 2)")
+
+
 def _check_theta_values(src_theta: torch.Tensor, dst_theta: torch.Tensor) -> None:
     with torch.no_grad():
         if not bool(torch.isfinite(src_theta).all()):
@@ -274,7 +291,7 @@ def composite_crop(
     dst_theta: torch.Tensor,
     out_size: int | Sequence[int],
 ) -> torch.Tensor:
-    """Fused paste-composite-crop (DESIGN.md §7); equals :func:`composite_crop_reference`.
+    """Fused paste-composite-crop (C++); equals :func:`composite_crop_reference`.
 
     Runs the C++ op ``torch.ops.dprobe.composite_crop`` on CPU (and under fake/meta tensors for
     tracing). While exporting to ONNX (or inside :func:`use_decompositions`) it runs the
@@ -396,7 +413,7 @@ def export_onnx(
     :func:`composite_crop` (and every other dprobe op wrapper) switches to its decomposition into
     standard ops (hand-built grids as base grid @ theta^T, MatMul, GridSample), so the graph holds
     no custom op and needs no custom-op library at run time. Opset 17 is the default on purpose:
-    from opset 20 some runtimes change GridSample's interpolation (DESIGN.md §7).
+    from opset 20 some runtimes change GridSample's interpolation (see export/README.md).
     """
     import warnings
 

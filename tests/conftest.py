@@ -1,10 +1,21 @@
-"""Shared fixtures: one tiny studio per test session."""
+"""Shared fixtures: one tiny studio per test session; hypothesis derandomized.
+
+Property tests run the same examples on every run (profile ``dprobe``); set
+``HYPOTHESIS_PROFILE=explore`` for fresh random examples (a failure prints the reproduction blob).
+"""
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from dprobe.data.build import build_studio
 from dprobe.data.studio import Studio
+
+settings.register_profile("dprobe", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dprobe"))
 
 
 @pytest.fixture(scope="session")

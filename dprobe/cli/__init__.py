@@ -15,13 +15,13 @@ import signal
 import sys
 
 from dprobe import __version__
-from dprobe.cli import demo, models, studio, train
+from dprobe.cli import attack, bench, demo, export, models, probe, report, studio, sweep, train
 from dprobe.cli.options import Parser
 from dprobe.errors import DprobeError
 
 __all__ = ["build_parser", "main"]
 
-GROUPS = (studio, demo, train, models)
+GROUPS = (studio, demo, train, models, probe, attack, sweep, report, export, bench)
 
 
 def build_parser() -> Parser:

@@ -27,9 +27,13 @@ def _demo(args: argparse.Namespace) -> int:
         write_contact_sheet(studio, work / "contact_sheet.png", cameras=[0, 1], joints=True)
         (work / "studio_info.json").write_text(json.dumps(studio.info(), indent=2) + "\n")
         _demo_models(studio, work)
+        from dprobe.report.demo import demo_sweep
+
+        demo_sweep(h5, work)
     print(f"outputs in {out}/:")
     for path in sorted(out.iterdir()):
         print(f"  {path.name}")
+    print(f"open the report: {(out / 'report' / 'index.html').resolve()}")
     return 0
 
 

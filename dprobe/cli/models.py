@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from dprobe.cli.options import (
     add_force,
     add_studio,
     add_threads,
+    check_model_fits,
     open_studio,
     positive_int,
     set_threads,
@@ -27,6 +29,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     model = registry.load(args.model)
     studio = open_studio(args.studio)
+    check_model_fits(model, studio, str(args.model))
     result = {"model": str(args.model), "framework": model.meta.get("framework"),
               "training": model.meta.get("training"), "regressor": model.meta.get("regressor"),
               **evaluate_model(model, studio, max_frames=args.max_frames)}
@@ -44,8 +47,9 @@ def _models(args: argparse.Namespace) -> int:
     for name in registry.SHIPPED:
         try:
             figures = registry.figures(name)
-        except DprobeError:
-            rows[name] = {"note": "not installed"}
+        except DprobeError as e:
+            print(f"dprobe: warning: {e}", file=sys.stderr)
+            rows[name] = {}
             continue
         overall = dict((figures or {}).get("all", {}))
         seconds = ((figures or {}).get("training") or {}).get("seconds")
@@ -62,9 +66,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="held-out figures of a model",
                        description="Reconstruction, novel-view and pose figures of a model on "
                                    "S9 and S11 (JSON on the terminal, and in --out).")
-    p.add_argument("--model", required=True, help="shipped name or checkpoint directory")
+    p.add_argument("--model", required=True, metavar="NAME|DIR",
+                   help="shipped name or checkpoint directory")
     add_studio(p)
-    p.add_argument("--out", default=None, metavar="FILE", help="also write the JSON here")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="also write the JSON here (default: terminal only)")
     p.add_argument("--max-frames", type=positive_int, default=1000,
                    help="frames per subject (default %(default)s)")
     add_threads(p)

@@ -23,6 +23,7 @@ __all__ = [
     "add_seed",
     "add_studio",
     "add_threads",
+    "check_model_fits",
     "command_line",
     "fraction",
     "non_negative_float",
@@ -30,6 +31,7 @@ __all__ = [
     "open_studio",
     "positive_float",
     "positive_int",
+    "seed",
     "set_threads",
 ]
 
@@ -65,6 +67,7 @@ positive_float = _number(float, "a number", lambda v: v > 0 and v != float("inf"
 non_negative_float = _number(float, "a number", lambda v: 0 <= v < float("inf"),
                              what="0 or a positive finite number")
 fraction = _number(float, "a number", lambda v: 0 < v <= 1, what="in (0, 1]")
+seed = _number(int, "a whole number", lambda v: 0 <= v < 2**63, what="in [0, 2^63)")
 
 
 def add_studio(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -82,7 +85,7 @@ def add_quiet(p: argparse.ArgumentParser) -> None:
 
 def add_seed(p: argparse.ArgumentParser, default: int | None = 0) -> None:
     shown = "" if default is None else " (default %(default)s)"
-    p.add_argument("--seed", type=int, default=default, help="random seed" + shown)
+    p.add_argument("--seed", type=seed, default=default, help="random seed" + shown)
 
 
 def add_threads(p: argparse.ArgumentParser) -> None:
@@ -102,6 +105,16 @@ def open_studio(path: str) -> Any:
     from dprobe.data.studio import Studio
 
     return Studio.open(path)
+
+
+def check_model_fits(model: Any, studio: Any, name: str) -> None:
+    """Refuse a model that cannot encode the studio's crops (no encoder, or another crop size)."""
+    if getattr(model, "encoder", True) is None:
+        raise DprobeError(f"{name} has no encoder (a detector-only checkpoint?), so it cannot "
+                          "encode crops")
+    if model.crop_size != studio.crop_size:
+        raise DprobeError(f"{name} takes {model.crop_size}-px crops but the studio's crops are "
+                          f"{studio.crop_size} px")
 
 
 def command_line() -> str:

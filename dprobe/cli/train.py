@@ -18,13 +18,20 @@ from dprobe.cli.options import (
     add_seed,
     add_studio,
     add_threads,
+    check_model_fits,
     command_line,
+    fraction,
+    non_negative_int,
     open_studio,
+    positive_float,
+    positive_int,
+    seed,
     set_threads,
 )
 from dprobe.data.batches import held_out_batch
 from dprobe.data.subjects import TEST_SUBJECTS, TRAIN_SUBJECTS, training_subjects
 from dprobe.errors import DprobeError
+from dprobe.files import atomic_directory, refuse_existing
 from dprobe.frameworks import FRAMEWORKS, SELF_SUPERVISED
 from dprobe.frameworks.augment import AUGMENTS, make_augment
 from dprobe.models import registry
@@ -36,8 +43,9 @@ from dprobe.train.detector import DetectorSettings, train_detector
 from dprobe.train.loop import RunSettings, run_training
 from dprobe.train.regressor import RegressorSettings, train_regressor
 from dprobe.train.rundir import (
-    check_resume_settings,
-    prepare_run_dir,
+    check_new_run_dir,
+    check_resumable,
+    new_run_dir,
     read_run_settings,
     write_run_settings,
 )
@@ -45,9 +53,15 @@ from dprobe.train.rundir import (
 __all__ = ["register"]
 
 VAL_PER_SUBJECT = 64
-#: Settings that must match when a run is resumed.
-_RESUME_KEYS = ("framework", "augment", "studio", "steps", "minutes", "batch_size", "seed", "lr",
-                "width", "labelled")
+#: The options of a training run, as recorded in ``run.json``, with their defaults. On
+#: ``--resume`` each comes from ``run.json``; one given explicitly must agree with it.
+RUN_DEFAULTS: dict[str, Any] = {
+    "framework": None, "augment": "none", "studio": None, "steps": 3000, "minutes": None,
+    "batch_size": 32, "seed": 0, "lr": 1e-3, "width": 16, "labelled": None,
+}
+#: Options a resumed run may change (they do not change the result of a fixed-step run); taken
+#: from ``run.json`` unless given.
+RESUME_FREE = {"val_every": 200, "checkpoint_minutes": 3.0}
 
 
 def _check_subjects(studio: Any, subjects: list[str]) -> None:
@@ -59,75 +73,131 @@ def _check_subjects(studio: Any, subjects: list[str]) -> None:
 
 
 # -- train / train-supervised --------------------------------------------------------------------
-def _run_settings(args: argparse.Namespace, framework: str) -> dict:
-    return {"framework": framework, "augment": getattr(args, "augment", "none"),
-            "studio": str(args.studio), "steps": args.steps, "minutes": args.minutes,
-            "batch_size": args.batch_size, "seed": args.seed, "lr": args.lr, "width": args.width,
-            "labelled": getattr(args, "labelled", None), "command": command_line()}
+_UNSET = object()
+
+
+def _given(args: argparse.Namespace, key: str) -> Any:
+    """The value of option ``key`` if it was given on the command line, else ``_UNSET``."""
+    value = getattr(args, key, _UNSET)
+    return [*value] if isinstance(value, (list, tuple)) else value
+
+
+def _run_settings(args: argparse.Namespace, framework: str, out: Path) -> dict:
+    """The run's settings: the options given, completed from ``run.json`` on ``--resume`` (where
+    a given option that contradicts the saved one is refused) or from the defaults."""
+    given = {key: _given(args, key) for key in RUN_DEFAULTS}
+    given["framework"] = framework if framework == "supervised" else given["framework"]
+    saved = read_run_settings(out) if args.resume else {}
+    if args.resume:
+        for key, value in given.items():
+            if value is not _UNSET and value != saved.get(key):
+                raise DprobeError(f"cannot resume: --{key.replace('_', '-')} is {value!r} but "
+                                  f"the run was started with {saved.get(key)!r}")
+        settings = {key: saved.get(key, default) for key, default in RUN_DEFAULTS.items()}
+    else:
+        settings = {key: default if given[key] is _UNSET else given[key]
+                    for key, default in RUN_DEFAULTS.items()}
+        for key in ("framework", "studio"):
+            if settings[key] is None:
+                raise DprobeError(f"--{key} is required (unless --resume continues a run)")
+        if framework == "supervised" and settings["labelled"] is None:
+            settings["labelled"] = list(TRAIN_SUBJECTS)
+    for key, default in RESUME_FREE.items():
+        value = _given(args, key)
+        settings[key] = saved.get(key, default) if value is _UNSET else value
+    return {**settings, "command": command_line()}
 
 
 def _train_framework(args: argparse.Namespace, framework_name: str) -> int:
     set_threads(args.threads)
     out = Path(args.out)
-    given = _run_settings(args, framework_name)
-    prepare_run_dir(out, force=args.force, resume=args.resume)
+    if args.resume and args.force:
+        raise DprobeError("--resume and --force exclude each other")
     if args.resume:
-        check_resume_settings(read_run_settings(out), given, _RESUME_KEYS)
+        check_resumable(out)
     else:
-        write_run_settings(out, given)
-    studio = open_studio(args.studio)
-    cls = FRAMEWORKS[framework_name]
-    subjects = list(args.labelled) if cls.name == "supervised" else training_subjects(
+        check_new_run_dir(out, args.force)
+    run = _run_settings(args, framework_name, out)
+    # Everything a user can get wrong is checked before the run directory is touched.
+    studio = open_studio(run["studio"])
+    cls = FRAMEWORKS[run["framework"]]
+    subjects = list(run["labelled"]) if cls.name == "supervised" else training_subjects(
         studio.subject_names)
     _check_subjects(studio, subjects)
-    network = NetworkConfig(crop_size=studio.crop_size, width=args.width)
+    network = NetworkConfig(crop_size=studio.crop_size, width=run["width"])
     model = ReferenceModel(
         network,
         decoder=cls.uses_decoder,
         regressor=RegressorConfig(network.dim_pose) if cls.name == "supervised" else None,
     )
-    framework = cls(model, total_steps=args.steps, lr=args.lr, augment=make_augment(given["augment"]))
+    framework = cls(model, total_steps=run["steps"], lr=run["lr"],
+                    augment=make_augment(run["augment"]))
     model.meta.update({
-        "framework": framework_name, "augment": given["augment"],
+        "framework": run["framework"], "augment": run["augment"],
         "hyperparameters": framework.hyperparameters(),
-        "data": {"studio": str(args.studio), "subjects": subjects},
-        "command": given["command"], "seed": args.seed,
+        "data": {"studio": str(run["studio"]), "subjects": subjects},
+        "command": run["command"], "seed": run["seed"],
     })
     dataset = framework.make_dataset(studio, subjects)
-    if not args.resume:
-        framework.prepare(dataset)
-    settings = RunSettings(steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                           minutes=args.minutes, val_every=args.val_every,
-                           checkpoint_minutes=args.checkpoint_minutes)
-    summary = run_training(framework, dataset, out, settings,
-                           val_batch=held_out_batch(studio, VAL_PER_SUBJECT),
-                           resume=args.resume, progress=not args.quiet)
+    settings = RunSettings(steps=run["steps"], batch_size=run["batch_size"], seed=run["seed"],
+                           minutes=run["minutes"], val_every=run["val_every"],
+                           checkpoint_minutes=run["checkpoint_minutes"])
+    val_batch = held_out_batch(studio, VAL_PER_SUBJECT)
+    if args.resume:
+        summary = run_training(framework, dataset, out, settings, val_batch=val_batch,
+                               resume=True, progress=not args.quiet)
+    else:
+        with new_run_dir(out, args.force):
+            write_run_settings(out, run)
+            framework.prepare(dataset)
+            summary = run_training(framework, dataset, out, settings, val_batch=val_batch,
+                                   progress=not args.quiet)
     print(json.dumps({"out": str(out), **summary}))
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    return _train_framework(args, args.framework)
+    return _train_framework(args, getattr(args, "framework", None))
 
 
 def _cmd_train_supervised(args: argparse.Namespace) -> int:
     return _train_framework(args, "supervised")
 
 
+def _resumable(p: argparse.ArgumentParser, flag: str, default: Any, help: str, **kw: Any) -> None:
+    """An option of ``RUN_DEFAULTS``: absent from the namespace unless given (so ``--resume``
+    can tell a given option from a default); its help line names the default."""
+    shown = "none" if default is None else default
+    p.add_argument(flag, default=argparse.SUPPRESS,
+                   help=f"{help} (default {shown}; with --resume: the run's)", **kw)
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
-    add_studio(p)
-    p.add_argument("--out", required=True, help="run directory (refused if it exists)")
-    p.add_argument("--steps", type=int, default=3000, help="training steps (default 3000)")
-    p.add_argument("--minutes", type=float, default=None,
-                   help="training-time budget; the schedule is shortened to fit it")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=1e-3, help="peak Adam learning rate")
-    p.add_argument("--width", type=int, default=16, help="network base width (channels)")
-    p.add_argument("--val-every", type=int, default=200, help="steps between validations")
-    p.add_argument("--checkpoint-minutes", type=float, default=3.0,
-                   help="minutes between saved training states")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    _add_common_options(p)
+    p.add_argument("--studio", default=argparse.SUPPRESS, metavar="FILE",
+                   help="studio HDF5 file (`dprobe studio build`); required, except with --resume")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="run directory, created (refused if it exists, unless --force or "
+                        "--resume)")
+    _resumable(p, "--steps", RUN_DEFAULTS["steps"], "training steps", type=positive_int)
+    _resumable(p, "--minutes", RUN_DEFAULTS["minutes"],
+               "training-time budget in minutes; the schedule is shortened to fit it",
+               type=positive_float)
+    _resumable(p, "--batch-size", RUN_DEFAULTS["batch_size"], "crops per step",
+               type=positive_int)
+    _resumable(p, "--lr", RUN_DEFAULTS["lr"], "peak Adam learning rate", type=positive_float)
+    _resumable(p, "--width", RUN_DEFAULTS["width"], "network base width in channels",
+               type=positive_int)
+    _resumable(p, "--seed", RUN_DEFAULTS["seed"], "random seed", type=seed)
+    p.add_argument("--val-every", type=positive_int, default=argparse.SUPPRESS,
+                   help=f"steps between validations (default {RESUME_FREE['val_every']})")
+    p.add_argument("--checkpoint-minutes", type=positive_float, default=argparse.SUPPRESS,
+                   help="minutes between saved training states (default "
+                        f"{RESUME_FREE['checkpoint_minutes']})")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out with the options of its run.json")
+    add_threads(p)
+    add_force(p)
+    add_quiet(p)
 
 
 def _add_common_options(p: argparse.ArgumentParser) -> None:
@@ -143,7 +213,7 @@ def _cmd_train_detector(args: argparse.Namespace) -> int:
 
     set_threads(args.threads)
     out = Path(args.out)
-    prepare_run_dir(out, force=args.force, resume=False)
+    refuse_existing(out, args.force)
     studio = open_studio(args.studio)
     subjects = training_subjects(studio.subject_names)
     settings = DetectorSettings(steps=args.steps, batch_size=args.batch_size, seed=args.seed)
@@ -156,25 +226,38 @@ def _cmd_train_detector(args: argparse.Namespace) -> int:
                            meta={"detector": {**figures, "subjects": subjects,
                                               "studio": str(args.studio), "command": command_line()}})
     model.attach_detector(detector)
-    save_checkpoint(model, out)
+    with atomic_directory(out, args.force) as tmp:
+        save_checkpoint(model, tmp)
     print(json.dumps({"out": str(out), **figures}))
     return 0
 
 
 # -- train-regressor ------------------------------------------------------------------------------
+def _regressor_output(args: argparse.Namespace, source: Path, model: ReferenceModel) -> Path | None:
+    """Where train-regressor writes: a new folder ``--out`` (returned, checked), or ``None`` for
+    the model's own folder (a user's checkpoint; shipped models are read-only)."""
+    shipped = source.resolve().is_relative_to(registry.WEIGHTS_DIR.resolve())
+    if args.out is not None and Path(args.out).resolve() != source.resolve():
+        refuse_existing(args.out, args.force)
+        return Path(args.out)
+    if shipped:
+        raise DprobeError(f"{args.model} is a shipped model, and shipped weights are read-only; "
+                          "pass --out DIR to write the model with its new regressor there")
+    if model.regressor is not None and not args.force:
+        raise DprobeError(f"{source} already has a regressor; pass --force to replace it "
+                          "or --out to write elsewhere")
+    return None
+
+
 def _cmd_train_regressor(args: argparse.Namespace) -> int:
     from dprobe.data.datasets import LabelledFrames
 
     set_threads(args.threads)
     source = registry.resolve(args.model)
     model = load_checkpoint(source)
-    out = Path(args.out) if args.out else source
-    if out.resolve() != source.resolve():
-        prepare_run_dir(out, force=args.force, resume=False)
-    elif model.regressor is not None and not args.force:
-        raise DprobeError(f"{out} already has a regressor; pass --force to replace it "
-                          "or --out to write elsewhere")
+    out = _regressor_output(args, source, model)
     studio = open_studio(args.studio)
+    check_model_fits(model, studio, str(args.model))
     _check_subjects(studio, args.labelled)
     if args.detector:
         detector = load_checkpoint(registry.resolve(args.detector)).detector
@@ -189,8 +272,12 @@ def _cmd_train_regressor(args: argparse.Namespace) -> int:
                               progress=not args.quiet)
     model.meta["regressor"].update({"labelled": list(args.labelled), "fraction": args.fraction,
                                     "command": command_line()})
-    save_checkpoint(model, out, dtype=args.dtype)
-    print(json.dumps({"out": str(out), **figures}))
+    if out is None:
+        save_checkpoint(model, source, dtype=args.dtype)
+    else:
+        with atomic_directory(out, args.force) as tmp:
+            save_checkpoint(model, tmp, dtype=args.dtype)
+    print(json.dumps({"out": str(out or source), **figures}))
     return 0
 
 
@@ -199,15 +286,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train a self-supervised framework",
                               description="Train NSD, CSSL or DRNet (optionally with colour "
                               "jitter: the DA variant) on a studio file.")
-    p.add_argument("--framework", required=True, choices=SELF_SUPERVISED)
-    p.add_argument("--augment", default="none", choices=("none", *AUGMENTS))
+    p.add_argument("--framework", default=argparse.SUPPRESS, choices=SELF_SUPERVISED,
+                   help="the self-supervised objective; required, except with --resume")
+    _resumable(p, "--augment", RUN_DEFAULTS["augment"],
+               "augmentation of the encoder's input (jitter: the DA variant)",
+               choices=("none", *AUGMENTS))
     _add_run_options(p)
     p.set_defaults(func=_cmd_train)
 
     p = subparsers.add_parser("train-supervised", help="train the fully supervised upper bound",
                               description="Train the encoder and regressor end to end with "
                               "pose labels (the supervised upper bound).")
-    p.add_argument("--labelled", nargs="+", default=list(TRAIN_SUBJECTS), metavar="SUBJECT")
+    _resumable(p, "--labelled", " ".join(TRAIN_SUBJECTS), "subjects whose pose labels are used",
+               nargs="+", metavar="SUBJECT")
     _add_run_options(p)
     p.set_defaults(func=_cmd_train_supervised)
 
@@ -215,26 +306,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Train the detector (box supervision) on all training "
                               "subjects; writes a detector-only checkpoint.")
     add_studio(p)
-    p.add_argument("--out", required=True)
-    p.add_argument("--steps", type=int, default=DetectorSettings.steps)
-    p.add_argument("--batch-size", type=int, default=DetectorSettings.batch_size)
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="checkpoint directory, created")
+    p.add_argument("--steps", type=positive_int, default=DetectorSettings.steps,
+                   help="training steps (default %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=DetectorSettings.batch_size,
+                   help="frames per step (default %(default)s)")
     _add_common_options(p)
     p.set_defaults(func=_cmd_train_detector)
 
     p = subparsers.add_parser("train-regressor", help="train the pose regressor (encoder frozen)",
                               description="Train phi on the frozen encoder of --model with the "
-                              "labels of --labelled subjects; writes into --model unless --out.")
-    p.add_argument("--model", required=True, help="checkpoint directory (or shipped name)")
+                              "labels of --labelled subjects; writes into --model's directory "
+                              "unless --out (required for shipped models, which are read-only).")
+    p.add_argument("--model", required=True, metavar="NAME|DIR",
+                   help="checkpoint directory or shipped name")
     add_studio(p)
-    p.add_argument("--labelled", nargs="+", default=["S1"], metavar="SUBJECT")
-    p.add_argument("--fraction", type=float, default=1.0, help="fraction of their frames used")
-    p.add_argument("--out", default=None, help="write model + regressor here instead")
-    p.add_argument("--detector", default=None, help="also attach this detector checkpoint")
+    p.add_argument("--labelled", nargs="+", default=["S1"], metavar="SUBJECT",
+                   help="subjects whose pose labels are used (default %(default)s)")
+    p.add_argument("--fraction", type=fraction, default=1.0,
+                   help="fraction of their frames used, in (0, 1] (default %(default)s)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write model + regressor into this new directory (default: into --model)")
+    p.add_argument("--detector", default=None, metavar="NAME|DIR",
+                   help="also attach this detector checkpoint (default: none)")
     p.add_argument("--dtype", default="float32", choices=("float32", "float16"),
-                   help="weight dtype written (float16 for shipping)")
-    p.add_argument("--steps", type=int, default=RegressorSettings.steps)
-    p.add_argument("--hidden", type=int, default=RegressorSettings.hidden)
-    p.add_argument("--augmented-copies", type=int, default=RegressorSettings.augmented_copies,
+                   help="weight dtype written, float16 for shipping (default %(default)s)")
+    p.add_argument("--steps", type=positive_int, default=RegressorSettings.steps,
+                   help="training steps (default %(default)s)")
+    p.add_argument("--hidden", type=positive_int, default=RegressorSettings.hidden,
+                   help="hidden units per layer of phi (default %(default)s)")
+    p.add_argument("--augmented-copies", type=non_negative_int,
+                   default=RegressorSettings.augmented_copies,
                    help="augmented copies of the labelled frames (colour jitter; every other one "
                         "mirrored) encoded beside them (default %(default)s; 0: none)")
     _add_common_options(p)

@@ -1,4 +1,4 @@
-"""Augmentations: colour jitter (the DA variant, DESIGN.md §5) and the mirror of labelled frames.
+"""Augmentations: colour jitter (the DA variant) and the mirror of labelled frames.
 
 DA: only the crop fed to the encoder is jittered; reconstruction targets stay unjittered. Each
 sample draws its own factors (uniform in ``[1 - s, 1 + s]``) from torch's global generator, so

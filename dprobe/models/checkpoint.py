@@ -9,6 +9,7 @@ file moved into place: ``dprobe.files``), weights before config.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -19,8 +20,8 @@ from dprobe.errors import DprobeError
 from dprobe.files import atomic_output, atomic_write_bytes
 from dprobe.models.detector import DetectorConfig
 from dprobe.models.network import NetworkConfig
-from dprobe.models.reference import ReferenceModel
-from dprobe.models.regressor import RegressorConfig
+from dprobe.models.reference import COMPONENTS, ReferenceModel
+from dprobe.models.regressor import N_JOINTS, RegressorConfig
 
 __all__ = ["load_checkpoint", "read_config", "save_checkpoint"]
 
@@ -82,25 +83,105 @@ def read_config(directory: str | Path) -> dict:
     return config
 
 
-def _build(config: dict, path: Path) -> ReferenceModel:
-    parts = set(config.get("components") or [])
+#: The keys of ``config.json``; no other key is accepted.
+_TOP_KEYS = ("format", "architecture", "dtype", "components", "network", "regressor", "detector",
+             "pose_mean", "pose_std", "meta")
+#: The architecture section of each part and the dataclass it builds.
+_SECTIONS = {"network": NetworkConfig, "regressor": RegressorConfig, "detector": DetectorConfig}
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_field(section: str, name: str, value: object, default: object, path: Path) -> object:
+    """``value`` of ``section.name``, checked against the type of the field's default."""
+    where = f"{path}: {section}.{name}"
+    if isinstance(default, tuple):  # frame_hw: [height, width] in px
+        if not (isinstance(value, list) and len(value) == len(default)
+                and all(_is_int(v) and v > 0 for v in value)):
+            raise DprobeError(f"{where} must be a list of {len(default)} positive integers, "
+                              f"got {value!r}")
+        return tuple(value)
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DprobeError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if not _is_int(value) or value < 1:
+        raise DprobeError(f"{where} must be a positive integer, got {value!r}")
+    return value
+
+
+def _section(config: dict, key: str, path: Path) -> object:
+    """The dataclass of architecture section ``key`` (every field present, typed and valid)."""
+    cls = _SECTIONS[key]
+    raw = config.get(key)
+    if not isinstance(raw, dict):
+        raise DprobeError(f"{path}: {key!r} must be an object of {', '.join(cls.__dataclass_fields__)}, "
+                          f"got {raw!r}")
+    fields = cls.__dataclass_fields__
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise DprobeError(f"{path}: unknown key {key}.{unknown[0]} (expected {', '.join(fields)})")
+    values = {}
+    for name, field in fields.items():
+        if name not in raw:
+            raise DprobeError(f"{path}: {key}.{name} is missing")
+        values[name] = _check_field(key, name, raw[name], field.default, path)
     try:
-        network = NetworkConfig(**config["network"])
-        regressor = RegressorConfig(**config["regressor"]) if "regressor" in parts else None
-        detector = None
-        if "detector" in parts:
-            det = dict(config["detector"])
-            det["frame_hw"] = tuple(det["frame_hw"])
-            detector = DetectorConfig(**det)
-    except (KeyError, TypeError, ValueError) as e:
-        raise DprobeError(f"{path}: invalid architecture sizes in config ({e})") from None
+        return cls(**values)
+    except ValueError as e:
+        raise DprobeError(f"{path}: invalid {key} sizes: {e}") from None
+
+
+def _check_pose_statistics(config: dict, path: Path) -> None:
+    """``pose_mean`` and ``pose_std`` are (17, 3) lists of finite numbers (mm), std positive."""
+    for key in ("pose_mean", "pose_std"):
+        value = config[key]
+        rows_ok = isinstance(value, list) and len(value) == N_JOINTS and all(
+            isinstance(row, list) and len(row) == 3
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in row)
+            for row in value)
+        if not rows_ok:
+            got = f"{len(value)} rows" if isinstance(value, list) else repr(value)
+            raise DprobeError(f"{path}: {key} must be {N_JOINTS} rows of 3 finite numbers "
+                              f"(mm, one per joint), got {got}")
+    if any(v <= 0 for row in config["pose_std"] for v in row):
+        raise DprobeError(f"{path}: pose_std must be positive")
+
+
+def _build(config: dict, path: Path) -> ReferenceModel:
+    """The (untrained) model ``config`` describes, after checking every key of it."""
+    missing = [k for k in _TOP_KEYS if k not in config]
+    if missing:
+        raise DprobeError(f"{path}: key {missing[0]!r} is missing")
+    unknown = sorted(set(config) - set(_TOP_KEYS))
+    if unknown:
+        raise DprobeError(f"{path}: unknown key {unknown[0]!r} (expected {', '.join(_TOP_KEYS)})")
+    parts = config["components"]
+    if not isinstance(parts, list) or not set(parts) <= set(COMPONENTS):
+        raise DprobeError(f"{path}: components must be a list of {', '.join(COMPONENTS)}, "
+                          f"got {parts!r}")
+    if not isinstance(config["meta"], dict):
+        raise DprobeError(f"{path}: meta must be an object, got {config['meta']!r}")
+    network = _section(config, "network", path)
+    regressor = detector = None
+    if "regressor" in parts:
+        regressor = _section(config, "regressor", path)
+        if regressor.dim_pose != network.dim_pose:
+            raise DprobeError(f"{path}: regressor.dim_pose is {regressor.dim_pose} but "
+                              f"network.dim_pose is {network.dim_pose}")
+        _check_pose_statistics(config, path)
+    if "detector" in parts:
+        detector = _section(config, "detector", path)
     return ReferenceModel(
         network,
         encoder="encoder" in parts,
         decoder="decoder" in parts,
         regressor=regressor,
         detector=detector,
-        meta=config.get("meta") or {},
+        meta=config["meta"],
     )
 
 

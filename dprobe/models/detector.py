@@ -1,9 +1,9 @@
-"""The spatial transformer S as a small detector CNN (DESIGN.md §4).
+"""The spatial transformer S as a small detector CNN (docs/conventions.md).
 
 The frame is downscaled to ``input_size`` px, a strided conv stack maps it to a 4x4 map and a
 linear layer predicts ``(s, tx, ty)``: the box side as a fraction of the frame width (through a
 softplus) and the box centre in frame-normalised coordinates. These become the crop parameters
-``theta = [[s, 0, tx], [0, s W/H, ty]]`` (a square box, DESIGN.md §2). Trained with box
+``theta = [[s, 0, tx], [0, s W/H, ty]]`` (a square box, docs/conventions.md). Trained with box
 supervision (``dprobe train-detector``).
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The reference encoder E and decoder D (DESIGN.md §4), sized for a CPU.
+"""The reference encoder E and decoder D (docs/conventions.md, the model protocol), sized for a CPU.
 
 E: strided 3x3 conv blocks with batch norm from the ``c x c`` crop down to a 4x4 map, then one
 linear layer to ``h_a`` (appearance, 128-d) and ``h_p`` (pose, 600-d = 200 3-D points).

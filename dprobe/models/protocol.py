@@ -1,4 +1,4 @@
-"""The interface every probed network implements (DESIGN.md §4).
+"""The interface every probed network implements (docs/conventions.md, the model protocol).
 
 A user wraps an external network by implementing these four methods; probes, metrics, engines
 and sweeps use nothing else.

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from dprobe.errors import DprobeError
 from dprobe.models.detector import Detector, DetectorConfig
+from dprobe.models.inputs import check_codes, check_images
 from dprobe.models.network import Decoder, Encoder, NetworkConfig
 from dprobe.models.regressor import Regressor, RegressorConfig
 
@@ -65,17 +66,23 @@ class ReferenceModel(nn.Module):
         return part
 
     def locate(self, frame: Tensor) -> Tensor:
-        """S: frames ``(B, 3, H, W)`` -> ``theta (B, 2, 3)`` (use ground-truth boxes without S)."""
-        return self._require("detector", "locate people in frames")(frame)
+        """S: frames ``(B, 3, H, W)`` in [0, 1] -> ``theta (B, 2, 3)`` (use ground-truth boxes
+        without S)."""
+        detector = self._require("detector", "locate people in frames")
+        return detector(check_images(frame, "frame"))
 
     def encode(self, crop: Tensor) -> tuple[Tensor, Tensor]:
         """E: crops ``(B, 3, c, c)`` in [0, 1] -> ``(h_a (B, 128), h_p (B, 600))``."""
-        return self._require("encoder", "encode crops")(crop)
+        encoder = self._require("encoder", "encode crops")
+        return encoder(check_images(crop, "crop", self.crop_size))
 
     def decode(self, h_a: Tensor, h_p: Tensor) -> tuple[Tensor, Tensor]:
         """D: codes -> ``(rgb, mask)`` ``(B, 3|1, c, c)`` in [0, 1]."""
-        return self._require("decoder", "decode codes into images")(h_a, h_p)
+        decoder = self._require("decoder", "decode codes into images")
+        h_a = check_codes(h_a, "h_a", self.network.dim_app)
+        return decoder(h_a, check_codes(h_p, "h_p", self.network.dim_pose, like=("h_a", h_a)))
 
     def regress(self, h_p: Tensor) -> Tensor:
-        """phi: ``h_p`` -> joints ``(B, 17, 3)`` mm, root-relative, camera frame."""
-        return self._require("regressor", "regress poses (run `dprobe train-regressor`)")(h_p)
+        """phi: ``h_p (B, 600)`` -> joints ``(B, 17, 3)`` mm, root-relative, camera frame."""
+        regressor = self._require("regressor", "regress poses (run `dprobe train-regressor`)")
+        return regressor(check_codes(h_p, "h_p", self.network.dim_pose))

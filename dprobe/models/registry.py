@@ -46,6 +46,9 @@ def figures(name_or_path: str | Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+        figures = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DprobeError(f"{path} is corrupt ({e})") from None
+    if not isinstance(figures, dict):
+        raise DprobeError(f"{path} is corrupt (not a JSON object)")
+    return figures

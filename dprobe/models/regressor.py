@@ -1,4 +1,4 @@
-"""The pose regressor phi (DESIGN.md §4): pose code -> 17 joints (mm, root-relative, camera frame).
+"""The pose regressor phi: pose code -> 17 joints (mm, root-relative, camera frame).
 
 An MLP ``dim_pose -> hidden -> hidden -> 51`` with batch norm, ReLU and dropout, predicting the
 normalised pose ``(pose - mean) / std``; ``mean`` and ``std`` ``(17, 3)`` (mm) are buffers

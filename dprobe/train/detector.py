@@ -1,4 +1,4 @@
-"""Training the detector S with box supervision (DESIGN.md §4).
+"""Training the detector S with box supervision (docs/conventions.md, boxes and crops).
 
 The detector predicts ``(s, tx, ty)`` (box side / frame width, normalised centre); the loss is
 the L1 distance to the ground-truth crop's parameters. Validation reports the mean box-centre

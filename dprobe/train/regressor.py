@@ -1,4 +1,4 @@
-"""Training the pose regressor phi on a frozen encoder (DESIGN.md §4).
+"""Training the pose regressor phi on a frozen encoder (docs/conventions.md, the model protocol).
 
 The encoder (eval mode, no gradients) turns every labelled crop into its pose code once, together
 with ``augmented_copies`` augmented copies of the labelled set (colour jitter, and every other

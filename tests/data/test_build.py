@@ -1,3 +1,8 @@
+import signal
+import subprocess
+import sys
+import time
+
 import h5py
 import numpy as np
 import pytest
@@ -6,6 +11,7 @@ from dprobe.cli import main
 from dprobe.data.build import PRESETS
 from dprobe.data.studio import REQUIRED_DATASETS, Studio
 from dprobe.errors import DprobeError
+from tests.support import assert_refused
 
 
 def test_file_layout_is_the_contract(tiny_path):
@@ -122,3 +128,53 @@ def test_info_prints_json(tiny_path, capsys):
     assert main(["studio", "info", "--studio", str(tiny_path)]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["crop_size"] == 64 and info["cameras"] == 4 and info["preset"] == "tiny"
+
+
+@pytest.mark.parametrize(("argv", "match"), [
+    (["--cameras", "a,b"], r"--cameras: 'a' is not a camera id \(0-3 or 'all'\)"),
+    (["--cameras", "9"], "camera 9 does not exist; this studio has cameras 0-3"),
+    (["--out", "{tmp}/missing_dir/x.png"], "output folder .*missing_dir does not exist"),
+    (["--out", "{tmp}", "--force"], "is a folder; give the name of a file"),
+    (["--out", "{tmp}/mine.png"], "mine.png already exists; pass --force"),
+    (["--subjects", "S2"], "unknown subject 'S2'"),
+    (["--studio", "{tmp}/none.h5"], "studio file .*none.h5 does not exist"),
+])
+def test_show_refuses_bad_input_and_writes_nothing(argv, match, tiny_path, tmp_path, capsys):
+    (tmp_path / "mine.png").write_bytes(b"precious")
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    assert_refused(capsys, "studio", "show", "--studio", tiny_path,
+                   "--out", tmp_path / "sheet.png", *argv, match=match, watch=(tmp_path,))
+
+
+def test_build_refuses_a_missing_folder(tmp_path, capsys):
+    assert_refused(capsys, "studio", "build", "--out", tmp_path / "no" / "x.h5", "--quiet",
+                   match="output folder .*no does not exist", watch=(tmp_path,))
+
+
+def test_interrupted_build_leaves_no_partial_file(tmp_path):
+    """Real `dprobe studio build` processes (run side by side), each signalled (SIGINT, SIGTERM)
+    while it writes its temporary file: each exits with status 130 and leaves nothing."""
+    runs = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        folder = tmp_path / signum.name
+        folder.mkdir()
+        runs[signum] = (folder, subprocess.Popen(
+            [sys.executable, "-c", "import sys; from dprobe.cli import main; sys.exit(main())",
+             "studio", "build", "--out", str(folder / "studio.h5"), "--quiet"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    try:
+        for signum, (folder, proc) in runs.items():
+            partial = folder / "studio.h5.partial"
+            deadline = time.monotonic() + 300
+            while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert partial.exists(), f"{signum.name}: the build never started writing"
+            proc.send_signal(signum)
+        for signum, (folder, proc) in runs.items():
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 130, (signum.name, proc.returncode, err)
+            assert err.strip() == "dprobe: interrupted", err
+            assert list(folder.iterdir()) == [], signum.name
+    finally:
+        for _, proc in runs.values():
+            proc.kill()

@@ -1,10 +1,10 @@
 """Augmentations: the mirror of labelled frames and the labelled-frame augmentation."""
 import torch
-from synthetic import Synthetic
 
 from dprobe.frameworks.augment import ColourJitter, augment_labelled, mirror_pose
 from dprobe.geometry import project
 from dprobe.train.regressor import encode_dataset
+from tests.support import Synthetic
 
 R_WRIST, L_WRIST, R_HIP, L_HIP = 16, 13, 1, 4
 

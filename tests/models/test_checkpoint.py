@@ -10,6 +10,7 @@ from dprobe.models.detector import DetectorConfig
 from dprobe.models.network import NetworkConfig
 from dprobe.models.reference import ReferenceModel
 from dprobe.models.regressor import RegressorConfig
+from tests.support import assert_refused
 
 NET = NetworkConfig(crop_size=32, width=4, max_channels=16, dim_app=8, dim_pose=12)
 
@@ -109,3 +110,60 @@ def test_missing_parts_raise_a_clear_error():
         model.decode(h_a, h_p)
     with pytest.raises(DprobeError, match="no detector"):
         model.locate(torch.rand(1, 3, 64, 64))
+
+
+def _edited(config: dict, edit: str) -> dict:
+    if edit == "width_word":
+        config["network"]["width"] = "sixteen"
+    elif edit == "no_network":
+        del config["network"]
+    elif edit == "extra_key":
+        config["colour"] = "red"
+    elif edit == "extra_network_key":
+        config["network"]["depth"] = 3
+    elif edit == "no_network_width":
+        del config["network"]["width"]
+    elif edit == "crop_size":
+        config["network"]["crop_size"] = 48
+    elif edit == "pose_mean_length":
+        config["pose_mean"] = config["pose_mean"][:16]
+    elif edit == "pose_std_zero":
+        config["pose_std"][3][1] = 0
+    elif edit == "regressor_dim":
+        config["regressor"]["dim_pose"] = 15
+    elif edit == "frame_hw":
+        config["detector"]["frame_hw"] = [64]
+    elif edit == "components":
+        config["components"] = ["encoder", "wings"]
+    return config
+
+
+@pytest.mark.parametrize(("edit", "match"), [
+    ("width_word", "network.width must be a positive integer, got 'sixteen'"),
+    ("no_network", "key 'network' is missing"),
+    ("extra_key", "unknown key 'colour'"),
+    ("extra_network_key", "unknown key network.depth"),
+    ("no_network_width", "network.width is missing"),
+    ("crop_size", "invalid network sizes: crop_size must be 4 times a power of two >= 8, got 48"),
+    ("pose_mean_length", r"pose_mean must be 17 rows of 3 finite numbers \(mm, one per joint\), "
+                         "got 16 rows"),
+    ("pose_std_zero", "pose_std must be positive"),
+    ("regressor_dim", "regressor.dim_pose is 15 but network.dim_pose is 12"),
+    ("frame_hw", "detector.frame_hw must be a list of 2 positive integers, got \\[64\\]"),
+    ("components", "components must be a list of encoder, decoder, regressor, detector"),
+])
+def test_invalid_config_names_the_key_and_what_was_expected(edit, match, tmp_path):
+    save_checkpoint(_model(), tmp_path)
+    config = _edited(json.loads((tmp_path / CONFIG).read_text()), edit)
+    (tmp_path / CONFIG).write_text(json.dumps(config))
+    with pytest.raises(DprobeError, match=match):
+        load_checkpoint(tmp_path)
+
+
+def test_invalid_config_is_one_line_on_the_command_line(tmp_path, capsys):
+    save_checkpoint(_model(), tmp_path)
+    config = _edited(json.loads((tmp_path / CONFIG).read_text()), "width_word")
+    (tmp_path / CONFIG).write_text(json.dumps(config))
+    assert_refused(capsys, "evaluate", "--model", tmp_path, "--studio", tmp_path / "none.h5",
+                   match="network.width must be a positive integer, got 'sixteen'",
+                   watch=(tmp_path,))

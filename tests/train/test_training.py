@@ -2,14 +2,14 @@ import json
 
 import pytest
 import torch
-from synthetic import Synthetic
 
 from dprobe.errors import DprobeError
 from dprobe.frameworks import CSSL, DRNet
 from dprobe.models.checkpoint import load_checkpoint
 from dprobe.train.loop import RunSettings, run_training
 from dprobe.train.regressor import RegressorSettings, train_regressor
-from dprobe.train.rundir import LOG, STATE, prepare_run_dir
+from dprobe.train.rundir import LOG, STATE, check_resumable, new_run_dir
+from tests.support import Synthetic
 
 
 class Interrupted(Exception):
@@ -23,11 +23,16 @@ def _run(out, make_model, cls=DRNet, kind="drnet", steps=6, stop_at=None, resume
         if step == stop_at:
             raise Interrupted
 
-    prepare_run_dir(out, force=False, resume=resume)
     settings = RunSettings(steps=steps, batch_size=4, seed=7, val_every=2, checkpoint_minutes=0)
     val = torch.utils.data.default_collate([Synthetic("labelled", 4)[i] for i in range(4)])
-    run_training(framework, Synthetic(kind, 12), out, settings, val_batch=val, resume=resume,
-                 progress=False, on_step=on_step)
+    if resume:
+        check_resumable(out)
+        run_training(framework, Synthetic(kind, 12), out, settings, val_batch=val, resume=True,
+                     progress=False, on_step=on_step)
+    else:
+        with new_run_dir(out, force=False):
+            run_training(framework, Synthetic(kind, 12), out, settings, val_batch=val,
+                         progress=False, on_step=on_step)
     return framework
 
 
@@ -66,13 +71,30 @@ def test_existing_output_is_never_overwritten_without_force(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "precious.txt").write_text("keep")
-    with pytest.raises(DprobeError, match="--force"):
-        prepare_run_dir(out, force=False, resume=False)
+    with pytest.raises(DprobeError, match="--force"), new_run_dir(out, force=False):
+        pass
     assert (out / "precious.txt").read_text() == "keep"
     with pytest.raises(DprobeError, match="cannot resume"):
-        prepare_run_dir(out, force=False, resume=True)
-    prepare_run_dir(out, force=True, resume=False)
-    assert out.is_dir() and not any(out.iterdir())
+        check_resumable(out)
+    with new_run_dir(out, force=True):
+        assert out.is_dir() and not any(out.iterdir())
+
+
+class Failed(Exception):
+    pass
+
+
+def test_a_run_that_fails_before_its_first_state_leaves_nothing(tmp_path):
+    out = tmp_path / "a" / "b" / "run"
+    with pytest.raises(Failed), new_run_dir(out, force=False):
+        (out / "run.json").write_text("{}")
+        raise Failed
+    assert not (tmp_path / "a").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(Failed), new_run_dir(empty, force=False):
+        raise Failed
+    assert empty.is_dir() and not any(empty.iterdir())  # the user's empty folder stays
 
 
 def test_regressor_training_leaves_the_encoder_unchanged(make_model):
@@ -121,10 +143,10 @@ def test_time_budget_recalibrates_after_a_slow_start(tmp_path, make_model, monke
         if step == 20:
             first_total["steps"] = framework.total_steps
 
-    prepare_run_dir(tmp_path, force=False, resume=False)
     settings = RunSettings(steps=200, minutes=0.08, batch_size=4, seed=7, val_every=10,
                            checkpoint_minutes=60)
-    run_training(framework, Synthetic("cssl", 12), tmp_path, settings, val_batch=None,
-                 progress=False, on_step=on_step)
+    with new_run_dir(tmp_path, force=False):
+        run_training(framework, Synthetic("cssl", 12), tmp_path, settings, val_batch=None,
+                     progress=False, on_step=on_step)
     assert first_total["steps"] < 100  # 4.8 s at the slow start's 0.1 s per step: about 48
     assert framework.step == 200       # the recalibrated schedule runs to the step cap
