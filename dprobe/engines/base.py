@@ -47,7 +47,7 @@ class Engine(ABC):
         return self._call("predict", frame)[0]
 
     def run(self, frame: Tensor) -> Tensor:
-        """Same as :meth:`predict` (DESIGN.md §8 name)."""
+        """Same as :meth:`predict` (the engine-interface name)."""
         return self.predict(frame)
 
     def locate(self, frame: Tensor) -> Tensor:

@@ -2,7 +2,7 @@
 
 Every graph takes and returns float32 tensors whose first axis is the batch (dynamic in every
 exported format). ``predict`` is the end-to-end evaluation graph frame -> S -> crop -> E -> phi;
-``attack_step`` is the differentiable inner step of the appearance-only attack (DESIGN.md §6):
+``attack_step`` is the differentiable inner step of the appearance-only attack (dprobe.probes.attack):
 decode ``(h_a, h_p)``, composite the decoded colours with a fixed mask over the full-frame
 background and crop the target's box in one fused ``composite_crop`` call, encode, regress.
 

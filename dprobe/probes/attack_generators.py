@@ -54,7 +54,7 @@ class Synthesis:
     """What a generator holds fixed for a batch of B samples, and where its variable starts.
 
     ``h_a0 (B, D)`` the variable's start; ``mask (B, 1, c, c)`` in [0, 1] the fixed ``M^0``;
-    ``src_theta (B, 2, 3)`` where the generator's crop sits in the frame (DESIGN.md §2);
+    ``src_theta (B, 2, 3)`` where the generator's crop sits in the frame (docs/conventions.md);
     ``fixed`` per-sample tensors (first dimension B) that ``render`` needs besides ``h_a``;
     ``step_scale (B,)`` the unit of change of each sample's ``h_a``.
     """
