@@ -69,7 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="shipped name or checkpoint directory")
     p.add_argument("--batch", type=_batches, default=[1, 8, 32],
                    help="comma-separated batch sizes (default 1,8,32)")
-    p.add_argument("--json", default=None, metavar="FILE", help="also write the results here")
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="also write the results here as JSON (default: terminal only)")
     p.add_argument("--export", default=None, metavar="DIR",
                    help="an existing export folder of the model (default: export to a temp dir)")
     p.add_argument("--studio", default=None, metavar="FILE",

@@ -1,0 +1,71 @@
+"""Robustness figures of a sweep (PNG): success rate vs threshold, final MPJPE vs SSIM.
+
+One line / colour per (target, generator). An attack stops a sample as soon as its error passes
+the sweep's threshold, so final errors above that threshold are lower bounds: the success curve
+is drawn up to the largest threshold in the rows.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+__all__ = ["final_vs_ssim", "success_rate_curves", "success_rates"]
+
+DPI = 90
+
+
+def _groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
+    groups = defaultdict(list)
+    for r in rows:
+        groups[f"{r['target']} / {r['generator']}"].append(r)
+    return dict(sorted(groups.items()))
+
+
+def success_rates(final_mm: Sequence[float], thresholds_mm: np.ndarray) -> np.ndarray:
+    """The fraction of samples whose final error (mm) exceeds each threshold (mm)."""
+    final = np.asarray(final_mm, dtype=float)
+    return (final[None, :] > thresholds_mm[:, None]).mean(axis=1)
+
+
+def success_rate_curves(rows: Sequence[dict], path: Path) -> None:
+    """Success rate against the threshold (mm), one line per target / generator."""
+    top = max(r["threshold_mm"] for r in rows)
+    thresholds = np.linspace(0, top, 61)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for label, group in _groups(rows).items():
+        ax.plot(thresholds, success_rates([r["final_mpjpe_mm"] for r in group], thresholds),
+                label=f"{label} (n={len(group)})")
+    ax.set_xlabel("threshold: MPJPE to the original prediction (mm)")
+    ax.set_ylabel("success rate (fraction of samples)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("Robustness: share of samples the attack moves past each threshold", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def final_vs_ssim(rows: Sequence[dict], path: Path) -> None:
+    """Final MPJPE (mm) against the SSIM of the attacked vs the initial image, per sample."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for label, group in _groups(rows).items():
+        ax.scatter([r["ssim"] for r in group], [r["final_mpjpe_mm"] for r in group], s=12,
+                   alpha=0.7, label=label)
+    ax.axhline(max(r["threshold_mm"] for r in rows), color="grey", ls="--", lw=0.8,
+               label="threshold")
+    ax.set_xlabel("SSIM of attacked vs initial synthesised image (1 = unchanged)")
+    ax.set_ylabel("final MPJPE to the original prediction (mm)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("How much the image changed for how much the pose moved", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)

@@ -1,0 +1,8 @@
+"""Sweeps: many probe and attack runs from one TOML spec into one SQLite table.
+
+spec.py     the TOML spec, its validation and its work items (each with a stable key)
+store.py    the SQLite results store (one row per sample; resumable; never a duplicate row)
+items.py    what one work item computes: an attack batch or a probe, on one worker
+runner.py   the local and Ray backends, the progress bar, resume
+demo.py     the main job of ``dprobe demo``: probes + a small attack sweep + the report
+"""

@@ -1,0 +1,192 @@
+"""What one work item computes, on one worker: an attack batch or one probe of one model.
+
+``WorkerSetup`` is what a backend ships to each worker (picklable): the studio file (or its
+bytes, for workers on other machines), the torch thread count, and how probe figures are drawn
+(a function the command line passes in: nothing here imports the report). Calling it returns
+a ``Worker`` that opens the studio once and loads each model once, on first use.
+
+An attack item attacks the ``frames`` evenly spaced studio rows of one subject and camera in one
+batch (``dprobe.probes.attack``); its rows are the per-sample results plus the item's settings,
+and its artifact ``example.png`` shows the first sample: the target's crop of the frame, the
+generator's initial synthesis and the attacked image, side by side. A probe item runs
+``dprobe.probes.run.run_probe``; its values are every number of the probe's result, its
+artifacts ``numbers.json`` and the probe's figures.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from dprobe import __version__
+from dprobe.data.batches import evenly_spaced
+from dprobe.data.studio import Studio
+from dprobe.errors import DprobeError
+from dprobe.sweep.spec import Item
+from dprobe.sweep.store import ItemResult, flatten_numbers
+
+__all__ = ["FigureWriter", "Worker", "WorkerSetup", "attack_studio_rows", "check_studio",
+           "png_bytes"]
+
+#: ``(probe, result, folder, model) -> file names``: draws a probe's figures into ``folder``.
+FigureWriter = Callable[[str, object, Path, str], list]
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """How to start a worker: ``studio`` path (or ``studio_bytes`` where the path may not exist
+    on the worker's machine), torch ``threads``, and the probe ``figures`` writer (or None)."""
+
+    studio: str
+    threads: int = 1
+    figures: FigureWriter | None = None
+    studio_bytes: bytes | None = None
+
+    def portable(self) -> WorkerSetup:
+        """The same setup carrying the studio file's bytes (for workers on other machines)."""
+        return replace(self, studio_bytes=Path(self.studio).read_bytes())
+
+    def __call__(self) -> Worker:
+        return Worker(self)
+
+
+def png_bytes(images: Tensor) -> bytes:
+    """PNG of images ``(n, 3, h, w)`` in [0, 1] placed side by side (8-bit, deterministic)."""
+    from PIL import Image
+
+    strip = torch.cat(list(images.detach().clamp(0, 1)), dim=2)
+    array = (strip * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def attack_studio_rows(studio: Studio, subject: str, camera: int, frames: int) -> Tensor:
+    """The ``frames`` evenly spaced studio rows of ``subject`` seen by ``camera``."""
+    rows = studio.select(subjects=[subject], cameras=[camera])
+    return rows[evenly_spaced(rows.numel(), frames)]
+
+
+def check_studio(items: list[Item], studio: Studio) -> None:
+    """Refuse items whose subjects, cameras or probe pair the studio does not have (one line)."""
+    n_cameras = int(studio.cameras["R"].shape[0])
+    for item in items:
+        s = item.settings
+        subjects = [s["subject"]] if item.kind == "attack" else s["pair"]
+        for name in subjects:
+            studio.subject_id(name)
+        if item.kind == "attack" and not 0 <= s["camera"] < n_cameras:
+            raise DprobeError(f"unknown camera {s['camera']} in the sweep: the studio has "
+                              f"cameras 0-{n_cameras - 1}")
+
+
+class Worker:
+    """One worker's state: the studio (opened once) and the models (each loaded once)."""
+
+    def __init__(self, setup: WorkerSetup) -> None:
+        from threadpoolctl import threadpool_limits
+
+        torch.set_num_threads(setup.threads)
+        threadpool_limits(setup.threads)  # numpy / scipy BLAS too: they oversubscribe otherwise
+        if setup.studio_bytes is not None and not Path(setup.studio).is_file():
+            handle, path = tempfile.mkstemp(suffix=".h5", prefix="dprobe-studio-")
+            try:
+                with os.fdopen(handle, "wb") as f:
+                    f.write(setup.studio_bytes)
+                self.studio = Studio.open(path)  # read into memory: the copy can go
+            finally:
+                os.unlink(path)
+        else:
+            self.studio = Studio.open(setup.studio)
+        self.figures = setup.figures
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self._models: dict = {}
+        self._scene = None
+
+    def model(self, name: str):
+        """The model ``name`` (shipped name or checkpoint folder), loaded on first use."""
+        if name not in self._models:
+            from dprobe.models import registry
+
+            self._models[name] = registry.load(name)
+        return self._models[name]
+
+    def __call__(self, item: Item) -> ItemResult:
+        """Compute ``item``."""
+        started, cpu = time.perf_counter(), time.process_time()
+        try:
+            result = self._attack(item) if item.kind == "attack" else self._probe(item)
+        except ValueError as e:  # settings the probe or attack cannot work with
+            what = {k: v for k, v in item.settings.items() if k not in ("kind", "studio")}
+            raise DprobeError(f"sweep item {item.key} {what} failed: {e}") from None
+        result.seconds = time.perf_counter() - started
+        result.cpu_seconds = time.process_time() - cpu
+        return result
+
+    def _attack(self, item: Item) -> ItemResult:
+        from dprobe.probes.attack import AttackConfig, attack, result_rows, studio_batch
+        from dprobe.probes.attack_generators import DecoderGenerator, RendererGenerator
+
+        s = item.settings
+        target = self.model(s["target"])
+        if s["generator"] == "self":
+            generator = DecoderGenerator(target, "self")
+        elif s["generator"] == "renderer":
+            generator = RendererGenerator(target.crop_size, self.studio.frame_hw)
+        else:
+            generator = DecoderGenerator(self.model(s["generator"]), s["generator"])
+        config = AttackConfig(threshold_mm=s["threshold_mm"], iterations=s["iterations"],
+                              lr=s["lr"], eps=s["eps"] or None, boxes=s["boxes"])
+        rows = attack_studio_rows(self.studio, s["subject"], s["camera"], s["frames"])
+        batch = studio_batch(self.studio, rows)
+        result = attack(target, generator, batch, config)
+        settings = {"target": s["target"], "generator": s["generator"], "engine": s["engine"],
+                    "threshold_mm": s["threshold_mm"], "max_iterations": s["iterations"],
+                    "lr": s["lr"], "eps": s["eps"], "boxes": s["boxes"],
+                    "dprobe_version": __version__}
+        out = []
+        for sample, r in enumerate(result_rows(self.studio, rows, batch, result)):
+            out.append({**settings, "sample": sample, "subject": r["subject"],
+                        "camera": r["camera"], "action": r["action"], "frame": r["frame"],
+                        "studio_row": r["row"], "initial_mpjpe_mm": r["initial_mpjpe_mm"],
+                        "final_mpjpe_mm": r["final_mpjpe_mm"], "iterations": r["iterations"],
+                        "success": int(r["success"]), "ssim": r["ssim"], "psnr_db": r["psnr_db"],
+                        "mse": r["mse"], "q_vs_truth_mpjpe_mm": r["q_vs_truth_mpjpe_mm"]})
+        example = torch.stack((result.x_input[0], result.x_initial[0], result.x_final[0]))
+        return ItemResult(item.key, item.kind, s, rows=out, worker=self.name,
+                          artifacts=[("example.png", "image/png", png_bytes(example))],
+                          version=__version__)
+
+    def _probe(self, item: Item) -> ItemResult:
+        from dprobe.metrics.disentanglement import IOBSchedule
+        from dprobe.probes.counterfactual import Scene
+        from dprobe.probes.run import ProbeSettings, run_probe
+
+        s = item.settings
+        if self._scene is None:
+            self._scene = Scene(self.studio)
+        settings = ProbeSettings(
+            per_camera=s["per_camera"], embed_per_camera=s["embed_per_camera"],
+            metrics_per_camera=s["metrics_per_camera"], pair=tuple(s["pair"]),
+            k_step=s["k_step"], seed=s["seed"],
+            iob=IOBSchedule(epochs=s["iob_epochs"]) if s["iob_epochs"] else None)
+        result = run_probe(s["probe"], self.model(s["model"]), self._scene, settings)
+        numbers = result.numbers()
+        artifacts = [("numbers.json", "application/json",
+                      json.dumps(numbers, indent=1, sort_keys=True).encode())]
+        if self.figures is not None:
+            with tempfile.TemporaryDirectory() as folder:
+                for name in self.figures(s["probe"], result, Path(folder),
+                                         Path(s["model"]).name):
+                    artifacts.append((name, "image/png", (Path(folder) / name).read_bytes()))
+        return ItemResult(item.key, item.kind, s, values=flatten_numbers(numbers),
+                          artifacts=artifacts, worker=self.name, version=__version__)

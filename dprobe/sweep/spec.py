@@ -1,0 +1,354 @@
+"""The sweep spec (TOML), its validation, and its work items with stable keys.
+
+A spec names a studio and up to two grids::
+
+    name = "demo"
+    [studio]                 # preset = "tiny" | "standard" (built next to the database), or
+    preset = "tiny"          # path = "studio.h5" (relative to the spec file)
+    seed = 0
+    [attack]                 # targets x generators x engines x settings x subjects x cameras
+    targets = ["nsd", "drnet"]          # shipped names or checkpoint folders (relative: to the
+                                        # current folder)
+    generators = ["self", "renderer"]   # "self" (the target's decoder), "renderer", a model
+    subjects = ["S1", "S7"]
+    cameras = [0, 1, 2, 3]
+    frames = 2               # evenly spaced frames of each subject and camera: one item's samples
+    threshold_mm = 150.0     # each attack setting: a value or a list of values (one grid axis)
+    iterations = 50
+    lr = 0.05
+    eps = 0.0                # relative budget on h_a; 0 = none
+    boxes = "detector"       # "detector" | "truth"
+    engines = ["eager"]
+    [probes]                 # models x probes (dprobe.probes.run)
+    models = ["nsd"]
+    probes = ["swap", "zero", "channels", "embed", "metrics"]
+    per_camera = 4           # and embed_per_camera, metrics_per_camera, pair, k_step,
+    iob_epochs = 0           # iob_epochs (0 = no IOB), seed
+
+An attack item is one batch: the ``frames`` samples of one (target, generator, engine, settings,
+subject, camera); a probe item is one probe of one model. Each item's key is a hash of its
+canonical settings (JSON with sorted keys, including the studio's identity: preset, seed and
+version from the studio file's attributes), so the same spec gives the same keys on any machine
+and a finished item is never computed twice into one database. Problems are ``DprobeError``s of
+one line naming the file and the setting.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from dprobe.errors import DprobeError
+
+__all__ = [
+    "ATTACK_ENGINES",
+    "GENERATOR_KINDS",
+    "AttackGrid",
+    "Item",
+    "ProbeGrid",
+    "SweepSpec",
+    "estimate_seconds",
+    "item_key",
+    "load_spec",
+    "parse_spec",
+    "plan_items",
+    "studio_identity",
+]
+
+#: Engines that can run the attack (it needs autograd through the target's own modules).
+ATTACK_ENGINES = ("eager",)
+#: Generators that are not a model: the target's own decoder, and the studio renderer.
+GENERATOR_KINDS = ("self", "renderer")
+PRESETS = ("tiny", "standard")
+PROBE_NAMES = ("swap", "zero", "channels", "embed", "metrics")
+#: CPU seconds per sample and attack evaluation (forward + backward of target and generator,
+#: measured with one thread on the reference machine: benchmarks/RESULTS.md "Sweeps (issue 13)").
+SECONDS_PER_EVALUATION = {"decoder": 0.03, "renderer": 0.04}
+#: CPU seconds of a probe per unit of the setting that sizes it (same machine, one thread):
+#: frames per camera for swap / zero / channels / embed, metrics frames per camera.
+SECONDS_PER_PROBE = {"swap": ("per_camera", 6.0), "zero": ("per_camera", 2.5),
+                     "channels": ("per_camera", 2.7), "embed": ("embed_per_camera", 1.1),
+                     "metrics": ("metrics_per_camera", 0.025)}
+#: CPU seconds of one epoch of one IOB decoder (metrics probe with iob_epochs > 0; a rough guess).
+SECONDS_PER_IOB_EPOCH = 1.5
+
+_SUBJECT = re.compile(r"^(S\d+|C\d{3})$")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One work item: ``kind`` "attack" or "probe", its canonical ``settings`` and their key."""
+
+    key: str
+    kind: str
+    settings: dict = field(hash=False)
+
+
+@dataclass(frozen=True)
+class AttackGrid:
+    """The ``[attack]`` table: every axis a tuple (see the module doc)."""
+
+    targets: tuple[str, ...]
+    generators: tuple[str, ...]
+    subjects: tuple[str, ...]
+    cameras: tuple[int, ...]
+    frames: int
+    threshold_mm: tuple[float, ...] = (150.0,)
+    iterations: tuple[int, ...] = (50,)
+    lr: tuple[float, ...] = (0.05,)
+    eps: tuple[float, ...] = (0.0,)
+    boxes: tuple[str, ...] = ("detector",)
+    engines: tuple[str, ...] = ("eager",)
+
+
+@dataclass(frozen=True)
+class ProbeGrid:
+    """The ``[probes]`` table (see ``dprobe.probes.run.ProbeSettings`` for each setting)."""
+
+    models: tuple[str, ...]
+    probes: tuple[str, ...] = PROBE_NAMES
+    per_camera: int = 4
+    embed_per_camera: int = 24
+    metrics_per_camera: int = 250
+    pair: tuple[str, str] = ("S7", "S8")
+    k_step: int = 50
+    iob_epochs: int = 0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed, validated spec: its ``name``, source ``text``, studio and grids."""
+
+    name: str
+    text: str
+    source: str
+    studio_preset: str | None
+    studio_path: Path | None
+    studio_seed: int
+    attack: AttackGrid | None
+    probes: ProbeGrid | None
+
+
+_TOP = {"name": str, "description": str}
+_STUDIO = {"preset": str, "path": str, "seed": int}
+_ATTACK = {"targets": str, "generators": str, "subjects": str, "cameras": int, "frames": int,
+           "threshold_mm": float, "iterations": int, "lr": float, "eps": float, "boxes": str,
+           "engines": str}
+_ATTACK_REQUIRED = ("targets", "generators", "subjects", "cameras", "frames")
+_ATTACK_SCALARS = ("frames",)
+_PROBES = {"models": str, "probes": str, "per_camera": int, "embed_per_camera": int,
+           "metrics_per_camera": int, "pair": str, "k_step": int, "iob_epochs": int, "seed": int}
+_PROBE_LISTS = ("models", "probes", "pair")
+
+
+def _fail(source: str, message: str):
+    raise DprobeError(f"sweep spec {source}: {message}")
+
+
+def _check_keys(source: str, table: dict, known: dict, where: str) -> None:
+    for k in table:
+        if k not in known:
+            _fail(source, f"unknown setting {where}{k} (known: {', '.join(known)})")
+
+
+def _values(source: str, where: str, value: Any, kind: type, scalar: bool = False) -> Any:
+    """``value`` as a tuple of ``kind`` (or one ``kind`` when ``scalar``), with one-line errors."""
+    items = [value] if scalar or not isinstance(value, list) else value
+    if not items:
+        _fail(source, f"{where} is an empty list")
+    out = []
+    for v in items:
+        if kind is float and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if not isinstance(v, kind) or isinstance(v, bool):
+            _fail(source, f"{where} must be {'a list of ' if not scalar else ''}"
+                          f"{kind.__name__}, got {v!r}")
+        out.append(v)
+    if scalar:
+        if isinstance(value, list):
+            _fail(source, f"{where} must be one {kind.__name__}, got a list")
+        return out[0]
+    return tuple(out)
+
+
+def _check_model(source: str, where: str, name: str) -> None:
+    from dprobe.models.registry import SHIPPED
+
+    if name in SHIPPED or Path(name).is_dir():
+        return
+    _fail(source, f"unknown model {name!r} in {where} (shipped: {', '.join(SHIPPED)}; or a "
+                  "checkpoint folder, relative to the current folder)")
+
+
+def _check_subjects(source: str, where: str, names) -> None:
+    for s in names:
+        if not _SUBJECT.match(s):
+            _fail(source, f"unknown subject {s!r} in {where} (studio subjects are S1, S5, S6, "
+                          "S7, S8, S9, S11 and crowd subjects C000, C001, ...)")
+
+
+def _attack_grid(source: str, t: dict) -> AttackGrid:
+    _check_keys(source, t, _ATTACK, "attack.")
+    for k in _ATTACK_REQUIRED:
+        if k not in t:
+            _fail(source, f"attack.{k} is missing")
+    v = {k: _values(source, f"attack.{k}", t[k], kind, scalar=k in _ATTACK_SCALARS)
+         for k, kind in _ATTACK.items() if k in t}
+    for name in v["targets"]:
+        _check_model(source, "attack.targets", name)
+    for name in v["generators"]:
+        if name not in GENERATOR_KINDS:
+            _check_model(source, "attack.generators", name)
+    _check_subjects(source, "attack.subjects", v["subjects"])
+    checks = [("cameras", lambda x: x >= 0, "0 or more"), ("frames", lambda x: x >= 1, "1 or more"),
+              ("threshold_mm", lambda x: x > 0, "positive"),
+              ("iterations", lambda x: x >= 0, "0 or more"), ("lr", lambda x: x > 0, "positive"),
+              ("eps", lambda x: x >= 0, "0 (no budget) or positive"),
+              ("boxes", lambda x: x in ("detector", "truth"), "'detector' or 'truth'")]
+    for k, ok, what in checks:
+        values = (v[k],) if k in _ATTACK_SCALARS else v.get(k, ())
+        for x in values:
+            if not ok(x):
+                _fail(source, f"attack.{k} must be {what}, got {x!r}")
+    for e in v.get("engines", ()):
+        if e not in ATTACK_ENGINES:
+            _fail(source, f"engine {e!r} in attack.engines cannot run the attack (it needs "
+                          f"autograd through the target); attack engines: "
+                          f"{', '.join(ATTACK_ENGINES)}")
+    return AttackGrid(**v)
+
+
+def _probe_grid(source: str, t: dict) -> ProbeGrid:
+    _check_keys(source, t, _PROBES, "probes.")
+    if "models" not in t:
+        _fail(source, "probes.models is missing")
+    v = {k: _values(source, f"probes.{k}", t[k], kind, scalar=k not in _PROBE_LISTS)
+         for k, kind in _PROBES.items() if k in t}
+    for name in v["models"]:
+        _check_model(source, "probes.models", name)
+    for p in v.get("probes", ()):
+        if p not in PROBE_NAMES:
+            _fail(source, f"unknown probe {p!r} in probes.probes (known: {', '.join(PROBE_NAMES)})")
+    if "pair" in v:
+        _check_subjects(source, "probes.pair", v["pair"])
+        if len(v["pair"]) != 2 or v["pair"][0] == v["pair"][1]:
+            _fail(source, "probes.pair must be two different subjects")
+    for k in ("per_camera", "embed_per_camera", "metrics_per_camera", "k_step"):
+        if k in v and v[k] < 1:
+            _fail(source, f"probes.{k} must be 1 or more, got {v[k]}")
+    if v.get("iob_epochs", 0) < 0:
+        _fail(source, f"probes.iob_epochs must be 0 or more, got {v['iob_epochs']}")
+    return ProbeGrid(**v)
+
+
+def parse_spec(text: str, source: str = "<text>", base: Path | None = None) -> SweepSpec:
+    """Parse and validate a spec's TOML ``text``; ``base`` resolves a relative studio path."""
+    base = Path(".") if base is None else base
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        _fail(source, f"not valid TOML ({e})")
+    _check_keys(source, data, {**_TOP, "studio": dict, "attack": dict, "probes": dict}, "")
+    studio = data.get("studio", {})
+    if not isinstance(studio, dict):
+        _fail(source, "studio must be a table")
+    _check_keys(source, studio, _STUDIO, "studio.")
+    preset = studio.get("preset")
+    path = studio.get("path")
+    if (preset is None) == (path is None):
+        _fail(source, "give exactly one of studio.preset and studio.path")
+    if preset is not None and preset not in PRESETS:
+        _fail(source, f"unknown studio.preset {preset!r} (known: {', '.join(PRESETS)})")
+    seed = studio.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        _fail(source, f"studio.seed must be a whole number, got {seed!r}")
+    attack = data.get("attack")
+    probes = data.get("probes")
+    if attack is None and probes is None:
+        _fail(source, "it has neither an [attack] nor a [probes] table: nothing to run")
+    name = data.get("name", Path(source).stem)
+    return SweepSpec(
+        name=str(name), text=text, source=source, studio_preset=preset,
+        studio_path=None if path is None else base / path, studio_seed=seed,
+        attack=None if attack is None else _attack_grid(source, attack),
+        probes=None if probes is None else _probe_grid(source, probes))
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and validate the spec file at ``path``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DprobeError(f"sweep spec {path} does not exist")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DprobeError(f"cannot read sweep spec {path}: {e}") from None
+    return parse_spec(text, str(path), path.parent)
+
+
+def item_key(settings: dict) -> str:
+    """A stable key of an item's settings: sha256 of their canonical JSON, 16 hex digits."""
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def studio_identity(attrs: dict, n_crops: int) -> dict:
+    """What identifies a studio in item keys: preset, seed and version from its file's
+    attributes, and its number of crops."""
+    return {"preset": attrs.get("preset"), "seed": attrs.get("seed"),
+            "version": attrs.get("version"), "crops": int(n_crops)}
+
+
+def plan_items(spec: SweepSpec, studio: dict) -> list[Item]:
+    """Every work item of ``spec`` on the studio identified by ``studio`` (``studio_identity``):
+    probe items first, then attack items, in the spec's order."""
+    items = []
+    p = spec.probes
+    if p is not None:
+        common = {"per_camera": p.per_camera, "embed_per_camera": p.embed_per_camera,
+                  "metrics_per_camera": p.metrics_per_camera, "pair": list(p.pair),
+                  "k_step": p.k_step, "iob_epochs": p.iob_epochs, "seed": p.seed}
+        for model, probe in itertools.product(p.models, p.probes):
+            s = {"kind": "probe", "studio": studio, "model": model, "probe": probe, **common}
+            items.append(Item(item_key(s), "probe", s))
+    a = spec.attack
+    if a is not None:
+        for (target, generator, engine, threshold, iterations, lr, eps, boxes, subject,
+             camera) in itertools.product(a.targets, a.generators, a.engines, a.threshold_mm,
+                                          a.iterations, a.lr, a.eps, a.boxes, a.subjects,
+                                          a.cameras):
+            s = {"kind": "attack", "studio": studio, "target": target, "generator": generator,
+                 "engine": engine, "threshold_mm": threshold, "iterations": iterations,
+                 "lr": lr, "eps": eps, "boxes": boxes, "subject": subject, "camera": camera,
+                 "frames": a.frames}
+            items.append(Item(item_key(s), "attack", s))
+    return items
+
+
+def estimate_seconds(items: list[Item]) -> float:
+    """Upper bound of the one-thread compute time (s) of ``items``: every attack sample runs
+    its full budget (``SECONDS_PER_EVALUATION``), each probe costs ``SECONDS_PER_PROBE``."""
+    total = 0.0
+    for item in items:
+        s = item.settings
+        if item.kind == "attack":
+            cost = SECONDS_PER_EVALUATION["renderer" if s["generator"] == "renderer"
+                                          else "decoder"]
+            total += cost * s["frames"] * (s["iterations"] + 1)
+        else:
+            setting, cost = SECONDS_PER_PROBE[s["probe"]]
+            total += cost * s[setting]
+            if s["probe"] == "metrics":
+                total += 2 * SECONDS_PER_IOB_EPOCH * s["iob_epochs"]
+    return total

@@ -1,0 +1,267 @@
+"""The SQLite results store of sweeps: one row per sample, resumable, never a duplicate row.
+
+Tables (schema ``SCHEMA``):
+
+- ``meta (name, value)``: ``format = dprobe-results`` and the schema version.
+- ``runs``: one row per ``dprobe sweep run`` (spec name and text, command, backend, workers,
+  versions as JSON, start / end time in seconds since the epoch, items done).
+- ``items (key, kind, settings, seconds, cpu_seconds, worker, run_id)``: a finished work item
+  (wall-clock and CPU seconds of its computation on its worker), written in the same
+  transaction as its rows: an item is either finished with all its rows, or absent.
+- ``attack_samples``: one row per attacked sample (``ATTACK_COLUMNS``), keyed by
+  ``(item_key, sample)``; errors in mm, PSNR in dB, SSIM / MSE on [0, 1] images.
+- ``probe_values (item_key, model, probe, name, value, dprobe_version)``: every scalar of a
+  probe's numbers, by its dotted path (``featured.leak``, ``flips.0``).
+- ``artifacts (item_key, name, media_type, data)``: files an item produced (probe figures,
+  the probe's full numbers as JSON, an attack example strip), as bytes.
+
+Results arrive in chunks (lists of ``ItemResult``); each chunk is one transaction. The database
+runs in WAL mode: a process killed at any moment leaves every committed chunk intact.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dprobe.errors import DprobeError
+
+__all__ = ["ATTACK_COLUMNS", "SCHEMA", "ItemResult", "ResultsStore", "flatten_numbers"]
+
+FORMAT = "dprobe-results"
+SCHEMA = 1
+
+#: The columns of ``attack_samples`` (name, SQLite type), in table order.
+ATTACK_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("item_key", "TEXT NOT NULL"), ("sample", "INTEGER NOT NULL"), ("target", "TEXT"),
+    ("generator", "TEXT"), ("engine", "TEXT"), ("threshold_mm", "REAL"),
+    ("max_iterations", "INTEGER"), ("lr", "REAL"), ("eps", "REAL"), ("boxes", "TEXT"),
+    ("subject", "TEXT"), ("camera", "INTEGER"), ("action", "TEXT"), ("frame", "INTEGER"),
+    ("studio_row", "INTEGER"), ("initial_mpjpe_mm", "REAL"), ("final_mpjpe_mm", "REAL"),
+    ("iterations", "INTEGER"), ("success", "INTEGER"), ("ssim", "REAL"), ("psnr_db", "REAL"),
+    ("mse", "REAL"), ("q_vs_truth_mpjpe_mm", "REAL"), ("dprobe_version", "TEXT"),
+)
+_ATTACK_NAMES = tuple(name for name, _ in ATTACK_COLUMNS)
+
+_TABLES = (
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, spec_name TEXT, spec_text TEXT, "
+    "command TEXT, backend TEXT, workers INTEGER, versions TEXT, started REAL, finished REAL, "
+    "items_done INTEGER DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS items (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+    "settings TEXT NOT NULL, seconds REAL, cpu_seconds REAL, worker TEXT, run_id INTEGER)",
+    "CREATE TABLE IF NOT EXISTS attack_samples ("
+    + ", ".join(f"{n} {t}" for n, t in ATTACK_COLUMNS) + ", PRIMARY KEY (item_key, sample))",
+    "CREATE TABLE IF NOT EXISTS probe_values (item_key TEXT NOT NULL, model TEXT, probe TEXT, "
+    "name TEXT NOT NULL, value REAL, dprobe_version TEXT, PRIMARY KEY (item_key, name))",
+    "CREATE TABLE IF NOT EXISTS artifacts (item_key TEXT NOT NULL, name TEXT NOT NULL, "
+    "media_type TEXT, data BLOB, PRIMARY KEY (item_key, name))",
+)
+
+
+@dataclass
+class ItemResult:
+    """What one work item produced: attack sample ``rows`` (dicts with ``ATTACK_COLUMNS``
+    keys but ``item_key``), probe ``values`` (dotted name -> number), ``artifacts``
+    ``(name, media type, bytes)``, the wall-clock ``seconds`` and ``cpu_seconds`` of its
+    computation, the ``worker`` that ran it and its dprobe ``version``."""
+
+    key: str
+    kind: str
+    settings: dict
+    rows: list[dict] = field(default_factory=list)
+    values: dict[str, float] = field(default_factory=dict)
+    artifacts: list[tuple[str, str, bytes]] = field(default_factory=list)
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    worker: str = ""
+    version: str = ""
+
+
+def flatten_numbers(numbers: object, prefix: str = "") -> dict[str, float]:
+    """Every number (int, float, bool) in nested dicts / lists, by dotted path; None skipped."""
+    out: dict[str, float] = {}
+    if isinstance(numbers, dict):
+        for k, v in numbers.items():
+            out.update(flatten_numbers(v, f"{prefix}{k}."))
+    elif isinstance(numbers, (list, tuple)):
+        for i, v in enumerate(numbers):
+            out.update(flatten_numbers(v, f"{prefix}{i}."))
+    elif isinstance(numbers, (int, float)):
+        out[prefix[:-1]] = float(numbers)
+    return out
+
+
+def _corrupt(path: Path, why: str) -> DprobeError:
+    return DprobeError(f"results database {path} is corrupt or not a dprobe results store "
+                       f"({why}); give another --db")
+
+
+class ResultsStore:
+    """An open results database (see the module doc); ``seconds`` is the time spent writing."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path, self.db, self.seconds = path, connection, 0.0
+
+    @classmethod
+    def open(cls, path: str | Path, create: bool = True) -> ResultsStore:
+        """Open (or, with ``create``, create) the store at ``path``; a file that is not a
+        dprobe results store, or fails SQLite's integrity check, is refused untouched."""
+        path = Path(path)
+        exists = path.is_file() and path.stat().st_size > 0
+        if not exists and not create:
+            raise DprobeError(f"results database {path} does not exist")
+        if path.exists() and not path.is_file():
+            raise DprobeError(f"results database {path} is not a file")
+        if exists:
+            with open(path, "rb") as f:
+                if f.read(16) != b"SQLite format 3\x00":
+                    raise _corrupt(path, "not an SQLite file")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(path, timeout=60, isolation_level=None)
+        except sqlite3.Error as e:
+            raise DprobeError(f"cannot open results database {path}: {e}") from None
+        try:
+            if exists:
+                cls._check(path, db)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            if not exists:
+                db.execute("BEGIN IMMEDIATE")
+                for statement in _TABLES:
+                    db.execute(statement)
+                db.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)",
+                               [("format", FORMAT), ("schema", str(SCHEMA))])
+                db.execute("COMMIT")
+        except sqlite3.DatabaseError as e:
+            db.close()
+            raise _corrupt(path, str(e)) from None
+        except BaseException:
+            db.close()
+            raise
+        return cls(path, db)
+
+    @staticmethod
+    def _check(path: Path, db: sqlite3.Connection) -> None:
+        try:
+            check = db.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise _corrupt(path, f"integrity check: {check}")
+            meta = dict(db.execute("SELECT name, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as e:
+            db.close()
+            raise _corrupt(path, str(e)) from None
+        except DprobeError:
+            db.close()
+            raise
+        if meta.get("format") != FORMAT:
+            db.close()
+            raise _corrupt(path, "no dprobe-results format mark")
+        if meta.get("schema") != str(SCHEMA):
+            db.close()
+            raise DprobeError(f"results database {path} has schema {meta.get('schema')}; this "
+                              f"dprobe reads schema {SCHEMA}")
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL)."""
+        self.db.close()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ---- writing --------------------------------------------------------------------------
+    def finished_keys(self) -> set[str]:
+        """Keys of the items already finished."""
+        return {k for (k,) in self.db.execute("SELECT key FROM items")}
+
+    def begin_run(self, spec_name: str, spec_text: str, command: str, backend: str,
+                  workers: int, versions: dict) -> int:
+        """Record the start of a run; returns its id."""
+        cur = self.db.execute(
+            "INSERT INTO runs (spec_name, spec_text, command, backend, workers, versions, "
+            "started) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (spec_name, spec_text, command, backend, workers, json.dumps(versions), time.time()))
+        return int(cur.lastrowid)
+
+    def end_run(self, run_id: int) -> None:
+        """Record the end of a run."""
+        self.db.execute("UPDATE runs SET finished = ? WHERE id = ?", (time.time(), run_id))
+
+    def write_chunk(self, results: Sequence[ItemResult], run_id: int | None = None) -> int:
+        """Write finished items and their rows in one transaction; an item already in the
+        store is skipped with its rows. Returns the number of items written."""
+        started = time.perf_counter()
+        written = 0
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for r in results:
+                if self.db.execute("SELECT 1 FROM items WHERE key = ?", (r.key,)).fetchone():
+                    continue
+                self.db.execute("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                (r.key, r.kind, json.dumps(r.settings, sort_keys=True),
+                                 r.seconds, r.cpu_seconds, r.worker, run_id))
+                self.db.executemany(
+                    f"INSERT INTO attack_samples VALUES ({', '.join('?' * len(_ATTACK_NAMES))})",
+                    [(r.key, *(row[n] for n in _ATTACK_NAMES[1:])) for row in r.rows])
+                if r.values:
+                    self.db.executemany(
+                        "INSERT INTO probe_values VALUES (?, ?, ?, ?, ?, ?)",
+                        [(r.key, r.settings.get("model"), r.settings.get("probe"), name, value,
+                          r.version) for name, value in sorted(r.values.items())])
+                self.db.executemany("INSERT INTO artifacts VALUES (?, ?, ?, ?)",
+                                    [(r.key, *a) for a in r.artifacts])
+                written += 1
+            if run_id is not None:
+                self.db.execute("UPDATE runs SET items_done = items_done + ? WHERE id = ?",
+                                (written, run_id))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.seconds += time.perf_counter() - started
+        return written
+
+    # ---- reading --------------------------------------------------------------------------
+    def query(self, sql: str, params: Iterable = ()) -> list[dict]:
+        """Rows of a SELECT as dicts."""
+        cur = self.db.execute(sql, tuple(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def attack_samples(self) -> list[dict]:
+        """Every attack sample row, ordered by item key and sample."""
+        return self.query("SELECT * FROM attack_samples ORDER BY item_key, sample")
+
+    def items(self, kind: str | None = None) -> list[dict]:
+        """Finished items (``settings`` parsed), ordered by key."""
+        rows = self.query("SELECT * FROM items" + (" WHERE kind = ?" if kind else "")
+                          + " ORDER BY key", (kind,) if kind else ())
+        for row in rows:
+            row["settings"] = json.loads(row["settings"])
+        return rows
+
+    def artifact(self, key: str, name: str) -> bytes | None:
+        """The bytes of one artifact, or None."""
+        row = self.db.execute("SELECT data FROM artifacts WHERE item_key = ? AND name = ?",
+                              (key, name)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def artifact_names(self, key: str) -> list[str]:
+        """The names of an item's artifacts, sorted."""
+        return [n for (n,) in self.db.execute(
+            "SELECT name FROM artifacts WHERE item_key = ? ORDER BY name", (key,))]
+
+    def runs(self) -> list[dict]:
+        """Every run, oldest first (``versions`` parsed)."""
+        rows = self.query("SELECT * FROM runs ORDER BY id")
+        for row in rows:
+            row["versions"] = json.loads(row["versions"] or "{}")
+        return rows

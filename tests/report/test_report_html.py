@@ -1,0 +1,131 @@
+"""The sweep report: the paper's numbers beside ours, local files only, and every image loaded
+in headless Chromium."""
+import re
+import shutil
+import subprocess
+
+import pytest
+import torch
+from threadpoolctl import threadpool_limits
+
+from dprobe.report.sweep_tables import mpjpe_table
+from dprobe.sweep.spec import parse_spec
+from tests.support import run_cli
+
+SPEC = """
+name = "report-test"
+[studio]
+path = "{studio}"
+[probes]
+models = ["nsd"]
+probes = ["zero", "metrics"]
+per_camera = 1
+metrics_per_camera = 25
+[attack]
+targets = ["nsd", "cssl"]
+generators = ["self"]
+subjects = ["S1", "S9"]
+cameras = [0]
+frames = 2
+iterations = 2
+threshold_mm = 400.0
+"""
+CHECK = ("<script>window.addEventListener('load', () => {const imgs = [...document.images];"
+         "document.body.dataset.images = imgs.length; document.body.dataset.broken = imgs.filter("
+         "i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src')).join('|');});"
+         "</script></body>")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, tiny_path):
+    """A small sweep's database and its report folder (written by the command line)."""
+    folder = tmp_path_factory.mktemp("report")
+    spec = folder / "spec.toml"
+    spec.write_text(SPEC.format(studio=tiny_path))
+    threads = torch.get_num_threads()
+    with threadpool_limits(None):
+        from dprobe.cli import main
+
+        assert main(["sweep", "run", str(spec), "--db", str(folder / "r.sqlite"), "--quiet"]) == 0
+        torch.set_num_threads(threads)
+        assert main(["report", "--db", str(folder / "r.sqlite"), "--out",
+                     str(folder / "out")]) == 0
+    return folder / "out"
+
+
+def test_report_shows_the_papers_numbers_beside_ours(report):
+    page = (report / "index.html").read_text()
+    for heading in ("Table 1", "Table 2", "Table 3", "Table 4", "Robustness",
+                    "Attack examples", "Probe figures", "Engine benchmark",
+                    "How these numbers were produced"):
+        assert heading in page, heading
+    for published in ("179.7", "198.9", "207.5", "0.947", "26.45", "0.88", "1.29", "22.90"):
+        assert f">{published}<" in page, published
+    assert "Run 1: sweep report-test" in page and "name = &quot;report-test&quot;" in page
+    assert "<code>dprobe " in page  # the commands
+    assert "torch 2." in page  # versions
+
+
+def test_report_is_self_contained(report):
+    page = (report / "index.html").read_text()
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page) + re.findall(r"href='([^']+)'", page)
+    assert sources and not [s for s in sources if "://" in s or s.startswith("/")]
+    assert all((report / s).is_file() for s in sources), sources
+    assert len(re.findall(r"<img ", page)) >= 5  # 2 curves, 2 examples, the probe figure
+
+
+def test_report_renders_in_chromium_with_every_image_loaded(report, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (make test installs it: apt-get install chromium)")
+    checked = report / "check.html"
+    checked.write_text((report / "index.html").read_text().replace("</body>", CHECK))
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                          f"--user-data-dir={tmp_path}", "--virtual-time-budget=20000",
+                          "--dump-dom", checked.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    body = re.search(r"<body[^>]*>", dom)
+    assert body, dom[:500]
+    images = re.search(r'data-images="(\d+)"', body.group(0))
+    broken = re.search(r'data-broken="([^"]*)"', body.group(0))
+    assert images and int(images.group(1)) >= 5, body.group(0)
+    assert broken and broken.group(1) == "", f"images that did not load: {broken.group(1)}"
+    checked.unlink()
+
+
+def test_table1_takes_the_self_generator_rows_of_the_main_setting():
+    base = {"engine": "eager", "threshold_mm": 150.0, "max_iterations": 50, "lr": 0.05,
+            "eps": 0.0, "boxes": "detector", "subject": "S1", "target": "nsd"}
+    rows = [{**base, "generator": "self", "initial_mpjpe_mm": 10.0, "final_mpjpe_mm": 160.0},
+            {**base, "generator": "self", "initial_mpjpe_mm": 20.0, "final_mpjpe_mm": 180.0},
+            {**base, "generator": "renderer", "initial_mpjpe_mm": 99.0, "final_mpjpe_mm": 99.0},
+            {**base, "generator": "self", "lr": 0.1, "initial_mpjpe_mm": 99.0,
+             "final_mpjpe_mm": 99.0}]
+    header, body = mpjpe_table(rows)
+    assert header[:5] == ["subject", "nsd initial", "nsd final", "nsd initial (paper)",
+                          "nsd final (paper)"]
+    assert body[0][:5] == ["S1", "15.0", "170.0", "21.0", "179.7"]
+    assert body[-1][:5] == ["average", "15.0", "170.0", "19.7", "179.5"]
+    assert body[0][5:7] == ["-", "-"]  # no drnet rows
+
+
+def test_report_refuses_a_missing_database(tmp_path, capsys):
+    status, _, err = run_cli(capsys, "report", "--db", tmp_path / "none.sqlite", "--out",
+                             tmp_path / "out")
+    assert status == 2 and "does not exist" in err and not (tmp_path / "out").exists()
+
+
+def test_spec_text_is_valid():
+    assert parse_spec(SPEC.format(studio="x.h5")).probes.probes == ("zero", "metrics")
+
+
+def test_report_includes_an_engine_benchmark(report, tmp_path, capsys):
+    bench = tmp_path / "bench.json"
+    bench.write_text('{"meta": {"model": "nsd"}, "rows": [{"engine": "onnxruntime", "batch": 8, '
+                     '"images_per_s": 1234.5678, "max_diff_mm": 0.001}]}')
+    db = report.parent / "r.sqlite"
+    status, printed, err = run_cli(capsys, "report", "--db", db, "--out", tmp_path / "out",
+                               "--bench", bench)
+    assert status == 0 and "report written; open" in printed, err
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert "<th>images_per_s</th>" in page and "<td>1235</td>" in page and "onnxruntime" in page
