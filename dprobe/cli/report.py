@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", required=True, metavar="FILE", help="SQLite results database")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder, created")
     p.add_argument("--bench", nargs="*", default=[], metavar="JSON",
-                   help="engine benchmark JSON files (python -m dprobe.bench) to include")
+                   help="engine benchmark JSON files (python -m dprobe.bench) to include "
+                        "(default: none)")
     add_force(p)
     p.set_defaults(func=_report)

@@ -49,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
         ResultsStore.open(db).close()  # refuse a corrupt database before any work
     studio = studio_path(spec, db, args.studio, progress=not args.quiet)
     stats = run_sweep(spec, db, studio, backend=args.backend, workers=args.workers,
-                      address=args.address, threads=args.threads, chunk=args.chunk,
+                      address=args.address, threads=args.threads_per_worker, chunk=args.chunk,
                       figures=write_probe_figures, command=command_line(),
                       progress=not args.quiet)
     print(f"{stats.computed} items computed, {stats.skipped} already done, "
@@ -84,7 +84,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="Ray cluster address (default: a local cluster of --workers CPUs)")
     run.add_argument("--workers", type=positive_int, default=1,
                      help="worker processes / actors (default %(default)s)")
-    run.add_argument("--threads", type=positive_int, default=1,
+    run.add_argument("--threads-per-worker", type=positive_int, default=1,
                      help="torch CPU threads per worker (default %(default)s)")
     run.add_argument("--chunk", type=positive_int, default=1,
                      help="items per worker call and per transaction (default %(default)s)")
