@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml CMakeLists.txt $(shell find csrc -name '*.cpp' -o -name
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/dprobe demo --out $(DEMO_OUT)
+	$(BIN)/dprobe demo --out $(DEMO_OUT) --force  # out/demo is make demo's own folder: refreshed each run
 
 test: $(STAMP)
 	$(BIN)/ruff check .
