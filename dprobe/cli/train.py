@@ -21,6 +21,7 @@ from dprobe.cli.options import (
     check_model_fits,
     command_line,
     fraction,
+    non_negative_float,
     non_negative_int,
     open_studio,
     positive_float,
@@ -34,6 +35,7 @@ from dprobe.errors import DprobeError
 from dprobe.files import atomic_directory, refuse_existing
 from dprobe.frameworks import FRAMEWORKS, SELF_SUPERVISED
 from dprobe.frameworks.augment import AUGMENTS, make_augment
+from dprobe.frameworks.losses import ReconstructionWeights
 from dprobe.models import registry
 from dprobe.models.checkpoint import load_checkpoint, save_checkpoint
 from dprobe.models.network import NetworkConfig
@@ -58,6 +60,7 @@ VAL_PER_SUBJECT = 64
 RUN_DEFAULTS: dict[str, Any] = {
     "framework": None, "augment": "none", "studio": None, "steps": 3000, "minutes": None,
     "batch_size": 32, "seed": 0, "lr": 1e-3, "width": 16, "labelled": None,
+    "foreground_weight": 0.0, "mask_weight": 0.0,
 }
 #: Options a resumed run may change (they do not change the result of a fixed-step run); taken
 #: from ``run.json`` unless given.
@@ -131,7 +134,9 @@ def _train_framework(args: argparse.Namespace, framework_name: str) -> int:
         regressor=RegressorConfig(network.dim_pose) if cls.name == "supervised" else None,
     )
     framework = cls(model, total_steps=run["steps"], lr=run["lr"],
-                    augment=make_augment(run["augment"]))
+                    augment=make_augment(run["augment"]),
+                    reconstruction=ReconstructionWeights(foreground=run["foreground_weight"],
+                                                         mask=run["mask_weight"]))
     model.meta.update({
         "framework": run["framework"], "augment": run["augment"],
         "hyperparameters": framework.hyperparameters(),
@@ -291,6 +296,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _resumable(p, "--augment", RUN_DEFAULTS["augment"],
                "augmentation of the encoder's input (jitter: the DA variant)",
                choices=("none", *AUGMENTS))
+    _resumable(p, "--foreground-weight", RUN_DEFAULTS["foreground_weight"],
+               "extra weight of person pixels in the reconstruction loss (0: plain L1 + SSIM; "
+               "see dprobe.frameworks.losses)", type=non_negative_float)
+    _resumable(p, "--mask-weight", RUN_DEFAULTS["mask_weight"],
+               "weight of the decoder-mask term (BCE against the background-difference "
+               "silhouette)", type=non_negative_float)
     _add_run_options(p)
     p.set_defaults(func=_cmd_train)
 
