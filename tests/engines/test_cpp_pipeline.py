@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -65,7 +66,8 @@ def demo_program(tmp_path_factory):
     if shutil.which("cmake") is None or shutil.which("c++") is None:
         pytest.fail("cmake and a C++ compiler are needed to build export/cpp/pipeline")
     build = tmp_path_factory.mktemp("pipeline_demo")
-    for cmd in (["cmake", "-S", str(ROOT / "export" / "cpp" / "pipeline"), "-B", str(build)],
+    for cmd in (["cmake", "-S", str(ROOT / "export" / "cpp" / "pipeline"), "-B", str(build),
+                 f"-DPython_EXECUTABLE={sys.executable}"],
                 ["cmake", "--build", str(build), "--parallel", "2"]):
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
