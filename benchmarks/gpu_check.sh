@@ -14,7 +14,7 @@
 # Exits non-zero at the first failure.
 set -euo pipefail
 MODEL="${1:-nsd}"
-OUT="${2:-$(mktemp -d -t dprobe-gpu-check-XXXX)}"
+OUT="${2:-$(mktemp -d)}"
 mkdir -p "$OUT"
 echo "== dprobe GPU check: model $MODEL, outputs in $OUT"
 
