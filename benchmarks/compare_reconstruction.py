@@ -39,6 +39,7 @@ OPTIONS = {
     "foreground x4 + mask": ReconstructionWeights(foreground=4.0, mask=0.5),
 }
 COLUMNS = (("psnr", "PSNR dB", "{:.2f}"), ("psnr_mask", "PSNR in mask dB", "{:.2f}"),
+           ("reconstruction_shift", "shift from reconstruction mm", "{:.1f}"),
            ("mpjpe", "MPJPE mm (S1 labels)", "{:.1f}"), ("mean_pose_mpjpe", "mean pose mm", "{:.1f}"))
 
 

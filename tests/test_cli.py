@@ -113,13 +113,25 @@ def small_crops(tmp_path_factory):
     (["--model", "{small}"], "takes 32-px crops but the studio's crops are 64 px"),
     (["--out", "{tmp}/no/figures.json"], "output folder .*no does not exist"),
     (["--out", "{tmp}/mine.json"], "mine.json already exists; pass --force"),
+    (["--picture", "{tmp}/sheet.jpg"], "--picture .*sheet.jpg must end in .png"),
+    (["--picture", "{tmp}/mine.png"], "mine.png already exists; pass --force"),
 ])
 def test_evaluate_refuses_bad_input(argv, match, tiny_path, detector_only, small_crops,
                                     tmp_path, capsys):
     (tmp_path / "mine.json").write_text("{}")
+    (tmp_path / "mine.png").write_text("precious")
     argv = [a.format(tmp=tmp_path, detector=detector_only, small=small_crops) for a in argv]
     assert_refused(capsys, "evaluate", "--model", "nsd", "--studio", tiny_path, *argv,
                    match=match, watch=(tmp_path, detector_only, small_crops))
+
+
+def test_evaluate_draws_a_picture(tiny_path, tmp_path, capsys):
+    picture = tmp_path / "nsd.png"
+    status, out, _ = run_cli(capsys, "evaluate", "--model", "nsd", "--studio", tiny_path,
+                             "--max-frames", "2", "--picture", picture)
+    assert status == 0 and "reconstruction_shift" in out
+    assert picture.read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nsd.png"]
 
 
 def test_models_survives_a_corrupt_figures_file(tmp_path, capsys, monkeypatch):

@@ -26,6 +26,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from dprobe.probes.evaluate import evaluate_model
 
     out = check_writable(args.out, args.force) if args.out else None
+    picture = _picture_path(args)
     set_threads(args.threads)
     model = registry.load(args.model)
     studio = open_studio(args.studio)
@@ -36,8 +37,30 @@ def _evaluate(args: argparse.Namespace) -> int:
     text = json.dumps(result, indent=2)
     if out is not None:
         atomic_write_bytes(out, (text + "\n").encode())
+    if picture is not None:
+        _write_picture(model, studio, picture, str(args.model))
     print(text)
     return 0
+
+
+def _picture_path(args: argparse.Namespace):
+    """The checked ``--picture`` path (a new ``.png``, or one --force may replace), or None."""
+    if not args.picture:
+        return None
+    if not str(args.picture).lower().endswith(".png"):
+        raise DprobeError(f"--picture {args.picture} must end in .png")
+    return check_writable(args.picture, args.force)
+
+
+def _write_picture(model, studio, path, name: str) -> None:
+    """Draw the input / reconstruction / swap rows of S9 and S11 into ``path`` (atomically)."""
+    from dprobe.files import atomic_output
+    from dprobe.probes.evaluate import reconstruction_examples
+    from dprobe.report.reconstruction_sheet import write_reconstruction_sheet
+
+    examples = reconstruction_examples(model, studio)
+    with atomic_output(path) as tmp:
+        write_reconstruction_sheet(examples, tmp, f"{name}: held-out subjects S9, S11")
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -71,6 +94,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_studio(p)
     p.add_argument("--out", default=None, metavar="FILE",
                    help="also write the JSON here (default: terminal only)")
+    p.add_argument("--picture", default=None, metavar="FILE.png",
+                   help="also draw input / reconstruction / appearance-swap rows of S9 and S11 "
+                        "into this PNG")
     p.add_argument("--max-frames", type=positive_int, default=1000,
                    help="frames per subject (default %(default)s)")
     add_threads(p)

@@ -1,4 +1,5 @@
-"""``dprobe report --db FILE --out DIR``: the static HTML report of a sweep's results (issue 13)."""
+"""``dprobe report --db FILE --out DIR``: the static HTML report of a sweep's results, and the
+same report as GitHub Markdown (``report.md``) beside it (issue 13)."""
 from __future__ import annotations
 
 import argparse
@@ -35,10 +36,12 @@ def _report(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``report``."""
-    p = sub.add_parser("report", help="the HTML report of a sweep's results",
+    p = sub.add_parser("report", help="the HTML (and Markdown) report of a sweep's results",
                        description="Write a static index.html (local images and styles) with "
                                    "the paper's Tables 1-4 beside ours, robustness curves, "
-                                   "attack examples, probe figures and provenance.")
+                                   "attack examples with their 3D poses, probe figures and "
+                                   "provenance, and the same report as report.md (GitHub "
+                                   "Markdown, linking the same images).")
     p.add_argument("--db", required=True, metavar="FILE", help="SQLite results database")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder, created")
     p.add_argument("--bench", nargs="*", default=[], metavar="JSON",

@@ -4,6 +4,9 @@
 (after checking their hashes) and runs the appearance-only attack of
 ``dprobe.probes.attack`` with the model as its own generator, entirely in libtorch: the same
 setup, Adam ascent, per-sample stopping and iteration counting (``AttackConfig``'s settings).
+``CppAttack.attack`` returns the Python attack's ``AttackResult`` (what the library does not
+return is computed from the exported model's PyTorch modules), so sweeps and reports take
+either engine's results.
 """
 from __future__ import annotations
 
@@ -17,7 +20,17 @@ import dprobe.ops  # registers dprobe::composite_crop before the modules load
 from dprobe.errors import DprobeError
 from dprobe.export.graphs import GRAPHS
 from dprobe.export.manifest import artifact, check_artifact, read_manifest
-from dprobe.probes.attack import DEFAULT_ITERATIONS, DEFAULT_LR, DEFAULT_THRESHOLD_MM
+from dprobe.geometry import crop_at
+from dprobe.metrics.image import mse, psnr, ssim
+from dprobe.models.protocol import PoseAppearanceModel
+from dprobe.probes.attack import (
+    DEFAULT_ITERATIONS,
+    DEFAULT_LR,
+    DEFAULT_THRESHOLD_MM,
+    AttackConfig,
+    AttackResult,
+)
+from dprobe.probes.attack_generators import frame_theta
 
 __all__ = ["CppAttack", "config_kwargs", "library_paths", "save_inputs"]
 
@@ -98,6 +111,38 @@ class CppAttack:
             threshold_mm=threshold_mm, iterations=iterations, lr=lr,
             eps=0.0 if eps is None else eps, beta1=betas[0], beta2=betas[1],
             adam_eps=adam_eps)
+
+    def attack(self, model: PoseAppearanceModel, batch: dict[str, Tensor],
+               config: AttackConfig) -> AttackResult:
+        """The attack of a studio batch (``dprobe.probes.attack.studio_batch``) under ``config``
+        (fp32) as the Python attack's ``AttackResult``, with the model as its own generator.
+
+        The library computes the errors (mm), ``iterations``, ``success``, ``q``,
+        ``pred_final``, ``x_initial``, ``x_final`` and ``h_final``. ``model`` (the exported
+        model's PyTorch modules) adds, without gradients, what the library does not return:
+        ``x_input`` (the target's crop of the frame), ``h_initial`` (its appearance code, the
+        attack's start), ``pred_initial`` (``phi(E(x_initial))``, mm) and the similarity of
+        ``x_final`` to ``x_initial`` (SSIM, PSNR dB, MSE), as the Python attack computes them.
+        """
+        if config.precision != "fp32":
+            raise ValueError(f"the C++ attack runs in fp32, not {config.precision}")
+        if model.crop_size != self.crop_size:
+            raise ValueError(f"the model's crop size {model.crop_size} px is not the export's "
+                             f"{self.crop_size} px: it is not the exported model")
+        out = self.run(batch["frame"], batch["background"],
+                       batch["box"] if config.boxes == "truth" else None, **config_kwargs(config))
+        with torch.no_grad():
+            theta = frame_theta(model, batch, config.boxes)
+            x_input = crop_at(batch["frame"], theta, model.crop_size)
+            pred_initial = model.regress(model.encode(out["x_initial"])[1]).float()
+            x_initial, x_final = out["x_initial"], out["x_final"]
+            return AttackResult(
+                initial=out["initial"], final=out["final"], iterations=out["iterations"],
+                success=out["success"], ssim=ssim(x_final, x_initial),
+                psnr=psnr(x_final, x_initial), mse=mse(x_final, x_initial), q=out["q"],
+                pred_initial=pred_initial, pred_final=out["pred_final"], x_input=x_input,
+                x_initial=x_initial, x_final=x_final, h_initial=model.encode(x_input)[0],
+                h_final=out["h_final"])
 
 
 def config_kwargs(config) -> dict:

@@ -3,7 +3,9 @@
 Appearance probability: the same pose (a studio row) is rendered wearing each subject's
 appearance; the probability of pose-code channel c encoding appearance is proportional to the
 mean ``|h_p(s)_c - h_p(t)_c|`` over poses and pairs of subjects s != t (exact on the studio: the
-poses are identical, only the clothes differ).
+poses are identical, only the clothes differ). Where the same pose cannot be rendered in other
+clothes (a real capture), ``nearest_pose_probability`` pairs each frame with the other subject's
+frame of nearest pose (MPJPE, same camera) instead, and reports how far apart those poses are.
 
 K-sweep: images A (subject ``a``) and B (subject ``b``, same camera, another action) differ in
 pose and appearance. The K channels of lowest (or highest) probability in A's pose code are
@@ -34,7 +36,7 @@ from dprobe.models.protocol import PoseAppearanceModel, composite
 from dprobe.probes.counterfactual import Scene, batches, reconstruct
 
 __all__ = ["ChannelResult", "appearance_probability", "channel_probe", "mix_channels",
-           "projection_weights"]
+           "nearest_pose_probability", "projection_weights"]
 
 
 @torch.no_grad()
@@ -51,6 +53,52 @@ def appearance_probability(model: PoseAppearanceModel, scene: Scene, rows: Tenso
     n = len(subjects)
     score = diff.sum(dim=(0, 1)) / max(1, n * (n - 1))
     return score / score.sum().clamp_min(1e-12)
+
+
+@torch.no_grad()
+def nearest_pose_probability(model: PoseAppearanceModel, scene: Scene,
+                             subjects: tuple[str, ...], per_camera: int = 4,
+                             pool_per_camera: int = 64,
+                             batch_size: int = 64) -> tuple[Tensor, float]:
+    """Per-channel appearance probability ``(Dp,)`` (sums to 1) where the same pose cannot be
+    rendered in another appearance (real captures): each of ``per_camera`` rows per camera of
+    subject ``s`` is paired with the row of subject ``t != s`` from the same camera, among
+    ``pool_per_camera`` of ``t``'s rows per camera, whose root-relative camera-frame pose is
+    nearest by MPJPE; the score of channel c is the mean ``|h_p(s)_c - h_p(t)_c|`` over pairs.
+
+    Also returns the mean MPJPE (mm) of the pairs: how far "the same pose" is from being the
+    same (on the studio, ``appearance_probability`` is the exact version, 0 mm).
+    """
+    studio = scene.studio
+
+    def codes(rows: Tensor) -> Tensor:
+        x = scene.frames(rows)
+        return torch.cat([model.encode(x[sl])[1] for sl in batches(len(rows), batch_size)])
+
+    queries = {s: scene.rows(s, per_camera) for s in subjects}
+    pools = {s: scene.rows(s, pool_per_camera) for s in subjects}
+    query_codes = {s: codes(r) for s, r in queries.items()}
+    pool_codes = {s: codes(r) for s, r in pools.items()}
+    total, pairs, distance = 0.0, 0, 0.0
+    for s in subjects:
+        pose_s, cam_s = scene.pose(queries[s]), studio.camera[queries[s]]
+        for t in subjects:
+            if t == s:
+                continue
+            pose_t, cam_t = scene.pose(pools[t]), studio.camera[pools[t]]
+            d = (pose_s[:, None] - pose_t[None]).norm(dim=-1).mean(-1)      # (Ns, Nt) mm
+            d = d.masked_fill(cam_s[:, None] != cam_t[None], float("inf"))
+            best, nearest = d.min(1)
+            found = best.isfinite()
+            diff = query_codes[s][found] - pool_codes[t][nearest[found]]
+            total = total + diff.abs().sum(0)
+            pairs += int(found.sum())
+            distance += float(best[found].sum())
+    if pairs == 0:
+        raise ValueError("no pairs of frames from the same camera among the subjects "
+                         f"{', '.join(subjects)}")
+    score = total / pairs
+    return score / score.sum().clamp_min(1e-12), distance / pairs
 
 
 def mix_channels(h_a_pose: Tensor, h_b_pose: Tensor, channels: Tensor) -> Tensor:

@@ -49,11 +49,16 @@ class Scene:
     """A studio that renders counterfactual crops of its rows (see the module doc)."""
 
     def __init__(self, studio: Studio) -> None:
-        if studio.backgrounds is None:
-            raise ValueError("counterfactual renders need a studio with full-frame backgrounds")
         self.studio = studio
         self.observers: list[Observer] = []
-        self._frames = studio.backgrounds.permute(0, 3, 1, 2).float() / 255
+        self._frames = (None if studio.backgrounds is None
+                        else studio.backgrounds.permute(0, 3, 1, 2).float() / 255)
+
+    @property
+    def can_render(self) -> bool:
+        """Whether counterfactuals can be drawn: a synthetic studio with full-frame backgrounds
+        and appearance vectors (a loaded Human3.6M has neither; only its stored crops)."""
+        return self._frames is not None and self.studio.appearance is not None
 
     @property
     def crop_size(self) -> int:
@@ -87,7 +92,8 @@ class Scene:
         """The stored crops of ``rows`` ``(B, 3, c, c)`` in [0, 1] (what the models were given)."""
         rows = torch.as_tensor(rows).reshape(-1)
         images = self.studio.image(rows)
-        self._tell(images, rows, self.studio.appearance[rows])
+        if self.studio.appearance is not None:
+            self._tell(images, rows, self.studio.appearance[rows])
         return images
 
     def background(self, rows: Tensor) -> Tensor:
@@ -108,6 +114,9 @@ class Scene:
         ``appearance (B, 25)``, or ``(25,)`` for all rows; its height and build are replaced by
         the rows' own (``with_shape``). 8-bit rounded like the stored crops.
         """
+        if not self.can_render:
+            raise ValueError("counterfactual renders need a synthetic studio (full-frame "
+                             "backgrounds and appearance vectors); this one has only crops")
         s = self.studio
         rows = torch.as_tensor(rows).reshape(-1)
         appearance = appearance.expand(len(rows), -1) if appearance.ndim == 1 else appearance

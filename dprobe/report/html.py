@@ -1,22 +1,37 @@
 """The sweep report: one static ``index.html`` with local images and styles (no server, no
-internet), read from a results store.
+internet), and the same report as GitHub Markdown, ``report.md``, read from a results store.
 
 Sections: the paper's Tables 1-4 with the published numbers beside ours; robustness curves
 (success rate vs threshold, final MPJPE vs SSIM) and a per target / generator summary; attack
-examples; the probe figures (swap, zero appearance, channels, t-SNE) with their numbers; the
-engine benchmark table when benchmark JSON files are given; and how every number was produced
-(each run's command, spec, backend and versions). Images go into ``img/``, the style sheet is
+examples, each with a 3D panel of its poses (ground truth, prediction on the initial synthesis
+and on the attacked image, mm) where the store holds them; the probe figures (swap, zero
+appearance, channels, t-SNE) with their numbers; the engine benchmark table when benchmark JSON
+files are given; and how every number was produced (each run's command, spec, backend and
+versions). The sections are built once as blocks (``dprobe.report.document``) and rendered to
+both files; images go into ``img/`` (both files link them by relative path), the style sheet is
 ``style.css``.
 """
 from __future__ import annotations
 
-import html
 import json
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
 from dprobe.report import sweep_figures
+from dprobe.report.attack_figures import plot_poses
+from dprobe.report.document import (
+    Block,
+    Code,
+    Figure,
+    Heading,
+    Preformatted,
+    Table,
+    note,
+    text,
+    to_html,
+    to_markdown,
+)
 from dprobe.report.paper_tables import TABLE2, TABLE4
 from dprobe.report.sweep_tables import (
     SETTING_KEYS,
@@ -27,8 +42,9 @@ from dprobe.report.sweep_tables import (
     mpjpe_table,
     setting_text,
 )
+from dprobe.sweep.store import EXAMPLE_POSES
 
-__all__ = ["write_report"]
+__all__ = ["report_blocks", "write_report"]
 
 STYLE = """
 body { font-family: sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -47,45 +63,8 @@ p.note { font-size: 0.85em; color: #555; }
 PROBE_ORDER = ("swap", "zero", "channels", "embed", "metrics")
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text))
-
-
-def _table(header: Sequence[str], body: Sequence[Sequence[object]]) -> str:
-    def cls(title: str) -> str:
-        return ' class="paper"' if "(paper)" in title else ""
-
-    head = "".join(f"<th{cls(h)}>{_e(h)}</th>" for h in header)
-    lines = ["<tr>" + "".join(f"<td{cls(h)}>{_e(v)}</td>" for h, v in zip(header, row)) + "</tr>"
-             for row in body]
-    return f"<table><tr>{head}</tr>{''.join(lines)}</table>"
-
-
-def _figure(src: str, caption: str, cls: str = "") -> str:
-    c = f' class="{cls}"' if cls else ""
-    return (f'<figure><img{c} src="{_e(src)}" alt="{_e(caption)}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
-
-
-def _attack_sections(rows: list[dict], store, img: Path) -> list[str]:
-    if not rows:
-        return ["<h2>Attack</h2><p>This database holds no attack samples.</p>"]
-    setting = main_setting(rows)
-    where = (f"generator: the target's own decoder; setting {setting_text(setting)}"
-             if setting else "no sample used the target's own decoder as the generator")
-    out = ["<h2>Table 1: MPJPE before and after the appearance-only attack</h2>",
-           f"<p class='note'>Mean over samples (mm) of the error between the prediction on the "
-           f"original frame and on the initial synthesis (initial) and on the attacked image "
-           f"(final); {_e(where)}. Each attack stops once the error passes the threshold, so "
-           f"our final errors sit just above it. Paper columns in grey (its CSSL average final "
-           f"is printed as 207.5 though its subjects average 187.8).</p>",
-           _table(*mpjpe_table(rows)),
-           "<h2>Table 2: attacked vs initial synthesised images</h2>",
-           f"<p class='note'>Mean over the samples the attack changed (iterations > 0); "
-           f"{_e(where)}.</p>",
-           _table(*image_table(rows, ("nsd", "drnet", "cssl"), TABLE2)),
-           "<h2>Table 4: CSSL without and with data augmentation</h2>",
-           _table(*image_table(rows, ("cssl", "cssl-da"), TABLE4))]
+def _robustness(rows: list[dict], img: Path) -> list[Block]:
+    """The per target / generator / setting summary and the two robustness figures."""
     groups = defaultdict(list)
     for r in rows:
         groups[(r["target"], r["generator"], *(r[k] for k in SETTING_KEYS))].append(r)
@@ -101,57 +80,97 @@ def _attack_sections(rows: list[dict], store, img: Path) -> list[str]:
                      f"{(mean(r['psnr_db'] for r in group) or float('nan')):.2f}"])
     sweep_figures.success_rate_curves(rows, img / "success_rate.png")
     sweep_figures.final_vs_ssim(rows, img / "final_vs_ssim.png")
-    out += ["<h2>Robustness</h2>", _table(header, body),
-            _figure("img/success_rate.png", "Success rate against the threshold: the share of "
-                    "samples whose attacked image moves the prediction further than it."),
-            _figure("img/final_vs_ssim.png", "Final MPJPE against the SSIM of the attacked vs "
-                    "the initial synthesised image, one point per sample.")]
-    out.append("<h2>Attack examples</h2><p class='note'>Each strip: the target's crop of the "
-               "frame, the generator's initial synthesis, the attacked image (first sample of "
-               "the item).</p>")
+    return [Heading("Robustness"), Table(header, body),
+            Figure("img/success_rate.png", "Success rate against the threshold: the share of "
+                   "samples whose attacked image moves the prediction further than it."),
+            Figure("img/final_vs_ssim.png", "Final MPJPE against the SSIM of the attacked vs "
+                   "the initial synthesised image, one point per sample.")]
+
+
+def _example(store, item: dict, first: dict, img: Path) -> list[Block]:
+    """One attack example: its image strip and, where the store holds its poses, their 3D
+    panel (``dprobe.report.attack_figures.plot_poses``, mm)."""
+    s, key = item["settings"], item["key"]
+    name = f"example-{key}.png"
+    (img / name).write_bytes(store.artifact(key, "example.png"))
+    what = (f"{s['target']} attacked through {s['generator']} ({s['engine']}): "
+            f"{first['subject']} {first['action']}, camera {first['camera']}")
+    out = [Figure(f"img/{name}", f"{what}; MPJPE {first['initial_mpjpe_mm']:.0f} -> "
+                  f"{first['final_mpjpe_mm']:.0f} mm in {first['iterations']} iterations, "
+                  f"SSIM {first['ssim']:.3f}", "example")]
+    poses = store.artifact(key, EXAMPLE_POSES)
+    if poses is not None:
+        plot_poses(json.loads(poses), img / f"poses-{key}.png")
+        out.append(Figure(f"img/poses-{key}.png", f"{what}: 3D poses (mm, root-relative, "
+                          "camera frame): ground truth, prediction on the initial synthesis, "
+                          "prediction on the attacked image."))
+    return out
+
+
+def _examples(rows: list[dict], store, img: Path) -> list[Block]:
+    """The first sample of the first item of each target / generator."""
+    out: list[Block] = [
+        Heading("Attack examples"),
+        note("Each strip: the target's crop of the frame, the generator's initial synthesis, "
+             "the attacked image (first sample of the item); beside it, the sample's poses in "
+             "3D (items computed by a dprobe that did not store poses have none).")]
     shown = set()
     for item in store.items("attack"):
         s = item["settings"]
         if (s["target"], s["generator"]) in shown:
             continue
-        data = store.artifact(item["key"], "example.png")
         first = next((r for r in rows if r["item_key"] == item["key"] and r["sample"] == 0), None)
-        if data is None or first is None:
+        if first is None or store.artifact(item["key"], "example.png") is None:
             continue
         shown.add((s["target"], s["generator"]))
-        name = f"example-{item['key']}.png"
-        (img / name).write_bytes(data)
-        out.append(_figure(f"img/{name}", f"{s['target']} attacked through {s['generator']}: "
-                           f"{first['subject']} {first['action']}, camera {first['camera']}; "
-                           f"MPJPE {first['initial_mpjpe_mm']:.0f} -> "
-                           f"{first['final_mpjpe_mm']:.0f} mm in {first['iterations']} "
-                           f"iterations, SSIM {first['ssim']:.3f}", "example"))
+        out += _example(store, item, first, img)
     return out
 
 
-def _probe_sections(store, img: Path) -> list[str]:
+def _attack_sections(rows: list[dict], store, img: Path) -> list[Block]:
+    if not rows:
+        return [Heading("Attack"), text("This database holds no attack samples.")]
+    setting = main_setting(rows)
+    where = (f"generator: the target's own decoder; setting {setting_text(setting)}"
+             if setting else "no sample used the target's own decoder as the generator")
+    out = [Heading("Table 1: MPJPE before and after the appearance-only attack"),
+           note("Mean over samples (mm) of the error between the prediction on the original "
+                "frame and on the initial synthesis (initial) and on the attacked image "
+                f"(final); {where}. Each attack stops once the error passes the threshold, so "
+                "our final errors sit just above it. Paper columns in grey (its CSSL average "
+                "final is printed as 207.5 though its subjects average 187.8)."),
+           Table(*mpjpe_table(rows)),
+           Heading("Table 2: attacked vs initial synthesised images"),
+           note(f"Mean over the samples the attack changed (iterations > 0); {where}."),
+           Table(*image_table(rows, ("nsd", "drnet", "cssl"), TABLE2)),
+           Heading("Table 4: CSSL without and with data augmentation"),
+           Table(*image_table(rows, ("cssl", "cssl-da"), TABLE4))]
+    return out + _robustness(rows, img) + _examples(rows, store, img)
+
+
+def _probe_sections(store, img: Path) -> list[Block]:
     items = store.items("probe")
     values: dict[str, dict[str, float]] = defaultdict(dict)
     for r in store.query("SELECT model, name, value FROM probe_values WHERE probe = 'metrics'"):
         values[r["model"]][r["name"]] = r["value"]
     models = ["nsd", "drnet", "cssl", "cssl-da"]  # the paper's, always shown
     models += sorted(m for m in values if m not in models)
-    out = ["<h2>Table 3: disentanglement metrics</h2>"]
+    out: list[Block] = [Heading("Table 3: disentanglement metrics")]
     if values:
-        out += ["<p class='note'>Distance correlation of the appearance and pose codes, and "
-                "information over bias (IOB, '-' where the sweep trained no IOB decoders).</p>",
-                _table(*metric_table(values, models))]
+        out += [note("Distance correlation of the appearance and pose codes, and information "
+                     "over bias (IOB, '-' where the sweep trained no IOB decoders)."),
+                Table(*metric_table(values, models))]
     else:
-        out.append("<p>This database holds no metrics probe results.</p>")
-    out.append("<h2>Probe figures</h2>")
+        out.append(text("This database holds no metrics probe results."))
+    out.append(Heading("Probe figures"))
     if not items:
-        out.append("<p>This database holds no probe results.</p>")
+        out.append(text("This database holds no probe results."))
     by_model = defaultdict(dict)
     for item in items:
         s = item["settings"]
         by_model[s["model"]][s["probe"]] = item
     for model, probes in sorted(by_model.items()):
-        out.append(f"<h3>{_e(model)}</h3>")
+        out.append(Heading(model, 3))
         for probe in PROBE_ORDER:
             item = probes.get(probe)
             if item is None:
@@ -161,25 +180,24 @@ def _probe_sections(store, img: Path) -> list[str]:
                     continue
                 file = f"probe-{item['key']}-{name}"
                 (img / file).write_bytes(store.artifact(item["key"], name))
-                out.append(_figure(f"img/{file}", f"{model}: {probe} probe ({name[:-4]})"))
+                out.append(Figure(f"img/{file}", f"{model}: {probe} probe ({name[:-4]})"))
     return out
 
 
-def _bench_section(bench: Sequence[Path]) -> list[str]:
-    out = ["<h2>Engine benchmark</h2>"]
+def _bench_section(bench: Sequence[Path]) -> list[Block]:
+    out: list[Block] = [Heading("Engine benchmark")]
     if not bench:
-        return out + ["<p>No benchmark given (<code>dprobe report --bench FILE.json</code>, the "
-                      "JSON of <code>python -m dprobe.bench</code>).</p>"]
+        return out + [text("No benchmark given (", Code("dprobe report --bench FILE.json"),
+                           ", the JSON of ", Code("python -m dprobe.bench"), ").")]
     for path in bench:
         data = json.loads(Path(path).read_text())
         rows = data.get("rows", data.get("results")) if isinstance(data, dict) else data
-        out.append(f"<h3>{_e(Path(path).name)}</h3>")
+        out.append(Heading(Path(path).name, 3))
         if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
             header = list(dict.fromkeys(k for r in rows for k in r))
-            body = [[_cell(r.get(k)) for k in header] for r in rows]
-            out.append(_table(header, body))
+            out.append(Table(header, [[_cell(r.get(k)) for k in header] for r in rows]))
         else:
-            out.append(f"<pre>{_e(json.dumps(data, indent=1))}</pre>")
+            out.append(Preformatted(json.dumps(data, indent=1)))
     return out
 
 
@@ -191,38 +209,49 @@ def _cell(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _provenance(store, command: str) -> list[str]:
-    out = ["<h2>How these numbers were produced</h2>",
-           f"<p>Report: <code>{_e(command)}</code> from <code>{_e(store.path)}</code>.</p>"]
+def _provenance(store, command: str) -> list[Block]:
+    out: list[Block] = [Heading("How these numbers were produced"),
+                        text("Report: ", Code(command or "(not recorded)"), " from ",
+                             Code(str(store.path)), ".")]
     for run in store.runs():
         v = run["versions"]
-        out.append(f"<h3>Run {run['id']}: sweep {_e(run['spec_name'])}</h3>"
-                   f"<p><code>{_e(run['command'] or '(from Python)')}</code><br>backend "
-                   f"{_e(run['backend'])}, {run['workers']} workers, {run['items_done']} items "
-                   f"computed; {_e(', '.join(f'{k} {x}' for k, x in v.items()))}</p>"
-                   f"<pre>{_e(run['spec_text'])}</pre>")
+        out += [Heading(f"Run {run['id']}: sweep {run['spec_name']}", 3),
+                text(Code(run["command"] or "(from Python)")),
+                text(f"backend {run['backend']}, {run['workers']} workers, {run['items_done']} "
+                     f"items computed; {', '.join(f'{k} {x}' for k, x in v.items())}"),
+                Preformatted(run["spec_text"])]
     return out
 
 
+def report_blocks(store, img: Path, command: str = "", bench: Sequence[Path] = ()
+                  ) -> list[Block]:
+    """The report of the results in ``store`` (a ``ResultsStore``) as blocks; its images are
+    written into the folder ``img`` (linked as ``img/<name>``)."""
+    rows = store.attack_samples()
+    blocks: list[Block] = [
+        Heading(f"dprobe report: {len(rows)} attack samples, "
+                f"{len(store.items('probe'))} probe runs", 1),
+        note("Pose/appearance disentanglement probes and appearance-only attacks (Nakka & "
+             "Salzmann), on the dprobe studio. Columns marked (paper) are the published "
+             "numbers, measured on Human3.6M with the authors' networks: they are a reference, "
+             "not a target.")]
+    blocks += _attack_sections(rows, store, img)
+    blocks += _probe_sections(store, img)
+    blocks += _bench_section(bench)
+    return blocks + _provenance(store, command)
+
+
 def write_report(store, out: Path, command: str = "", bench: Sequence[Path] = ()) -> Path:
-    """Write ``index.html``, ``style.css`` and ``img/`` for the results in ``store`` (a
-    ``ResultsStore``) into the folder ``out`` (which must exist); returns the page's path."""
+    """Write ``index.html``, ``report.md``, ``style.css`` and ``img/`` for the results in
+    ``store`` (a ``ResultsStore``) into the folder ``out`` (which must exist); returns the
+    page's path."""
     img = out / "img"
     img.mkdir(exist_ok=True)
-    rows = store.attack_samples()
-    body = [f"<h1>dprobe report: {len(rows)} attack samples, "
-            f"{len(store.items('probe'))} probe runs</h1>",
-            "<p class='note'>Pose/appearance disentanglement probes and appearance-only "
-            "attacks (Nakka &amp; Salzmann), on the dprobe studio. Columns marked (paper) are "
-            "the published numbers, measured on Human3.6M with the authors' networks: they "
-            "are a reference, not a target.</p>"]
-    body += _attack_sections(rows, store, img)
-    body += _probe_sections(store, img)
-    body += _bench_section(bench)
-    body += _provenance(store, command)
+    blocks = report_blocks(store, img, command, bench)
     (out / "style.css").write_text(STYLE.lstrip())
     page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             "<title>dprobe report</title><link rel='stylesheet' href='style.css'></head>"
-            "<body>\n" + "\n".join(body) + "\n</body></html>\n")
+            "<body>\n" + to_html(blocks) + "\n</body></html>\n")
     (out / "index.html").write_text(page)
+    (out / "report.md").write_text(to_markdown(blocks))
     return out / "index.html"

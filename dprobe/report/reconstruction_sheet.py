@@ -34,6 +34,6 @@ def write_reconstruction_sheet(examples: dict, out: str | Path, title: str) -> P
     fig.suptitle(title, fontsize=9)
     fig.subplots_adjust(left=0.22, right=0.99, top=0.86, bottom=0.02, wspace=0.05, hspace=0.08)
     out = Path(out)
-    fig.savefig(out, dpi=100)
+    fig.savefig(out, dpi=100, format="png")
     plt.close(fig)
     return out

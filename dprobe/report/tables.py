@@ -6,7 +6,7 @@ as ``-``.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = ["MODEL_FIGURE_COLUMNS", "Column", "markdown_table"]
 
@@ -29,12 +29,13 @@ def _cell(row: Mapping, key: str, fmt: str) -> str:
     return fmt.format(value) if isinstance(value, (int, float)) else str(value)
 
 
-def markdown_table(rows: Mapping[str, Mapping], columns: Sequence[Column],
-                   label: str = "model") -> str:
+def markdown_table(rows: Mapping[str, Mapping] | Iterable[tuple[str, Mapping]],
+                   columns: Sequence[Column], label: str = "model") -> str:
     """A Markdown table (text, ending in a newline): one line per ``rows`` item, labelled by
-    its key, one column per ``columns`` entry."""
+    its key, one column per ``columns`` entry; ``rows`` may also be ``(label, row)`` pairs (for
+    labels that repeat)."""
     header = [label] + [title for _, title, _ in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, row in rows.items():
+    for name, row in rows.items() if isinstance(rows, Mapping) else rows:
         lines.append("| " + " | ".join([name] + [_cell(row, k, f) for k, _, f in columns]) + " |")
     return "\n".join(lines) + "\n"

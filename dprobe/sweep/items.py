@@ -6,9 +6,14 @@ bytes, for workers on other machines), the torch thread count, and how probe fig
 a ``Worker`` that opens the studio once and loads each model once, on first use.
 
 An attack item attacks the ``frames`` evenly spaced studio rows of one subject and camera in one
-batch (``dprobe.probes.attack``); its rows are the per-sample results plus the item's settings,
-and its artifact ``example.png`` shows the first sample: the target's crop of the frame, the
-generator's initial synthesis and the attacked image, side by side. A probe item runs
+batch, on its engine: ``eager`` runs ``dprobe.probes.attack``, ``cpp`` the C++ attack
+(``dprobe.engines.pipeline.CppAttack``) over the target's TorchScript export, written once per
+worker into a temporary folder (named by the model's key) that goes with the worker. Its rows
+are the per-sample results plus the item's settings; its artifacts show the first sample:
+``example.png`` the target's crop of the frame, the generator's initial synthesis and the
+attacked image, side by side, and ``example_poses.json`` its poses (``EXAMPLE_POSE_KEYS``: the
+ground truth and the target's predictions on the frame, the initial synthesis and the attacked
+image; lists of 17 x 3 numbers, mm, root-relative, camera frame). A probe item runs
 ``dprobe.probes.run.run_probe``; its values are every number of the probe's result, its
 artifacts ``numbers.json`` and the probe's figures.
 """
@@ -31,11 +36,14 @@ from dprobe import __version__
 from dprobe.data.batches import evenly_spaced
 from dprobe.data.studio import Studio
 from dprobe.errors import DprobeError
-from dprobe.sweep.spec import Item
-from dprobe.sweep.store import ItemResult, flatten_numbers
+from dprobe.sweep.spec import Item, item_key
+from dprobe.sweep.store import EXAMPLE_POSES, ItemResult, flatten_numbers
 
-__all__ = ["FigureWriter", "Worker", "WorkerSetup", "attack_studio_rows", "check_studio",
-           "png_bytes"]
+__all__ = ["EXAMPLE_POSE_KEYS", "FigureWriter", "Worker", "WorkerSetup", "attack_studio_rows",
+           "check_studio", "png_bytes"]
+
+#: The poses of an attack example (``dprobe.probes.attack.result_rows`` keys, mm).
+EXAMPLE_POSE_KEYS = ("truth_mm", "q_mm", "initial_pred_mm", "final_pred_mm")
 
 #: ``(probe, result, folder, model) -> file names``: draws a probe's figures into ``folder``.
 FigureWriter = Callable[[str, object, Path, str], list]
@@ -110,6 +118,8 @@ class Worker:
         self.figures = setup.figures
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self._models: dict = {}
+        self._cpp: dict = {}
+        self._exports: tempfile.TemporaryDirectory | None = None
         self._scene = None
 
     def model(self, name: str):
@@ -119,6 +129,20 @@ class Worker:
 
             self._models[name] = registry.load(name)
         return self._models[name]
+
+    def cpp_attack(self, name: str):
+        """The C++ attack (``CppAttack``) of model ``name`` over its TorchScript export, written
+        on first use into this worker's temporary folder (removed when the worker ends)."""
+        if name not in self._cpp:
+            from dprobe.engines.pipeline import CppAttack
+            from dprobe.export import export_model
+
+            if self._exports is None:
+                self._exports = tempfile.TemporaryDirectory(prefix="dprobe-exports-")
+            folder = Path(self._exports.name) / item_key({"model": name})
+            export_model(name, folder, ["torchscript"])
+            self._cpp[name] = CppAttack(folder)
+        return self._cpp[name]
 
     def __call__(self, item: Item) -> ItemResult:
         """Compute ``item``."""
@@ -132,29 +156,38 @@ class Worker:
         result.cpu_seconds = time.process_time() - cpu
         return result
 
+    def _generator(self, name: str, target):
+        """The attack generator ``name``: "self" (``target``'s decoder), "renderer", a model."""
+        from dprobe.probes.attack_generators import DecoderGenerator, RendererGenerator
+
+        if name == "self":
+            return DecoderGenerator(target, "self")
+        if name == "renderer":
+            return RendererGenerator(target.crop_size, self.studio.frame_hw)
+        return DecoderGenerator(self.model(name), name)
+
     def _attack(self, item: Item) -> ItemResult:
         from dprobe.probes.attack import AttackConfig, attack, result_rows, studio_batch
-        from dprobe.probes.attack_generators import DecoderGenerator, RendererGenerator
 
         s = item.settings
         target = self.model(s["target"])
-        if s["generator"] == "self":
-            generator = DecoderGenerator(target, "self")
-        elif s["generator"] == "renderer":
-            generator = RendererGenerator(target.crop_size, self.studio.frame_hw)
-        else:
-            generator = DecoderGenerator(self.model(s["generator"]), s["generator"])
         config = AttackConfig(threshold_mm=s["threshold_mm"], iterations=s["iterations"],
                               lr=s["lr"], eps=s["eps"] or None, boxes=s["boxes"])
         rows = attack_studio_rows(self.studio, s["subject"], s["camera"], s["frames"])
         batch = studio_batch(self.studio, rows)
-        result = attack(target, generator, batch, config)
+        if s["engine"] == "cpp":
+            if s["generator"] != "self":
+                raise ValueError("the cpp engine attacks only with generator 'self'")
+            result = self.cpp_attack(s["target"]).attack(target, batch, config)
+        else:
+            result = attack(target, self._generator(s["generator"], target), batch, config)
         settings = {"target": s["target"], "generator": s["generator"], "engine": s["engine"],
                     "threshold_mm": s["threshold_mm"], "max_iterations": s["iterations"],
                     "lr": s["lr"], "eps": s["eps"], "boxes": s["boxes"],
                     "dprobe_version": __version__}
         out = []
-        for sample, r in enumerate(result_rows(self.studio, rows, batch, result)):
+        records = result_rows(self.studio, rows, batch, result, poses=True)
+        for sample, r in enumerate(records):
             out.append({**settings, "sample": sample, "subject": r["subject"],
                         "camera": r["camera"], "action": r["action"], "frame": r["frame"],
                         "studio_row": r["row"], "initial_mpjpe_mm": r["initial_mpjpe_mm"],
@@ -162,8 +195,10 @@ class Worker:
                         "success": int(r["success"]), "ssim": r["ssim"], "psnr_db": r["psnr_db"],
                         "mse": r["mse"], "q_vs_truth_mpjpe_mm": r["q_vs_truth_mpjpe_mm"]})
         example = torch.stack((result.x_input[0], result.x_initial[0], result.x_final[0]))
+        poses = json.dumps({k: records[0][k] for k in EXAMPLE_POSE_KEYS}).encode()
         return ItemResult(item.key, item.kind, s, rows=out, worker=self.name,
-                          artifacts=[("example.png", "image/png", png_bytes(example))],
+                          artifacts=[("example.png", "image/png", png_bytes(example)),
+                                     (EXAMPLE_POSES, "application/json", poses)],
                           version=__version__)
 
     def _probe(self, item: Item) -> ItemResult:

@@ -18,7 +18,7 @@ A spec names a studio and up to two grids::
     lr = 0.05
     eps = 0.0                # relative budget on h_a; 0 = none
     boxes = "detector"       # "detector" | "truth"
-    engines = ["eager"]
+    engines = ["eager"]      # "eager" (PyTorch) | "cpp" (the C++ attack, generator "self" only)
     [probes]                 # models x probes (dprobe.probes.run)
     models = ["nsd"]
     probes = ["swap", "zero", "channels", "embed", "metrics"]
@@ -53,6 +53,7 @@ from dprobe.errors import DprobeError
 __all__ = [
     "ATTACK_ENGINES",
     "GENERATOR_KINDS",
+    "SELF_ONLY_ENGINES",
     "AttackGrid",
     "Item",
     "ProbeGrid",
@@ -65,8 +66,12 @@ __all__ = [
     "studio_identity",
 ]
 
-#: Engines that can run the attack (it needs autograd through the target's own modules).
-ATTACK_ENGINES = ("eager",)
+#: Engines that can run the attack (it needs autograd through the target's own modules):
+#: ``eager`` (``dprobe.probes.attack``) and ``cpp`` (``dprobe.engines.pipeline.CppAttack`` over
+#: the target's TorchScript export; it runs the target's own decoder only).
+ATTACK_ENGINES = ("eager", "cpp")
+#: Engines that attack only with the target's own decoder as the generator (``"self"``).
+SELF_ONLY_ENGINES = ("cpp",)
 #: Generators that are not a model: the target's own decoder, and the studio renderer.
 GENERATOR_KINDS = ("self", "renderer")
 PRESETS = ("tiny", "standard")
@@ -226,7 +231,18 @@ def _attack_grid(source: str, t: dict) -> AttackGrid:
             _fail(source, f"engine {e!r} in attack.engines cannot run the attack (it needs "
                           f"autograd through the target); attack engines: "
                           f"{', '.join(ATTACK_ENGINES)}")
+    _check_self_only(source, v.get("engines", ()), v["generators"])
     return AttackGrid(**v)
+
+
+def _check_self_only(source: str, engines: tuple[str, ...], generators: tuple[str, ...]) -> None:
+    """Refuse a grid that pairs an engine of ``SELF_ONLY_ENGINES`` with another generator."""
+    others = [g for g in generators if g != "self"]
+    for e in engines:
+        if e in SELF_ONLY_ENGINES and others:
+            _fail(source, f"engine {e!r} in attack.engines attacks only with generator 'self' "
+                          f"(the target's own decoder), not {others[0]!r}; run the other "
+                          "generators in a spec with engines = [\"eager\"]")
 
 
 def _probe_grid(source: str, t: dict) -> ProbeGrid:

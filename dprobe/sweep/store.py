@@ -13,7 +13,9 @@ Tables (schema ``SCHEMA``):
 - ``probe_values (item_key, model, probe, name, value, dprobe_version)``: every scalar of a
   probe's numbers, by its dotted path (``featured.leak``, ``flips.0``).
 - ``artifacts (item_key, name, media_type, data)``: files an item produced (probe figures,
-  the probe's full numbers as JSON, an attack example strip), as bytes.
+  the probe's full numbers as JSON, an attack example strip ``example.png`` and its poses
+  ``EXAMPLE_POSES``), as bytes. Attack items stored before ``EXAMPLE_POSES`` existed lack
+  it: readers treat it as optional, so the schema (and its version) is unchanged.
 
 Results arrive in chunks (lists of ``ItemResult``); each chunk is one transaction. The database
 runs in WAL mode: a process killed at any moment leaves every committed chunk intact.
@@ -29,10 +31,14 @@ from pathlib import Path
 
 from dprobe.errors import DprobeError
 
-__all__ = ["ATTACK_COLUMNS", "SCHEMA", "ItemResult", "ResultsStore", "flatten_numbers"]
+__all__ = ["ATTACK_COLUMNS", "EXAMPLE_POSES", "SCHEMA", "ItemResult", "ResultsStore",
+           "flatten_numbers"]
 
 FORMAT = "dprobe-results"
 SCHEMA = 1
+#: The artifact of an attack item with its first sample's poses (JSON: name -> 17 x 3, mm;
+#: ``dprobe.sweep.items.EXAMPLE_POSE_KEYS``). Optional: older stores' items lack it.
+EXAMPLE_POSES = "example_poses.json"
 
 #: The columns of ``attack_samples`` (name, SQLite type), in table order.
 ATTACK_COLUMNS: tuple[tuple[str, str], ...] = (

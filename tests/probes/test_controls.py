@@ -2,15 +2,22 @@
 
 - the studio wrapped as a model (disentangled by construction): leak ~0, retention ~0;
 - a model whose decoder ignores h_a (appearance travels in the pose code): leak ~1,
-  retention ~1, and the channel probe finds the appearance channels;
+  retention ~1, and the channel probe finds the appearance channels (also by nearest pose,
+  as on a real capture);
 - DC of independent codes ~0 and of a rotated, scaled copy = 1, and linear probes of random
   codes at chance, are in tests/metrics/test_disentanglement.py and test_embedding.py.
 """
 from __future__ import annotations
 
-import pytest
+import copy
 
-from dprobe.probes.channels import channel_probe
+import pytest
+import torch
+
+from dprobe.data.appearance import APPEARANCE_DIM
+from dprobe.probes.channels import channel_probe, nearest_pose_probability
+from dprobe.probes.controls import AppearanceBlindModel
+from dprobe.probes.counterfactual import Scene
 from dprobe.probes.swap import swap_probe
 from dprobe.probes.zero_appearance import zero_appearance_probe
 
@@ -57,3 +64,37 @@ def test_channel_probe_finds_the_appearance_channels(blind_model):
     assert c["highest_pose_b"][at] < 0.1
     assert r.flips["highest_first_appearance_flip_k"] == 25
     assert c["lowest_appearance_b"][0] < 0.1 and c["highest_appearance_b"][-1] > 0.9
+
+
+class _PoseAndClothesModel(AppearanceBlindModel):
+    """Encodes only: the pose code is the root-relative camera-frame pose in metres (51
+    channels) followed by the appearance vector (25 channels, 0-1 colours)."""
+
+    def _pose_code(self, rows, appearance):
+        pose = self.scene.pose(rows).flatten(1) / 1000
+        return torch.cat((pose, appearance), dim=1)
+
+
+def test_nearest_pose_probability_finds_the_appearance_channels(tiny):
+    """Without renders of the same pose, pairing each frame with the other subject's nearest
+    pose still ranks the appearance channels (the last 25) first."""
+    scene = Scene(tiny)
+    model = _PoseAndClothesModel(scene)
+    probability, distance = nearest_pose_probability(model, scene, ("S7", "S8", "S5"),
+                                                     per_camera=2, pool_per_camera=16)
+    assert probability.sum() == pytest.approx(1.0, abs=1e-5)
+    clothes = set(range(probability.numel() - APPEARANCE_DIM, probability.numel()))
+    assert set(probability.argsort(descending=True)[:10].tolist()) <= clothes
+    assert probability[sorted(clothes)].sum() > 0.6          # 25 of the 76 channels
+    assert 0 < distance < 300
+
+
+def test_a_scene_without_renders_hands_out_frames_and_refuses_counterfactuals(tiny):
+    crops_only = copy.copy(tiny)
+    crops_only.appearance = None
+    scene = Scene(crops_only)
+    assert not scene.can_render and Scene(tiny).can_render
+    rows = scene.rows("S7", 1)
+    assert scene.frames(rows).shape[0] == len(rows)
+    with pytest.raises(ValueError, match="need a synthetic studio"):
+        scene.render(rows, tiny.appearance[rows])

@@ -1,7 +1,10 @@
-"""The sweep report: the paper's numbers beside ours, local files only, and every image loaded
-in headless Chromium."""
+"""The sweep report: the paper's numbers beside ours, local files only, every image loaded in
+headless Chromium; report.md with the same tables and images; 3D pose panels of the attack
+examples (and none, without failing, for items stored without poses)."""
+import html
 import re
 import shutil
+import sqlite3
 import subprocess
 
 import pytest
@@ -10,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from dprobe.report.sweep_tables import mpjpe_table
 from dprobe.sweep.spec import parse_spec
+from dprobe.sweep.store import EXAMPLE_POSES
 from tests.support import run_cli
 
 SPEC = """
@@ -30,6 +34,8 @@ frames = 2
 iterations = 2
 threshold_mm = 400.0
 """
+HEADINGS = ("Table 1", "Table 2", "Table 3", "Table 4", "Robustness", "Attack examples",
+            "Probe figures", "Engine benchmark", "How these numbers were produced")
 CHECK = ("<script>window.addEventListener('load', () => {const imgs = [...document.images];"
          "document.body.dataset.images = imgs.length; document.body.dataset.broken = imgs.filter("
          "i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src')).join('|');});"
@@ -55,9 +61,7 @@ def report(tmp_path_factory, tiny_path):
 
 def test_report_shows_the_papers_numbers_beside_ours(report):
     page = (report / "index.html").read_text()
-    for heading in ("Table 1", "Table 2", "Table 3", "Table 4", "Robustness",
-                    "Attack examples", "Probe figures", "Engine benchmark",
-                    "How these numbers were produced"):
+    for heading in HEADINGS:
         assert heading in page, heading
     for published in ("179.7", "198.9", "207.5", "0.947", "26.45", "0.88", "1.29", "22.90"):
         assert f">{published}<" in page, published
@@ -72,6 +76,43 @@ def test_report_is_self_contained(report):
     assert sources and not [s for s in sources if "://" in s or s.startswith("/")]
     assert all((report / s).is_file() for s in sources), sources
     assert len(re.findall(r"<img ", page)) >= 5  # 2 curves, 2 examples, the probe figure
+
+
+def _markdown_images(md: str) -> list[str]:
+    return re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+
+
+def test_report_markdown_has_the_pages_tables_and_images(report):
+    md = (report / "report.md").read_text()
+    page = (report / "index.html").read_text()
+    for heading in HEADINGS:
+        assert re.search(rf"^#+ {heading}", md, re.M), heading
+    headers = re.findall(r"<table><tr>(.*?)</tr>", page)
+    assert len(headers) == 5  # Tables 1, 2, 4, the robustness summary, Table 3
+    for row in headers:
+        cells = [html.unescape(c) for c in re.findall(r"<th[^>]*>(.*?)</th>", row)]
+        assert "| " + " | ".join(cells) + " |" in md, cells
+    for published in ("179.7", "198.9", "207.5", "0.947", "26.45", "0.88", "1.29", "22.90"):
+        assert f"| {published} |" in md, published
+    images = _markdown_images(md)
+    assert not [s for s in images if "://" in s or s.startswith("/")], images
+    assert all((report / s).is_file() for s in images), images
+    assert images == re.findall(r'<img[^>]* src="([^"]+)"', page)  # the page's, in its order
+    examples = [s for s in images if s.startswith("img/example-")]
+    poses = [s for s in images if s.startswith("img/poses-")]
+    assert len(examples) == 2 and [s.replace("example-", "poses-") for s in examples] == poses
+
+
+def test_a_store_without_poses_gives_a_report_without_pose_panels(report, tmp_path, capsys):
+    db = tmp_path / "old.sqlite"
+    with sqlite3.connect(report.parent / "r.sqlite") as source, sqlite3.connect(db) as copy:
+        source.backup(copy)
+        copy.execute("DELETE FROM artifacts WHERE name = ?", (EXAMPLE_POSES,))
+    status, _, err = run_cli(capsys, "report", "--db", db, "--out", tmp_path / "out")
+    assert status == 0, err
+    images = _markdown_images((tmp_path / "out" / "report.md").read_text())
+    assert len([s for s in images if s.startswith("img/example-")]) == 2
+    assert not [s for s in images if "poses-" in s]
 
 
 def test_report_renders_in_chromium_with_every_image_loaded(report, tmp_path):
@@ -129,3 +170,5 @@ def test_report_includes_an_engine_benchmark(report, tmp_path, capsys):
     assert status == 0 and "report written; open" in printed, err
     page = (tmp_path / "out" / "index.html").read_text()
     assert "<th>images_per_s</th>" in page and "<td>1235</td>" in page and "onnxruntime" in page
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert "| engine | batch | images_per_s | max_diff_mm |" in md and "| 1235 |" in md

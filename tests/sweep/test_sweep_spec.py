@@ -62,6 +62,8 @@ def test_shipped_specs_are_valid():
     (("\"metrics\"]", "\"metric\"]"), r"unknown probe 'metric'"),
     (("frames = 3", "frames = 3\nengines = [\"onnxruntime\"]"),
      r"engine 'onnxruntime' in attack\.engines cannot run the attack"),
+    (("frames = 3", "frames = 3\nengines = [\"eager\", \"cpp\"]"),
+     r"engine 'cpp' in attack\.engines attacks only with generator 'self' .*not 'renderer'"),
     (("frames = 3", "frames = 0"), r"attack\.frames must be 1 or more"),
     (("preset = \"tiny\"", "preset = \"huge\""), r"unknown studio\.preset 'huge'"),
     (("[probes]", "[probe]"), r"unknown setting probe "),
