@@ -135,13 +135,15 @@ class _CodeDecoder(nn.Module):
 
 
 def _fit_and_score(inputs: Tensor, images: Tensor, train: Tensor, test: Tensor,
-                   schedule: IOBSchedule) -> float:
+                   schedule: IOBSchedule, progress: bool = False, desc: str = "") -> float:
     """Held-out MSE of a ``_CodeDecoder`` trained on ``inputs[train]`` -> ``images[train]``."""
+    from tqdm import tqdm
+
     gen = torch.Generator().manual_seed(schedule.seed)
     torch.manual_seed(schedule.seed)
     net = _CodeDecoder(inputs.shape[1], images.shape[-1], schedule.width)
     opt = torch.optim.Adam(net.parameters(), lr=schedule.lr)
-    for _ in range(schedule.epochs):
+    for _ in tqdm(range(schedule.epochs), desc=desc, unit="epoch", disable=not progress):
         order = train[torch.randperm(len(train), generator=gen)]
         for lo in range(0, len(order), schedule.batch_size):
             idx = order[lo: lo + schedule.batch_size]
@@ -153,8 +155,8 @@ def _fit_and_score(inputs: Tensor, images: Tensor, train: Tensor, test: Tensor,
         return float(F.mse_loss(net(inputs[test]), images[test]))
 
 
-def information_over_bias(codes: Tensor, images: Tensor,
-                          schedule: IOBSchedule | None = None) -> dict:
+def information_over_bias(codes: Tensor, images: Tensor, schedule: IOBSchedule | None = None,
+                          progress: bool = False, name: str = "X") -> dict:
     """``IOB(I, X)`` of codes ``(N, D)`` (any D) for images ``(N, 3, H, W)`` in [0, 1].
 
     Returns ``{"iob", "mse_code", "mse_bias", "schedule"}``; MSEs are on the held-out split of
@@ -174,7 +176,9 @@ def information_over_bias(codes: Tensor, images: Tensor,
     target = F.adaptive_avg_pool2d(images.float(), schedule.image_size)
     mean, std = codes[train].mean(0), codes[train].std(0).clamp_min(1e-6)
     standard = (codes - mean) / std
-    mse_code = _fit_and_score(standard, target, train, test, schedule)
-    mse_bias = _fit_and_score(torch.ones(n, 1), target, train, test, schedule)
+    mse_code = _fit_and_score(standard, target, train, test, schedule, progress,
+                              f"IOB(I, {name}): decoder on the code")
+    mse_bias = _fit_and_score(torch.ones(n, 1), target, train, test, schedule, progress,
+                              f"IOB(I, {name}): decoder on a constant")
     return {"iob": mse_bias / max(mse_code, 1e-12), "mse_code": mse_code, "mse_bias": mse_bias,
             "schedule": schedule.to_dict()}

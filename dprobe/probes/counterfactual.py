@@ -28,7 +28,7 @@ from dprobe.data.render import render_crop
 from dprobe.data.studio import Studio
 from dprobe.models.protocol import PoseAppearanceModel, composite
 
-__all__ = ["Scene", "batches", "quantise", "reconstruct", "with_shape"]
+__all__ = ["Scene", "batches", "encode_all", "quantise", "reconstruct", "with_shape"]
 
 Observer = Callable[[Tensor, Tensor, Tensor], None]
 
@@ -139,6 +139,19 @@ class Scene:
 def reconstruct(model: PoseAppearanceModel, images: Tensor, background: Tensor) -> Tensor:
     """``D(E(x))`` composited over ``background``: the model's own rendering of ``images``."""
     return composite(*model.decode(*model.encode(images)), background)
+
+
+@torch.no_grad()
+def encode_all(model: PoseAppearanceModel, images: Tensor, batch_size: int = 128,
+               progress: bool = False, desc: str = "encoding") -> tuple[Tensor, Tensor]:
+    """``(h_a, h_p)`` of ``images (N, 3, c, c)`` encoded ``batch_size`` at a time, as float32
+    (a progress bar named ``desc`` with ``progress``)."""
+    from tqdm import tqdm
+
+    parts = [model.encode(images[sl]) for sl in tqdm(list(batches(len(images), batch_size)),
+                                                      desc=desc, unit="batch",
+                                                      disable=not progress)]
+    return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
 
 
 def batches(n: int, size: int):

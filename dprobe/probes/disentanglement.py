@@ -21,21 +21,15 @@ from dprobe.metrics.disentanglement import (
     information_over_bias,
 )
 from dprobe.models.protocol import PoseAppearanceModel
-from dprobe.probes.counterfactual import Scene, batches
+from dprobe.probes.counterfactual import Scene, encode_all
 
 __all__ = ["metrics_probe"]
-
-
-@torch.no_grad()
-def _codes(model: PoseAppearanceModel, images: torch.Tensor, batch_size: int):
-    parts = [model.encode(images[sl]) for sl in batches(len(images), batch_size)]
-    return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
 
 
 def metrics_probe(model: PoseAppearanceModel, scene: Scene,
                   subjects: tuple[str, ...] = TEST_SUBJECTS, per_camera: int = 250,
                   dc_batch: int = 400, iob: IOBSchedule | None = None, iob_samples: int = 2000,
-                  batch_size: int = 128, seed: int = 0) -> dict:
+                  batch_size: int = 128, seed: int = 0, progress: bool = False) -> dict:
     """DC(A, P) (whole set, batched, shuffled baseline) and, with ``iob``, IOB(I, A), IOB(I, P).
 
     Codes of ``per_camera`` crops per camera of each of ``subjects`` (in the studio's row
@@ -44,7 +38,7 @@ def metrics_probe(model: PoseAppearanceModel, scene: Scene,
     """
     rows = torch.cat([scene.rows(s, per_camera) for s in subjects])
     images = scene.frames(rows)
-    h_a, h_p = _codes(model, images, batch_size)
+    h_a, h_p = encode_all(model, images, batch_size, progress, "metrics: crops")
     gen = torch.Generator().manual_seed(seed)
     shuffled = h_p[torch.randperm(len(h_p), generator=gen)]
     out = {
@@ -58,7 +52,7 @@ def metrics_probe(model: PoseAppearanceModel, scene: Scene,
     if iob is not None:
         started = time.perf_counter()
         pick = torch.randperm(len(rows), generator=gen)[:iob_samples]
-        out["iob_a"] = information_over_bias(h_a[pick], images[pick], iob)
-        out["iob_p"] = information_over_bias(h_p[pick], images[pick], iob)
+        out["iob_a"] = information_over_bias(h_a[pick], images[pick], iob, progress, "A")
+        out["iob_p"] = information_over_bias(h_p[pick], images[pick], iob, progress, "P")
         out["iob_seconds"] = time.perf_counter() - started
     return out

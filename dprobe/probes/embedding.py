@@ -25,7 +25,7 @@ from torch import Tensor
 from dprobe.data import appearance as A
 from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.models.protocol import PoseAppearanceModel
-from dprobe.probes.counterfactual import Scene, batches
+from dprobe.probes.counterfactual import Scene, encode_all
 
 __all__ = ["EmbeddingResult", "embedding_probe", "linear_classifier_score",
            "linear_regression_score"]
@@ -89,15 +89,11 @@ class EmbeddingResult:
         return self.numbers_
 
 
-def _encode(model: PoseAppearanceModel, images: Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
-    parts = [model.encode(images[sl]) for sl in batches(len(images), batch_size)]
-    return torch.cat([p[0] for p in parts]).float(), torch.cat([p[1] for p in parts]).float()
-
-
 @torch.no_grad()
 def embedding_probe(model: PoseAppearanceModel, scene: Scene,
                     subjects: tuple[str, ...] = NAMED_SUBJECTS, tsne_subject: str = "S7",
-                    per_camera: int = 24, batch_size: int = 128, seed: int = 0) -> EmbeddingResult:
+                    per_camera: int = 24, batch_size: int = 128, seed: int = 0,
+                    progress: bool = False) -> EmbeddingResult:
     """t-SNE and linear probes (see the module doc) on ``per_camera`` crops per camera and
     subject."""
     from sklearn.manifold import TSNE
@@ -105,11 +101,12 @@ def embedding_probe(model: PoseAppearanceModel, scene: Scene,
 
     studio = scene.studio
     rows = torch.cat([scene.rows(s, per_camera) for s in subjects])
-    h_a, h_p = _encode(model, scene.frames(rows), batch_size)
+    h_a, h_p = encode_all(model, scene.frames(rows), batch_size, progress, "embed: crops")
     actions, subject_ids = studio.action[rows], studio.subject[rows]
     gen = torch.Generator().manual_seed(seed)
     random_apps = A.sample_appearances(len(rows), gen)
-    h_a_cf, h_p_cf = _encode(model, scene.render(rows, random_apps), batch_size)
+    h_a_cf, h_p_cf = encode_all(model, scene.render(rows, random_apps), batch_size, progress,
+                                "embed: renders in random clothes")
     mine = subject_ids == studio.subject_id(tsne_subject)
     codes = _standardise(h_a[mine].numpy().astype(np.float64))
     with threadpool_limits(torch.get_num_threads()):  # sklearn's BLAS threads beside torch's

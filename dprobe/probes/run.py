@@ -66,10 +66,12 @@ def run_probe(name: str, model: PoseAppearanceModel, scene: Scene, settings: Pro
                                k_step=settings.k_step, progress=progress)
     elif name == "embed":
         result = embedding_probe(model, scene, tsne_subject=a,
-                                 per_camera=settings.embed_per_camera, seed=settings.seed)
+                                 per_camera=settings.embed_per_camera, seed=settings.seed,
+                                 progress=progress)
     elif name == "metrics":
         result = MetricsResult(metrics_probe(model, scene, per_camera=settings.metrics_per_camera,
-                                             iob=settings.iob, seed=settings.seed))
+                                             iob=settings.iob, seed=settings.seed,
+                                             progress=progress))
     else:
         raise ValueError(f"unknown probe {name!r}; choose one of {', '.join(PROBES)}")
     result.seconds = time.perf_counter() - started
