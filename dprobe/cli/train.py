@@ -60,7 +60,7 @@ VAL_PER_SUBJECT = 64
 RUN_DEFAULTS: dict[str, Any] = {
     "framework": None, "augment": "none", "studio": None, "steps": 3000, "minutes": None,
     "batch_size": 32, "seed": 0, "lr": 1e-3, "width": 16, "labelled": None,
-    "foreground_weight": 0.0, "mask_weight": 0.0,
+    "foreground_weight": 0.0, "mask_weight": 0.0, "init": None,
 }
 #: Options a resumed run may change (they do not change the result of a fixed-step run); taken
 #: from ``run.json`` unless given.
@@ -111,6 +111,26 @@ def _run_settings(args: argparse.Namespace, framework: str, out: Path) -> dict:
     return {**settings, "command": command_line()}
 
 
+def _initialise(model: ReferenceModel, source: str) -> dict:
+    """Copy the encoder (and decoder, where both have one) of the model ``source`` (a shipped
+    name or a checkpoint directory) into ``model``; what it was, for the new model's meta."""
+    init = registry.load(source)
+    if init.network != model.network:
+        raise DprobeError(f"--init {source} has network {init.network} but this run builds "
+                          f"{model.network} (give the same --width, or another --init)")
+    for part in ("encoder", "decoder"):
+        mine, theirs = getattr(model, part), getattr(init, part)
+        if mine is None:
+            continue
+        if theirs is None:
+            raise DprobeError(f"--init {source} has no {part}, which this framework trains")
+        mine.load_state_dict({k: v.float() for k, v in theirs.state_dict().items()})
+    training = init.meta.get("training") or {}
+    return {"from": str(source), "framework": init.meta.get("framework"),
+            "steps_done": training.get("steps_done"), "seconds": training.get("seconds"),
+            "reconstruction": init.meta.get("hyperparameters", {}).get("reconstruction")}
+
+
 def _train_framework(args: argparse.Namespace, framework_name: str) -> int:
     set_threads(args.threads)
     out = Path(args.out)
@@ -137,6 +157,8 @@ def _train_framework(args: argparse.Namespace, framework_name: str) -> int:
                     augment=make_augment(run["augment"]),
                     reconstruction=ReconstructionWeights(foreground=run["foreground_weight"],
                                                          mask=run["mask_weight"]))
+    if run["init"] is not None:  # on --resume the training state then replaces the weights
+        model.meta["init"] = _initialise(model, run["init"])
     model.meta.update({
         "framework": run["framework"], "augment": run["augment"],
         "hyperparameters": framework.hyperparameters(),
@@ -193,6 +215,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     _resumable(p, "--width", RUN_DEFAULTS["width"], "network base width in channels",
                type=positive_int)
     _resumable(p, "--seed", RUN_DEFAULTS["seed"], "random seed", type=seed)
+    _resumable(p, "--init", RUN_DEFAULTS["init"],
+               "start from this model's encoder and decoder (shipped name or checkpoint "
+               "directory; fine-tuning), not from random weights", metavar="NAME|DIR")
     p.add_argument("--val-every", type=positive_int, default=argparse.SUPPRESS,
                    help=f"steps between validations (default {RESUME_FREE['val_every']})")
     p.add_argument("--checkpoint-minutes", type=positive_float, default=argparse.SUPPRESS,

@@ -42,6 +42,22 @@ def test_reconstruction_weights_reach_the_objective(tiny_path, tmp_path):
     assert json.loads((out / "run.json").read_text())["foreground_weight"] == 4.0
 
 
+def test_init_starts_from_another_models_weights(trained, tiny_path, tmp_path):
+    out = tmp_path / "tuned"
+    status, _, err = run_cli(None, "train", "--framework", "cssl", "--out", out, "--steps", 1,
+                             "--lr", 1e-12, "--init", trained, "--studio", tiny_path, *SMALL)
+    assert status == 0, err
+    tuned, source = load(out), load(trained)
+    assert tuned.meta["init"]["from"] == str(trained)
+    assert tuned.meta["init"]["framework"] == "nsd" and tuned.meta["init"]["steps_done"] == 3
+    for part in ("encoder", "decoder"):
+        mine, theirs = getattr(tuned, part).state_dict(), getattr(source, part).state_dict()
+        for key, value in theirs.items():
+            if value.is_floating_point() and "running" not in key:
+                assert (mine[key].float() - value.float()).abs().max() < 1e-6, key
+    assert json.loads((out / "run.json").read_text())["init"] == str(trained)
+
+
 def test_resume_takes_the_options_of_run_json(trained, capsys):
     status, out, err = run_cli(capsys, "train", "--out", trained, "--resume", "--quiet",
                                "--width", 4)  # an option that agrees with run.json is accepted
@@ -71,6 +87,9 @@ def test_resume_refuses_contradicting_options(argv, match, trained, capsys):
     ("train", ["--studio", "{tmp}/none.h5"], "studio file .*none.h5 does not exist"),
     ("train", ["--out", "{tmp}/mine.txt"], "mine.txt already exists; pass --force"),
     ("train", ["--resume"], "cannot resume: .*train_state.safetensors does not exist"),
+    ("train", ["--init", "nsd", "--width", "4"], "--init nsd has network .*width=16.* but this "
+                                                 "run builds .*width=4"),
+    ("train", ["--init", "{tmp}"], "is not a dprobe checkpoint: config.json"),
     ("train-supervised", ["--labelled", "S2"], "subject 'S2' is not in the studio"),
     ("train-supervised", ["--labelled", "S9"], "S9 is held out for testing"),
     ("train-supervised", ["--studio", "{tmp}/none.h5"], "studio file .*none.h5 does not exist"),
