@@ -62,14 +62,22 @@ ship() {  # ship NAME [SHIPPED]: regressor on S1 labels + detector, fp16, into t
     --detector "$RUNS/detector" --dtype float16 --out "$WEIGHTS/$shipped" --force --quiet
   $DPROBE evaluate --model "$WEIGHTS/$shipped" --studio "$STUDIO" \
     --out "$WEIGHTS/$shipped/figures.json" --picture "$RUNS/$shipped-reconstructions.png" --force
-  # the same encoder with labels from all five training subjects (reported, not shipped)
-  $DPROBE train-regressor --model "$RUNS/$name" --studio "$STUDIO" \
-    --labelled S1 S5 S6 S7 S8 --out "$RUNS/$name-all" --force --quiet
-  $DPROBE evaluate --model "$RUNS/$name-all" --studio "$STUDIO" --out "$RUNS/$name-all/figures.json" --force
   touch "$RUNS/$name/shipped"
 }
 
-ship_all() { for pair in "$@"; do ship ${pair/:/ }; done; }  # NAME:SHIPPED ...
+five_subjects() {  # five_subjects NAME: the same encoder with labels from all five training
+                   # subjects (reported, not shipped)
+  local name=$1
+  [ -f "$RUNS/$name-all/figures.json" ] && return 0
+  $DPROBE train-regressor --model "$RUNS/$name" --studio "$STUDIO" \
+    --labelled S1 S5 S6 S7 S8 --out "$RUNS/$name-all" --force --quiet
+  $DPROBE evaluate --model "$RUNS/$name-all" --studio "$STUDIO" --out "$RUNS/$name-all/figures.json" --force
+}
+
+ship_all() {  # ship_all NAME:SHIPPED ...
+  for pair in "$@"; do ship ${pair/:/ }; done
+  for pair in "$@"; do five_subjects "${pair%%:*}"; done
+}
 
 # Issue 4 (its DRNet run is superseded by drnet-person below)
 train nsd nsd
