@@ -8,7 +8,8 @@
 #   and CSSL-DA continue from their issue-4 runs for FINETUNE_MINUTES (20; 45 minutes of
 #   training in all, the issue's budget); DRNet, whose similarity loss changed (scale-invariant,
 #   so its codes cannot collapse), starts again from random weights for DRNET_MINUTES (45).
-#   bash benchmarks/train_models.sh [STUDIO] [RUNS]
+#   bash benchmarks/train_models.sh [STUDIO] [RUNS] [STAGE ...]
+# With STAGEs, only those run (a function below with its arguments, e.g. "ship nsd-person nsd").
 # STUDIO defaults to runs/studio-standard.h5 (built here if missing), RUNS to runs/.
 # Every stage is resumable: rerun the script after a kill and finished stages are skipped,
 # interrupted training runs continue from their last checkpoint (--resume).
@@ -79,17 +80,31 @@ ship_all() {  # ship_all NAME:SHIPPED ...
   for pair in "$@"; do five_subjects "${pair%%:*}"; done
 }
 
-# Issue 4 (its DRNet run is superseded by drnet-person below)
+# Issue 12's runs
+person=(--foreground-weight "$FOREGROUND" --mask-weight "$MASK")
+nsd_person() { train nsd-person nsd --init "$RUNS/nsd" --minutes "$FINETUNE_MINUTES" "${person[@]}"; }
+cssl_person() { train cssl-person cssl --init "$RUNS/cssl" --minutes "$FINETUNE_MINUTES" "${person[@]}"; }
+cssl_da_person() {
+  train cssl-da-person cssl --augment jitter --init "$RUNS/cssl-da" --minutes "$FINETUNE_MINUTES" \
+    "${person[@]}"
+}
+drnet_person() { train drnet-person drnet --minutes "$DRNET_MINUTES" "${person[@]}"; }
+
+if [ $# -gt 2 ]; then  # only the named stages, e.g.: ... nsd_person "ship nsd-person nsd"
+  for stage in "${@:3}"; do $stage; done
+  exit 0
+fi
+
+# Issue 4 (its DRNet run is superseded by drnet-person)
 train nsd nsd
 train cssl cssl
 train cssl-da cssl --augment jitter
 detector
 # Issue 12
-person=(--foreground-weight "$FOREGROUND" --mask-weight "$MASK")
-train nsd-person nsd --init "$RUNS/nsd" --minutes "$FINETUNE_MINUTES" "${person[@]}"
-train cssl-person cssl --init "$RUNS/cssl" --minutes "$FINETUNE_MINUTES" "${person[@]}"
-train cssl-da-person cssl --augment jitter --init "$RUNS/cssl-da" --minutes "$FINETUNE_MINUTES" "${person[@]}"
-train drnet-person drnet --minutes "$DRNET_MINUTES" "${person[@]}"
+nsd_person
+cssl_person
+cssl_da_person
+drnet_person
 supervised & ship_all nsd-person:nsd cssl-person:cssl drnet-person:drnet cssl-da-person:cssl-da & wait
 $DPROBE evaluate --model "$RUNS/supervised" --studio "$STUDIO" --out "$RUNS/supervised/figures.json" --force
 $DPROBE models
