@@ -15,8 +15,11 @@
 //
 // Batches whose thetas neither rotate nor shear (axis-aligned boxes, the common case) take the
 // separable path of cpu/composite_crop_separable.h instead: the composite is computed once per
-// touched frame pixel with per-row / per-column weight tables. The kernels below are the general
-// affine path.
+// touched frame pixel with per-row / per-column weight tables. Other batches take the tiled path
+// of cpu/composite_crop_tiled.h: the composite is computed once per frame pixel the output taps
+// (collected per item into runs of frame pixels), then sampled. The kernels below are the general
+// affine path, the fallback where the tiled path does not apply (tiled::applies) or is switched
+// off (op dprobe::_composite_crop_set_tiled, for tests and benchmarks).
 //
 // Parallelism: at::parallel_for over the flattened (batch, output row) range.
 //   forward:  every output row is written by one task only.
@@ -30,6 +33,7 @@
 //             of threads.
 #include "ops/composite_crop.h"
 #include "cpu/composite_crop_separable.h"
+#include "cpu/composite_crop_tiled.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
@@ -37,6 +41,7 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -196,6 +201,18 @@ separable::Problem separable_problem(const Geometry& g, const at::Tensor& bg) {
   return {g.B,         g.C,         g.h,         g.w,         g.H,
           g.W,         g.oh,        g.ow,        g.Bb,        g.Bb == 1 ? 0 : bg.stride(0),
           bg.stride(1), bg.stride(2), bg.stride(3), g.pix.data()};
+}
+
+// Whether general-affine batches take the tiled path (default) or the general kernels below.
+std::atomic<bool> g_tiled_enabled{true};
+
+// Which kernel a batch takes.
+enum class Path { kSeparable, kTiled, kGeneral };
+
+Path choose_path(const Geometry& g, const separable::Problem& problem) {
+  if (axis_aligned(g)) return Path::kSeparable;
+  if (g_tiled_enabled.load() && tiled::applies(problem)) return Path::kTiled;
+  return Path::kGeneral;
 }
 
 constexpr int64_t kStackChannels = 16;
@@ -618,6 +635,8 @@ void backward_impl(const Geometry& g, const at::Tensor& grad_out_in, const at::T
 
 }  // namespace
 
+bool composite_crop_set_tiled(bool enabled) { return g_tiled_enabled.exchange(enabled); }
+
 at::Tensor composite_crop_cpu(const at::Tensor& fg, const at::Tensor& mask,
                               const at::Tensor& background, const at::Tensor& src_theta,
                               const at::Tensor& dst_theta, c10::IntArrayRef out_size) {
@@ -628,17 +647,17 @@ at::Tensor composite_crop_cpu(const at::Tensor& fg, const at::Tensor& mask,
                                                                    at::MemoryFormat::Contiguous));
   if (out.numel() == 0) return out;
   const Geometry g = make_geometry(fg, background, src_theta, dst_theta, oh, ow);
-  const bool separable = axis_aligned(g);
+  const separable::Problem problem = separable_problem(g, background);
+  const Path path = choose_path(g, problem);
   AT_DISPATCH_FLOATING_TYPES(fg.scalar_type(), "composite_crop_cpu", [&] {
     auto run = [&](auto channels) {
       constexpr int kC = decltype(channels)::value;
-      if (separable) {
+      if (path != Path::kGeneral) {
         const at::Tensor fgc = fg.contiguous(), maskc = mask.contiguous();
-        separable::forward<scalar_t, kC>(separable_problem(g, background),
-                                         fgc.const_data_ptr<scalar_t>(),
-                                         maskc.const_data_ptr<scalar_t>(),
-                                         background.const_data_ptr<scalar_t>(),
-                                         out.data_ptr<scalar_t>());
+        auto* kernel = path == Path::kSeparable ? &separable::forward<scalar_t, kC>
+                                                : &tiled::forward<scalar_t, kC>;
+        kernel(problem, fgc.const_data_ptr<scalar_t>(), maskc.const_data_ptr<scalar_t>(),
+               background.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>());
       } else {
         forward_impl<scalar_t, kC>(g, fg, mask, background, out);
       }
@@ -677,21 +696,22 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> composite
   std::vector<double> gsinv(6 * B, 0.0), gdst(6 * B, 0.0);
   if (B > 0 && (need_fg || need_mask || need_bg || need_src || need_dst)) {
     const Geometry g = make_geometry(fg, background, src_theta, dst_theta, oh, ow);
-    const bool separable = axis_aligned(g);
+    const separable::Problem problem = separable_problem(g, background);
+    const Path path = choose_path(g, problem);
     AT_DISPATCH_FLOATING_TYPES(fg.scalar_type(), "composite_crop_backward_cpu", [&] {
       auto run = [&](auto channels) {
         constexpr int kC = decltype(channels)::value;
-        if (separable) {
+        if (path != Path::kGeneral) {
           const at::Tensor goc = grad_out.contiguous(), fgc = fg.contiguous(),
                            maskc = mask.contiguous();
-          separable::backward<scalar_t, kC>(
-              separable_problem(g, background), goc.const_data_ptr<scalar_t>(),
-              fgc.const_data_ptr<scalar_t>(), maskc.const_data_ptr<scalar_t>(),
-              background.const_data_ptr<scalar_t>(),
-              need_fg ? grad_fg.data_ptr<scalar_t>() : nullptr,
-              need_mask ? grad_mask.data_ptr<scalar_t>() : nullptr,
-              need_bg ? grad_bg.data_ptr<scalar_t>() : nullptr, need_src, need_dst,
-              gsinv.data(), gdst.data());
+          auto* kernel = path == Path::kSeparable ? &separable::backward<scalar_t, kC>
+                                                  : &tiled::backward<scalar_t, kC>;
+          kernel(problem, goc.const_data_ptr<scalar_t>(), fgc.const_data_ptr<scalar_t>(),
+                 maskc.const_data_ptr<scalar_t>(), background.const_data_ptr<scalar_t>(),
+                 need_fg ? grad_fg.data_ptr<scalar_t>() : nullptr,
+                 need_mask ? grad_mask.data_ptr<scalar_t>() : nullptr,
+                 need_bg ? grad_bg.data_ptr<scalar_t>() : nullptr, need_src, need_dst,
+                 gsinv.data(), gdst.data());
         } else {
           backward_impl<scalar_t, kC>(g, grad_out, fg, mask, background, need_fg, need_mask,
                                       need_bg, need_src, need_dst, grad_fg, grad_mask, grad_bg,

@@ -108,4 +108,7 @@ TORCH_LIBRARY(dprobe, m) {
       "-> (Tensor, Tensor, Tensor, Tensor, Tensor)");
   // The torch version this library was compiled against (checked by dprobe.ops at load time).
   m.def("_torch_version() -> str", &dprobe::torch_version);
+  // Test / benchmark switch of the CPU kernels' tiled general-affine path; returns the previous
+  // setting (csrc/cpu/composite_crop_tiled.h).
+  m.def("_composite_crop_set_tiled(bool enabled) -> bool", &dprobe::composite_crop_set_tiled);
 }

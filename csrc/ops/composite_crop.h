@@ -31,4 +31,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> composite
     const at::Tensor& background, const at::Tensor& src_theta, const at::Tensor& dst_theta,
     std::array<bool, 5> output_mask);
 
+// Switches the tiled general-affine path of the CPU kernels on or off (on by default; off, rotated
+// / sheared batches take the general kernel); returns the previous setting. For tests and
+// benchmarks (op dprobe::_composite_crop_set_tiled).
+bool composite_crop_set_tiled(bool enabled);
+
 }  // namespace dprobe
