@@ -11,7 +11,9 @@ Per subject and over all of them (frames pooled):
   per action (``per_action_mpjpe``, by action name);
 - ``reconstruction_shift`` (mm): the MPJPE between the regressor's output on the crop and on the
   model's own reconstruction of it composited over the crop's background — the attack's initial
-  error when the model is its own generator (the paper's generators: about 20 mm).
+  error when the model is its own generator (the paper's generators: about 20 mm);
+- ``code_variance_a`` / ``code_variance_p``: the variance over frames of each channel of ``h_a`` /
+  ``h_p``, averaged over channels (a code that collapses in scale shows here).
 "Inside the mask" weights pixels by the studio's soft silhouette of the person.
 """
 from __future__ import annotations
@@ -41,6 +43,7 @@ def _frame_metrics(model: ReferenceModel, batch: dict[str, Tensor]) -> dict[str,
     """Per-frame figures ``(B,)`` of one batch of evaluation frames."""
     crop, out = batch["crop"], {}
     h_a, h_p = model.encode(crop)
+    out.update(h_a=h_a.float(), h_p=h_p.float())
     if model.decoder is not None:
         x = composite(*model.decode(h_a, h_p), batch["bg"])
         mask = batch["mask"]
@@ -114,9 +117,13 @@ def evaluate_model(model: ReferenceModel, studio: Any, *, subjects: tuple[str, .
 
 
 def _summary(values: dict[str, list[Tensor]], action_names: list[str]) -> dict:
-    """Means of the per-frame figures; per-joint and per-action MPJPE (mm) as named dicts."""
+    """Means of the per-frame figures; per-joint and per-action MPJPE (mm) as named dicts; the
+    codes' variances over frames."""
     figures = {k: float(torch.cat(v).mean()) for k, v in values.items()
-               if k not in ("joint_errors", "action")}
+               if k not in ("joint_errors", "action", "h_a", "h_p")}
+    for code in ("a", "p"):
+        if values.get(f"h_{code}"):
+            figures[f"code_variance_{code}"] = float(torch.cat(values[f"h_{code}"]).var(0).mean())
     if values.get("joint_errors"):
         errors = torch.cat(values["joint_errors"])           # (N, 17) mm
         actions = torch.cat(values["action"])
