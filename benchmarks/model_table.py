@@ -1,10 +1,10 @@
-"""Markdown table of the trained models' held-out figures (issue 4), from their figures.json.
+"""Markdown table of the trained models' held-out figures (issues 4, 12), from their figures.json.
 
     python benchmarks/model_table.py [--runs runs]
 
 Reads the shipped models (dprobe/models/weights/*/figures.json, S1 labels), the same encoders
 with labels from all five training subjects (RUNS/<name>-all) and the supervised upper bound
-(RUNS/supervised), as written by benchmarks/train_models.sh.
+(RUNS/supervised), as written by benchmarks/train_models.sh. A missing file gives "-" cells.
 """
 from __future__ import annotations
 
@@ -13,28 +13,29 @@ import json
 from pathlib import Path
 
 from dprobe.models.registry import SHIPPED, WEIGHTS_DIR
+from dprobe.report.tables import MODEL_FIGURE_COLUMNS, markdown_table
 
-COLUMNS = (("psnr", "PSNR dB", "{:.2f}"), ("psnr_mask", "PSNR in mask", "{:.2f}"),
-           ("ssim", "SSIM", "{:.3f}"), ("ssim_mask", "SSIM in mask", "{:.3f}"),
-           ("novel_view_psnr", "novel-view PSNR", "{:.2f}"), ("mpjpe", "MPJPE mm", "{:.1f}"),
-           ("n_mpjpe", "N-MPJPE", "{:.1f}"), ("p_mpjpe", "P-MPJPE", "{:.1f}"),
-           ("mean_pose_mpjpe", "mean-pose MPJPE", "{:.1f}"))
+#: The run folder each shipped model was trained in (benchmarks/train_models.sh, issue 12).
+SHIPPED_RUNS = {name: f"{name}-person" for name in SHIPPED}
+COLUMNS = (*MODEL_FIGURE_COLUMNS, ("ratio", "MPJPE / mean-pose", "{:.2f}"),
+           ("minutes", "train min", "{:.1f}"), ("rate", "steps/s", "{:.2f}"))
 
 
-def row(label: str, path: Path) -> str:
-    """One table row of a figures.json: pooled S9+S11 figures, the bar ratio, training time."""
+def row(path: Path) -> dict:
+    """The pooled S9+S11 figures of a figures.json, with the bar ratio and the training time
+    (empty if the file is missing)."""
     if not path.is_file():
-        return f"| {label} | " + " | ".join("missing" for _ in range(len(COLUMNS) + 3)) + " |"
+        return {}
     fig = json.loads(path.read_text())
-    overall = fig["all"]
-    cells = [fmt.format(overall[key]) if key in overall else "-" for key, _, fmt in COLUMNS]
-    ratio = (f"{overall['mpjpe'] / overall['mean_pose_mpjpe']:.2f}"
-             if "mpjpe" in overall and "mean_pose_mpjpe" in overall else "-")
+    overall = dict(fig["all"])
+    if "mpjpe" in overall and "mean_pose_mpjpe" in overall:
+        overall["ratio"] = overall["mpjpe"] / overall["mean_pose_mpjpe"]
     training = fig.get("training") or {}
-    minutes = f"{training['seconds'] / 60:.1f}" if training.get("seconds") else "-"
-    rate = (f"{training['steps_done'] / training['seconds']:.2f}"
-            if training.get("seconds") and training.get("steps_done") else "-")
-    return f"| {label} | " + " | ".join(cells + [ratio, minutes, rate]) + " |"
+    if training.get("seconds"):
+        overall["minutes"] = training["seconds"] / 60
+        if training.get("steps_done"):
+            overall["rate"] = training["steps_done"] / training["seconds"]
+    return overall
 
 
 def main() -> None:
@@ -42,15 +43,14 @@ def main() -> None:
     p.add_argument("--runs", default="runs")
     args = p.parse_args()
     runs = Path(args.runs)
-    header = ["model (regressor labels)"] + [title for _, title, _ in COLUMNS] + [
-        "MPJPE / mean-pose", "train min", "steps/s"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
+    rows = {}
     for name in SHIPPED:
-        print(row(f"{name} (S1, shipped)", WEIGHTS_DIR / name / "figures.json"))
-        print(row(f"{name} (S1 S5 S6 S7 S8)", runs / f"{name}-all" / "figures.json"))
-    print(row("supervised upper bound (S1 S5 S6 S7 S8, end to end)",
-              runs / "supervised" / "figures.json"))
+        rows[f"{name} (S1, shipped)"] = row(WEIGHTS_DIR / name / "figures.json")
+        rows[f"{name} (S1 S5 S6 S7 S8)"] = row(runs / f"{SHIPPED_RUNS.get(name, name)}-all"
+                                                / "figures.json")
+    rows["supervised upper bound (S1 S5 S6 S7 S8, end to end)"] = row(
+        runs / "supervised" / "figures.json")
+    print(markdown_table(rows, COLUMNS, label="model (regressor labels)"), end="")
 
 
 if __name__ == "__main__":

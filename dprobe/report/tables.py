@@ -19,6 +19,8 @@ MODEL_FIGURE_COLUMNS: tuple[Column, ...] = (
     ("novel_view_psnr", "novel-view PSNR dB", "{:.2f}"), ("mpjpe", "MPJPE mm", "{:.1f}"),
     ("n_mpjpe", "N-MPJPE mm", "{:.1f}"), ("p_mpjpe", "P-MPJPE mm", "{:.1f}"),
     ("mean_pose_mpjpe", "mean-pose MPJPE mm", "{:.1f}"),
+    ("reconstruction_shift", "shift from reconstruction mm", "{:.1f}"),
+    ("code_variance_a", "var h_a", "{:.3g}"), ("code_variance_p", "var h_p", "{:.3g}"),
 )
 
 
