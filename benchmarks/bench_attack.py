@@ -22,6 +22,7 @@ Measured side by side in one run, interleaved, medians of ``--repeats``:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -35,8 +36,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from dprobe.data.build import build_studio
 from dprobe.data.studio import Studio
+from dprobe.export.graphs import AttackStep
 from dprobe.models import load
-from dprobe.probes.attack import AttackConfig, attack, select_rows, studio_batch
+from dprobe.probes.attack import AttackConfig, attack, frame_theta, select_rows, studio_batch
 from dprobe.probes.attack_generators import DecoderGenerator
 
 SECTION = "## Attack (issue 10)"
@@ -75,6 +77,30 @@ def matmul_peak(dtype: torch.dtype, repeats: int, n: int = 2048) -> float:
     a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
     torch.mm(a, b)
     return max(2 * n**3 / timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+
+
+def iteration_flops(model, generator: DecoderGenerator, batch: dict) -> int:
+    """FLOPs of one attack iteration: the differentiable step (decode, fused composite, encode,
+    regress; ``dprobe.export.graphs.AttackStep``) forward and its backward to ``h_a`` only (the
+    parameters frozen, as in the attack). Counted with ``.backward()``: ``FlopCounterMode``'s
+    module hooks do not support the ``autograd.grad`` call the attack loop itself makes."""
+    with torch.no_grad():
+        theta_t = frame_theta(model, batch, "truth")
+        syn = generator.prepare(batch, "truth")
+    step = AttackStep(model, model)
+    flags = {p: p.requires_grad for p in model.parameters()}
+    for p in flags:
+        p.requires_grad_(False)
+    try:
+        h = syn.h_a0.clone().requires_grad_(True)
+        with FlopCounterMode(display=False) as counter:
+            joints, _ = step(h, syn.fixed["h_p"], syn.mask, batch["background"], syn.src_theta,
+                             theta_t)
+            joints.square().sum().backward()
+    finally:
+        for p, flag in flags.items():
+            p.requires_grad_(flag)
+    return counter.get_total_flops()
 
 
 def main() -> None:
@@ -118,14 +144,9 @@ def main() -> None:
                 for v in variants}
     peak = {k: max(v) for k, v in peaks.items()}
 
-    def flops(config: AttackConfig) -> int:
-        with FlopCounterMode(display=False) as counter:
-            attack(model, gen, batch, config)
-        return counter.get_total_flops()
-
-    one = AttackConfig(iterations=1, threshold_mm=1e9, boxes="truth")
-    zero = AttackConfig(iterations=0, threshold_mm=1e9, boxes="truth")
-    iter_flops = flops(one) - flops(zero)
+    print(json.dumps({"ms_per_iteration": {v: 1000 * t for v, t in per_iter.items()},
+                      "peak_gflops": {k: v / 1e9 for k, v in peak.items()}}), flush=True)
+    iter_flops = iteration_flops(model, gen, batch)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         attack(model, gen, batch, AttackConfig(iterations=K, threshold_mm=1e9, boxes="truth"))
     ops = prof.key_averages()
