@@ -96,7 +96,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write the JSON here (default: terminal only)")
     p.add_argument("--picture", default=None, metavar="FILE.png",
                    help="also draw input / reconstruction / appearance-swap rows of S9 and S11 "
-                        "into this PNG")
+                        "into this PNG (default: none)")
     p.add_argument("--max-frames", type=positive_int, default=1000,
                    help="frames per subject (default %(default)s)")
     add_threads(p)

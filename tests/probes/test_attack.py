@@ -174,8 +174,11 @@ def test_batched_results_equal_per_sample_runs(tiny, nsd, rows):
         alone = attack(nsd, gen, {k: v[b:b + 1] for k, v in batch.items()}, config)
         assert int(alone.iterations) == int(together.iterations[b])
         torch.testing.assert_close(alone.final, together.final[b:b + 1], rtol=1e-4, atol=1e-2)
+        # Convolutions round differently at batch 1 and batch B; Adam's normalised step turns
+        # that into ~1e-5 of a code whose entries are ~1, so the bound is 1e-4 (a wrong sample
+        # mapping moves h by O(1)).
         torch.testing.assert_close(alone.h_final, together.h_final[b:b + 1], rtol=1e-4,
-                                   atol=1e-5)
+                                   atol=1e-4)
 
 
 def test_fused_and_plain_composite_give_the_same_attack(tiny, nsd, rows):
