@@ -110,6 +110,25 @@ def _grads(fn, inputs, out_size, go_seed):
 
 @pytest.mark.parametrize("dtype", ["f32", "f64"])
 @pytest.mark.parametrize("case", list(CASES))
+
+def assert_bitwise_equal_across_threads(inputs, out_size, seed):
+    """The op's outputs and gradients at 1, 2 and 3 threads: equal bit for bit, and close to the
+    reference's."""
+    _, ref = _grads(ops.composite_crop_reference, inputs, out_size, seed)
+    previous = torch.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            results.append(_grads(ops.composite_crop, inputs, out_size, seed)[1])
+    finally:
+        torch.set_num_threads(previous)
+    for a, b in zip(results[0], ref):
+        torch.testing.assert_close(a, b, atol=1e-9, rtol=1e-9, msg=lambda m: f"seed {seed}: {m}")
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert torch.equal(a, b)
+
 def test_fused_matches_reference(case, dtype):
     seed = input_seed()
     dt = DT[dtype]

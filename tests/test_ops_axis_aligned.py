@@ -14,7 +14,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_ops import DT, TOL, _grads, input_seed
+from test_ops import DT, TOL, _grads, assert_bitwise_equal_across_threads, input_seed
 
 from dprobe import ops
 
@@ -104,20 +104,7 @@ def test_axis_aligned_identical_at_any_thread_count():
     """One task per batch item and a per-plane background pass: bitwise equal at 1-3 threads."""
     seed = input_seed()
     inputs = make_inputs(seed, torch.float64, B=5, bg_batch=1, dst_kw={"shift": 1.0})
-    _, ref = _grads(ops.composite_crop_reference, inputs, (7, 9), seed)
-    previous = torch.get_num_threads()
-    results = []
-    try:
-        for threads in (1, 2, 3):
-            torch.set_num_threads(threads)
-            results.append(_grads(ops.composite_crop, inputs, (7, 9), seed)[1])
-    finally:
-        torch.set_num_threads(previous)
-    for a, b in zip(results[0], ref):
-        torch.testing.assert_close(a, b, atol=1e-9, rtol=1e-9, msg=lambda m: f"seed {seed}: {m}")
-    for other in results[1:]:
-        for a, b in zip(results[0], other):
-            assert torch.equal(a, b)
+    assert_bitwise_equal_across_threads(inputs, (7, 9), seed)
 
 
 # Offsets that keep hypothesis's favourite values (0, 0.5, 1, ...) off the exact pixel centres
