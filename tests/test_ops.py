@@ -108,8 +108,6 @@ def _grads(fn, inputs, out_size, go_seed):
     return out, grads
 
 
-@pytest.mark.parametrize("dtype", ["f32", "f64"])
-@pytest.mark.parametrize("case", list(CASES))
 
 def assert_bitwise_equal_across_threads(inputs, out_size, seed):
     """The op's outputs and gradients at 1, 2 and 3 threads: equal bit for bit, and close to the
@@ -129,6 +127,8 @@ def assert_bitwise_equal_across_threads(inputs, out_size, seed):
         for a, b in zip(results[0], other):
             assert torch.equal(a, b)
 
+@pytest.mark.parametrize("dtype", ["f32", "f64"])
+@pytest.mark.parametrize("case", list(CASES))
 def test_fused_matches_reference(case, dtype):
     seed = input_seed()
     dt = DT[dtype]
