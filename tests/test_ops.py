@@ -108,7 +108,6 @@ def _grads(fn, inputs, out_size, go_seed):
     return out, grads
 
 
-
 def assert_bitwise_equal_across_threads(inputs, out_size, seed):
     """The op's outputs and gradients at 1, 2 and 3 threads: equal bit for bit, and close to the
     reference's."""
