@@ -319,19 +319,31 @@ def _theta(draw):
 
 
 @st.composite
-def _case(draw):
-    B = draw(st.integers(0, 3))
+def _case(draw, min_batch=0, crop_max=12, frame_max=24, out_max=10):
+    """A random op call: sizes, general affine thetas and a seed for the tensors."""
+    B = draw(st.integers(min_batch, 3))
     return {
         "B": B,
         "C": draw(st.integers(1, 4)),
-        "crop": (draw(st.integers(1, 12)), draw(st.integers(1, 12))),
-        "frame": (draw(st.integers(1, 24)), draw(st.integers(1, 24))),
-        "out": (draw(st.integers(1, 10)), draw(st.integers(1, 10))),
+        "crop": (draw(st.integers(1, crop_max)), draw(st.integers(1, crop_max))),
+        "frame": (draw(st.integers(1, frame_max)), draw(st.integers(1, frame_max))),
+        "out": (draw(st.integers(1, out_max)), draw(st.integers(1, out_max))),
         "bg_one": draw(st.booleans()),
         "src": [draw(_theta()) for _ in range(B)],
         "dst": [draw(_theta()) for _ in range(B)],
         "seed": draw(st.integers(0, 2**31 - 1)),
     }
+
+
+def case_inputs(case: dict, g: torch.Generator) -> tuple:
+    """``(fg, mask, background, src_theta, dst_theta)`` in float64 for a ``_case``."""
+    B, C, dt = case["B"], case["C"], torch.float64
+    fg = torch.rand(B, C, *case["crop"], generator=g, dtype=dt)
+    mask = torch.rand(B, 1, *case["crop"], generator=g, dtype=dt)
+    bg = torch.rand(1 if case["bg_one"] else B, C, *case["frame"], generator=g, dtype=dt)
+    src = torch.tensor(case["src"], dtype=dt).reshape(B, 2, 3)
+    dst = torch.tensor(case["dst"], dtype=dt).reshape(B, 2, 3)
+    return fg, mask, bg, src, dst
 
 
 @settings(
@@ -341,15 +353,10 @@ def _case(draw):
 )
 @given(case=_case())
 def test_fuzz_against_reference(case):
-    B, C, crop, frame = case["B"], case["C"], case["crop"], case["frame"]
     g = torch.Generator().manual_seed(case["seed"])
+    inputs = case_inputs(case, g)
+    fg, mask, bg, src, dst = inputs
     dt = torch.float64
-    fg = torch.rand(B, C, *crop, generator=g, dtype=dt)
-    mask = torch.rand(B, 1, *crop, generator=g, dtype=dt)
-    bg = torch.rand(1 if case["bg_one"] else B, C, *frame, generator=g, dtype=dt)
-    src = torch.tensor(case["src"], dtype=dt).reshape(B, 2, 3)
-    dst = torch.tensor(case["dst"], dtype=dt).reshape(B, 2, 3)
-    inputs = (fg, mask, bg, src, dst)
     out = case["out"]
     torch.testing.assert_close(
         ops.composite_crop(*inputs, out),

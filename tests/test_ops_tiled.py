@@ -19,13 +19,13 @@ import math
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from test_ops import (
     DT,
     TOL,
+    _case,
     _grads,
-    _theta,
     assert_bitwise_equal_across_threads,
+    case_inputs,
     input_seed,
     make_inputs,
 )
@@ -209,42 +209,14 @@ def test_switch_returns_previous_setting():
     assert torch.ops.dprobe._composite_crop_set_tiled(True) is False
 
 
-@st.composite
-def _case(draw):
-    B = draw(st.integers(1, 3))
-    return {
-        "B": B,
-        "C": draw(st.integers(1, 4)),
-        "crop": (draw(st.integers(1, 10)), draw(st.integers(1, 10))),
-        "frame": (draw(st.integers(1, 30)), draw(st.integers(1, 30))),
-        "out": (draw(st.integers(1, 9)), draw(st.integers(1, 9))),
-        "bg_one": draw(st.booleans()),
-        "src": [draw(_theta()) for _ in range(B)],
-        "dst": [draw(_theta()) for _ in range(B)],
-        "seed": draw(st.integers(0, 2**31 - 1)),
-    }
-
-
 @settings(
     max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.large_base_example],
 )
-@given(case=_case())
+@given(case=_case(min_batch=1, crop_max=10, frame_max=30, out_max=9))
 def test_tiled_fuzz_against_general_kernel(case):
-    B, C = case["B"], case["C"]
-    g = torch.Generator().manual_seed(case["seed"])
-    dt = torch.float64
-    fg = torch.rand(B, C, *case["crop"], generator=g, dtype=dt)
-    mask = torch.rand(B, 1, *case["crop"], generator=g, dtype=dt)
-    bg = torch.rand(1 if case["bg_one"] else B, C, *case["frame"], generator=g, dtype=dt)
-    inputs = (
-        fg,
-        mask,
-        bg,
-        torch.tensor(case["src"], dtype=dt),
-        torch.tensor(case["dst"], dtype=dt),
-    )
+    inputs = case_inputs(case, torch.Generator().manual_seed(case["seed"]))
     tiled, gt = _grads(ops.composite_crop, inputs, case["out"], 0)
     with general_kernel():
         general, gg = _grads(ops.composite_crop, inputs, case["out"], 0)
