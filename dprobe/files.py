@@ -43,8 +43,10 @@ def check_writable(path: str | Path, force: bool) -> Path:
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """A temporary path to write ``path``'s content to; moved into place when the block ends.
 
-    If the block raises (including ``KeyboardInterrupt`` and ``SystemExit``, which SIGTERM
-    becomes in the CLI), the temporary file is removed and ``path`` is left as it was.
+    The file gets the permissions of any new file (``0o666`` less the umask), whatever the
+    writer used: some (safetensors) create theirs private. If the block raises (including
+    ``KeyboardInterrupt`` and ``SystemExit``, which SIGTERM becomes in the CLI), the temporary
+    file is removed and ``path`` is left as it was.
     """
     path = Path(path)
     tmp = path.with_name(path.name + TMP_SUFFIX)
@@ -52,12 +54,20 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    """The process's file-creation mask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

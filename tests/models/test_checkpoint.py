@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from dprobe.errors import DprobeError
+from dprobe.files import _umask
 from dprobe.models import PoseAppearanceModel, load
 from dprobe.models.checkpoint import CONFIG, WEIGHTS, load_checkpoint, save_checkpoint
 from dprobe.models.detector import DetectorConfig
@@ -52,6 +53,13 @@ def test_round_trip_is_bit_exact(tmp_path):
     config = json.loads((tmp_path / CONFIG).read_text())
     assert config["components"] == ["encoder", "decoder", "regressor", "detector"]
     assert torch.equal(torch.tensor(config["pose_mean"]), model.regressor.pose_mean)
+
+
+def test_checkpoint_files_are_readable_by_others(tmp_path):
+    """safetensors creates its file private (0600); a shipped or shared model must not be."""
+    save_checkpoint(_model(), tmp_path / "model")
+    for name in (WEIGHTS, CONFIG):
+        assert (tmp_path / "model" / name).stat().st_mode & 0o777 == 0o666 & ~_umask()
 
 
 def test_float16_round_trip_rounds_weights_only(tmp_path):
