@@ -238,11 +238,17 @@ def crop_at(images: Tensor, theta: Tensor, size: int | tuple[int, int]) -> Tenso
     """Crops ``(B, C, h, w)`` of ``images (B, C, H, W)`` at ``theta (B, 2, 3)``.
 
     Bilinear sampling at the crop's pixel centres, zeros outside the image (align_corners=False):
-    the crop convention of this module. ``size`` is ``c`` (square) or ``(h, w)``.
+    the crop convention of this module. ``size`` is ``c`` (square) or ``(h, w)``. One image
+    ``(1, C, H, W)`` with ``B`` boxes gives its ``B`` crops without copying the image ``B`` times
+    (the crops' sampling grids are stacked into one tall grid).
     """
     h, w = (size, size) if isinstance(size, int) else size
-    grid = F.affine_grid(theta.to(images.dtype), [images.shape[0], images.shape[1], h, w],
-                         align_corners=False)
+    batch, channels = theta.shape[0], images.shape[1]
+    grid = F.affine_grid(theta.to(images.dtype), [batch, channels, h, w], align_corners=False)
+    if images.shape[0] == 1 and batch > 1:
+        tall = F.grid_sample(images, grid.reshape(1, batch * h, w, 2), mode="bilinear",
+                             padding_mode="zeros", align_corners=False)
+        return tall.reshape(channels, batch, h, w).transpose(0, 1)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 

@@ -39,6 +39,15 @@ def test_theta_agrees_with_affine_grid():
     assert torch.allclose(pixels, G.crop_pixel_centres(boxes, c), atol=1e-9)
 
 
+def test_one_image_with_many_boxes_equals_the_image_repeated():
+    g = torch.Generator().manual_seed(2)
+    image = torch.rand(1, 3, 40, 56, generator=g)
+    theta = torch.randn(5, 2, 3, generator=g) * 0.4
+    one = G.crop_at(image, theta, (8, 12))
+    assert one.shape == (5, 3, 8, 12)
+    assert torch.equal(one, G.crop_at(image.expand(5, -1, -1, -1).contiguous(), theta, (8, 12)))
+
+
 def test_theta_to_box_rejects_rotated_theta():
     theta = torch.tensor([[[0.5, 0.1, 0.0], [-0.1, 0.5, 0.0]]])
     with pytest.raises(ValueError, match="axis-aligned"):

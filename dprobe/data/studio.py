@@ -121,15 +121,20 @@ class Studio:
         return studio
 
     def _crop_backgrounds(self, chunk: int = 2048) -> Tensor:
-        """Background under each crop ``(N, c, c, 3) uint8``, sampled like the renderer does."""
+        """Background under each crop ``(N, c, c, 3) uint8``, sampled like the renderer does.
+
+        One camera at a time, every crop sampled from that camera's one background, so no
+        per-crop copy of a full frame is made.
+        """
         assert self.backgrounds is not None
-        bgs = self.backgrounds.permute(0, 3, 1, 2).float() / 255
         out = torch.empty_like(self.crops)
         c = self.crop_size
-        for lo in range(0, self.n, chunk):
-            idx = torch.arange(lo, min(lo + chunk, self.n))
-            crop = crop_at(bgs[self.camera[idx]], self.theta(idx), c)
-            out[idx] = (crop.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+        for cam in range(self.backgrounds.shape[0]):
+            background = self.backgrounds[cam].permute(2, 0, 1)[None].float() / 255
+            rows = torch.nonzero(self.camera == cam).flatten()
+            for idx in rows.split(chunk):
+                crop = crop_at(background, self.theta(idx), c)
+                out[idx] = (crop.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
         return out
 
     # ---- per-index accessors (idx: int, slice, list or LongTensor) -------------------------
