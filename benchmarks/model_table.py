@@ -3,7 +3,7 @@
     python benchmarks/model_table.py [--runs runs]
 
 Reads the shipped models (dprobe/models/weights/*/figures.json, S1 labels), the same encoders
-with labels from all five training subjects (RUNS/<name>-all) and the supervised upper bound
+with labels from all five training subjects (RUNS/<shipped name>-all) and the supervised upper bound
 (RUNS/supervised), as written by benchmarks/train_models.sh. A missing file gives "-" cells.
 """
 from __future__ import annotations
@@ -15,8 +15,6 @@ from pathlib import Path
 from dprobe.models.registry import SHIPPED, WEIGHTS_DIR
 from dprobe.report.tables import MODEL_FIGURE_COLUMNS, markdown_table
 
-#: The run folder each shipped model was trained in (benchmarks/train_models.sh, issue 12).
-SHIPPED_RUNS = {name: f"{name}-person" for name in SHIPPED}
 COLUMNS = (*MODEL_FIGURE_COLUMNS, ("ratio", "MPJPE / mean-pose", "{:.2f}"),
            ("minutes", "train min", "{:.1f}"), ("rate", "steps/s", "{:.2f}"))
 
@@ -46,8 +44,7 @@ def main() -> None:
     rows = {}
     for name in SHIPPED:
         rows[f"{name} (S1, shipped)"] = row(WEIGHTS_DIR / name / "figures.json")
-        rows[f"{name} (S1 S5 S6 S7 S8)"] = row(runs / f"{SHIPPED_RUNS.get(name, name)}-all"
-                                                / "figures.json")
+        rows[f"{name} (S1 S5 S6 S7 S8)"] = row(runs / f"{name}-all" / "figures.json")
     rows["supervised upper bound (S1 S5 S6 S7 S8, end to end)"] = row(
         runs / "supervised" / "figures.json")
     print(markdown_table(rows, COLUMNS, label="model (regressor labels)"), end="")

@@ -67,18 +67,23 @@ ship() {  # ship NAME [SHIPPED]: regressor on S1 labels + detector, fp16, into t
   touch "$RUNS/$name/shipped"
 }
 
-five_subjects() {  # five_subjects NAME: the same encoder with labels from all five training
-                   # subjects (reported, not shipped)
-  local name=$1
+five_subjects() {  # five_subjects NAME [MODEL]: MODEL's encoder (default RUNS/NAME; a shipped
+                   # model's folder works too) with labels from all five training subjects
+                   # (reported, not shipped), into RUNS/NAME-all
+  local name=$1 model=${2:-$RUNS/$1}
   [ -f "$RUNS/$name-all/figures.json" ] && return 0
-  $DPROBE train-regressor --model "$RUNS/$name" --studio "$STUDIO" \
+  $DPROBE train-regressor --model "$model" --studio "$STUDIO" \
     --labelled S1 S5 S6 S7 S8 --out "$RUNS/$name-all" --force --quiet
   $DPROBE evaluate --model "$RUNS/$name-all" --studio "$STUDIO" --out "$RUNS/$name-all/figures.json" --force
 }
 
+evaluate_shipped() {  # evaluate_shipped NAME: NAME's figures.json again (after an evaluation change)
+  $DPROBE evaluate --model "$WEIGHTS/$1" --studio "$STUDIO" --out "$WEIGHTS/$1/figures.json" --force
+}
+
 ship_all() {  # ship_all NAME:SHIPPED ...
   for pair in "$@"; do ship ${pair/:/ }; done
-  for pair in "$@"; do five_subjects "${pair%%:*}"; done
+  for pair in "$@"; do five_subjects "${pair##*:}" "$RUNS/${pair%%:*}"; done
 }
 
 # Issue 12's runs

@@ -36,10 +36,12 @@ def sample_batch(dataset: Dataset, batch_size: int, seed: int, step: int) -> dic
 
 
 def evenly_spaced(n_items: int, n: int | None) -> list[int]:
-    """``n`` indices spread evenly over ``range(n_items)`` (all of them if n is None or larger)."""
+    """``n`` indices spread evenly over ``range(n_items)`` (all of them if n is None or larger):
+    the middle of each of ``n`` equal parts, so one index is the middle item, not the first (in
+    a studio the first frame of the first action of every subject)."""
     if n is None or n >= n_items:
         return list(range(n_items))
-    return [int(i) for i in torch.linspace(0, n_items - 1, n).round().long()]
+    return [int((i + 0.5) * n_items / n) for i in range(n)]
 
 
 def held_out_batch(studio: Any, per_subject: int, seed: int = 0, with_frame: bool = False

@@ -33,12 +33,12 @@ from dprobe.report.document import (
     to_markdown,
 )
 from dprobe.report.paper_tables import TABLE2, TABLE4
+from dprobe.report.probe_tables import leak_table, linear_probe_table, metric_table, probe_values
 from dprobe.report.sweep_tables import (
     SETTING_KEYS,
     image_table,
     main_setting,
     mean,
-    metric_table,
     mpjpe_table,
     setting_text,
 )
@@ -150,18 +150,30 @@ def _attack_sections(rows: list[dict], store, img: Path) -> list[Block]:
 
 def _probe_sections(store, img: Path) -> list[Block]:
     items = store.items("probe")
-    values: dict[str, dict[str, float]] = defaultdict(dict)
-    for r in store.query("SELECT model, name, value FROM probe_values WHERE probe = 'metrics'"):
-        values[r["model"]][r["name"]] = r["value"]
+    values = probe_values(store)
     models = ["nsd", "drnet", "cssl", "cssl-da"]  # the paper's, always shown
     models += sorted(m for m in values if m not in models)
     out: list[Block] = [Heading("Table 3: disentanglement metrics")]
-    if values:
-        out += [note("Distance correlation of the appearance and pose codes, and information "
-                     "over bias (IOB, '-' where the sweep trained no IOB decoders)."),
+    if any(k.startswith("metrics.") for v in values.values() for k in v):
+        out += [note("Distance correlation of the appearance and pose codes (V-statistic; the "
+                     "paper's is a mean over batches; shuffled: the level that independent codes "
+                     "of these sizes reach), and information over bias (IOB, '-' where the "
+                     "sweep trained no IOB decoders)."),
                 Table(*metric_table(values, models))]
     else:
         out.append(text("This database holds no metrics probe results."))
+    shown = [m for m in models if m in values]
+    if shown:
+        out += [Heading("Probe numbers"),
+                note("Leak (paper Fig. 2): 0 = the swapped image shows the appearance subject's "
+                     "clothes, 1 = it kept the pose subject's. Retention (Fig. 3): the share of "
+                     "the between-subject appearance variance that the pose code alone keeps. "
+                     "K (Fig. 6): the number of pose-code channels swapped before the image "
+                     "shows the other subject's appearance or pose."),
+                Table(*leak_table(values, shown)),
+                note("Held-out linear probes (Fig. 4, 9): accuracy of action and subject from "
+                     "each code, R\u00b2 of appearance attributes from each code."),
+                Table(*linear_probe_table(values, shown))]
     out.append(Heading("Probe figures"))
     if not items:
         out.append(text("This database holds no probe results."))

@@ -1,9 +1,10 @@
-"""Tables 1-4 of the paper computed from a sweep's rows, beside the published numbers.
+"""Tables 1, 2 and 4 of the paper computed from a sweep's rows, beside the published numbers.
 
-Inputs are the store's rows (``ResultsStore.attack_samples()``, probe values by model). Attack
-tables use the rows of the model's own decoder as the generator (``generator = "self"``, the
-paper's setting) under one attack setting: the setting with the most such rows
-(``main_setting``). Every mean is over samples; MPJPE in mm, PSNR in dB.
+Inputs are the store's rows (``ResultsStore.attack_samples()``; Table 3 and the other probe
+numbers: ``dprobe.report.probe_tables``). The tables use the rows of the model's own decoder as
+the generator (``generator = "self"``, the paper's setting) under one attack setting: the
+setting with the most such rows (``main_setting``). Every mean is over samples; MPJPE in mm,
+PSNR in dB.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ __all__ = [
     "image_table",
     "main_setting",
     "mean",
-    "metric_table",
     "mpjpe_table",
     "setting_text",
 ]
@@ -103,22 +103,5 @@ def image_table(rows: Sequence[dict], models: Sequence[str], published: dict
         for m in models:
             ours = mean(r[key] for r in selected if r["target"] == m)
             line += [_fmt(ours, digits), _fmt(published.get(m, {}).get(key), digits)]
-        body.append(line)
-    return header, body
-
-
-def metric_table(values: dict[str, dict[str, float]], models: Sequence[str]
-                 ) -> tuple[list[str], list[list[str]]]:
-    """Table 3: DC(A, P), IOB(I, A), IOB(I, P) per model from the metrics probe (``values``:
-    model -> dotted name -> value), ours beside the paper's."""
-    header = ["metric"] + [c for m in models for c in (m, f"{m} (paper)")]
-    body = []
-    for key, name, title in (("dc", "dc", "DC(A, P) (lower: more disentangled)"),
-                             ("iob_a", "iob_a.iob", "IOB(I, A)"),
-                             ("iob_p", "iob_p.iob", "IOB(I, P)")):
-        line = [title]
-        for m in models:
-            line += [_fmt(values.get(m, {}).get(name), 2),
-                     _fmt(paper.TABLE3.get(m, {}).get(key), 2)]
         body.append(line)
     return header, body

@@ -35,7 +35,7 @@ iterations = 2
 threshold_mm = 400.0
 """
 HEADINGS = ("Table 1", "Table 2", "Table 3", "Table 4", "Robustness", "Attack examples",
-            "Probe figures", "Engine benchmark", "How these numbers were produced")
+            "Probe numbers", "Probe figures", "Engine benchmark", "How these numbers were produced")
 CHECK = ("<script>window.addEventListener('load', () => {const imgs = [...document.images];"
          "document.body.dataset.images = imgs.length; document.body.dataset.broken = imgs.filter("
          "i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src')).join('|');});"
@@ -88,7 +88,7 @@ def test_report_markdown_has_the_pages_tables_and_images(report):
     for heading in HEADINGS:
         assert re.search(rf"^#+ {heading}", md, re.M), heading
     headers = re.findall(r"<table><tr>(.*?)</tr>", page)
-    assert len(headers) == 5  # Tables 1, 2, 4, the robustness summary, Table 3
+    assert len(headers) == 7  # Tables 1-4, the robustness summary, the probe numbers (2)
     for row in headers:
         cells = [html.unescape(c) for c in re.findall(r"<th[^>]*>(.*?)</th>", row)]
         assert "| " + " | ".join(cells) + " |" in md, cells

@@ -1,0 +1,100 @@
+"""The probes' numbers as tables (paper section 4-6, Table 3), from a sweep's probe values or
+`dprobe probe` outputs.
+
+Input: ``values``, model -> dotted name -> number, the name starting with its probe
+(``swap.featured.leak``, ``metrics.iob_a.iob``; ``probe_values`` of the results store, or a
+``dprobe probe`` JSON flattened the same way). A missing number is shown as ``-``; a channel
+count K that the sweep over K never reached as ``never``.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from dprobe.report import paper_tables as paper
+
+__all__ = ["leak_table", "linear_probe_table", "metric_table", "probe_values"]
+
+Rows = tuple[list[str], list[list[str]]]
+
+
+def probe_values(store) -> dict[str, dict[str, float]]:
+    """model -> ``probe.name`` -> value, every probe number of a results store."""
+    values: dict[str, dict[str, float]] = defaultdict(dict)
+    for r in store.query("SELECT model, probe, name, value FROM probe_values"):
+        values[r["model"]][f"{r['probe']}.{r['name']}"] = r["value"]
+    return dict(values)
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _k(values: dict[str, float], name: str) -> str:
+    """A flip K; ``never`` where the channel probe ran but never flipped, ``-`` if it did not run."""
+    if name in values:
+        return f"{values[name]:.0f}"
+    return "never" if any(k.startswith("channels.") for k in values) else "-"
+
+
+def metric_table(values: dict[str, dict[str, float]], models: Sequence[str]) -> Rows:
+    """Table 3: DC(A, P) (the whole set, and the mean over batches as the paper; beside it the
+    same with the pose codes shuffled across images: what independent codes of these sizes
+    give), IOB(I, A), IOB(I, P) per model, ours beside the paper's."""
+    header = ["metric"] + [c for m in models for c in (m, f"{m} (paper)")]
+    body = []
+    for key, name, title in (
+            ("dc", "metrics.dc", "DC(A, P), whole set (lower: more disentangled)"),
+            ("dc", "metrics.dc_batched.mean", "DC(A, P), mean over batches"),
+            (None, "metrics.dc_shuffled_batched.mean", "DC, pose codes shuffled (batches)"),
+            ("iob_a", "metrics.iob_a.iob", "IOB(I, A)"),
+            ("iob_p", "metrics.iob_p.iob", "IOB(I, P)")):
+        line = [title]
+        for m in models:
+            published = paper.TABLE3.get(m, {}).get(key) if key else None
+            line += [_fmt(values.get(m, {}).get(name)), _fmt(published)]
+        body.append(line)
+    return header, body
+
+
+def leak_table(values: dict[str, dict[str, float]], models: Sequence[str]) -> Rows:
+    """Swap, zero-appearance and channel probes per model: the featured pair's leak (against
+    the model's reconstructions of the counterfactual renders, and against the raw renders),
+    the mean leak over all ordered pairs, retention with a zero and with the mean appearance
+    code, and the K at which the channel swap flips appearance and pose."""
+    header = ["model", "leak (featured pair)", "leak vs raw renders", "mean leak, all pairs",
+              "retention h_a = 0", "retention mean h_a", "K: appearance flips (highest first)",
+              "K: pose flips (lowest first; projection / regressor)"]
+    body = []
+    for m in models:
+        v = values.get(m, {})
+        body.append([m, _fmt(v.get("swap.featured.leak")), _fmt(v.get("swap.featured.leak_raw")),
+                     _fmt(v.get("swap.featured.mean_leak_all_pairs")),
+                     _fmt(v.get("zero.retention_zero")), _fmt(v.get("zero.retention_mean")),
+                     _k(v, "channels.flips.highest_first_appearance_flip_k"),
+                     f"{_k(v, 'channels.flips.lowest_first_pose_flip_k')} / "
+                     f"{_k(v, 'channels.flips.lowest_first_pose_flip_k_regressor')}"])
+    return header, body
+
+
+def linear_probe_table(values: dict[str, dict[str, float]], models: Sequence[str]) -> Rows:
+    """Held-out linear-probe scores per model: accuracy of action and subject from each code
+    (chance, 1 / classes, in brackets), and R^2 of the appearance attributes from each code
+    (pose leaking into appearance and appearance into pose)."""
+    header = ["model", "action from h_a (chance)", "subject from h_p (chance)",
+              "action from h_p", "subject from h_a", "R2 shirt / trousers / skin from h_p",
+              "same from h_a", "R2 build from h_p"]
+    body = []
+    for m in models:
+        v = values.get(m, {})
+
+        def r2(code: str, v=v) -> str:
+            return " / ".join(_fmt(v.get(f"embed.r2_from_{code}.{k}"))
+                              for k in ("shirt", "trousers", "skin"))
+        def accuracy(task: str, chance: bool, v=v) -> str:
+            cell = _fmt(v.get(f"embed.{task}.accuracy"))
+            return f"{cell} ({_fmt(v.get(f'embed.{task}.chance'))})" if chance else cell
+        body.append([m, accuracy("action_from_h_a", True), accuracy("subject_from_h_p", True),
+                     accuracy("action_from_h_p", False), accuracy("subject_from_h_a", False),
+                     r2("h_p"), r2("h_a"), _fmt(v.get("embed.r2_from_h_p.build"))])
+    return header, body
