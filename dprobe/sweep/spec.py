@@ -10,6 +10,7 @@ A spec names a studio and up to two grids::
     targets = ["nsd", "drnet"]          # shipped names or checkpoint folders (relative: to the
                                         # current folder)
     generators = ["self", "renderer"]   # "self" (the target's decoder), "renderer", a model
+                                        # (the target itself: the same as "self")
     subjects = ["S1", "S7"]
     cameras = [0, 1, 2, 3]
     frames = 2               # evenly spaced frames of each subject and camera: one item's samples
@@ -328,8 +329,10 @@ def studio_identity(attrs: dict, n_crops: int) -> dict:
 
 def plan_items(spec: SweepSpec, studio: dict) -> list[Item]:
     """Every work item of ``spec`` on the studio identified by ``studio`` (``studio_identity``):
-    probe items first, then attack items, in the spec's order."""
+    probe items first, then attack items, in the spec's order. A generator that is the target
+    itself is the target's own decoder: that pair is the ``"self"`` item, planned once."""
     items = []
+    seen: set[str] = set()
     p = spec.probes
     if p is not None:
         common = {"per_camera": p.per_camera, "embed_per_camera": p.embed_per_camera,
@@ -344,11 +347,15 @@ def plan_items(spec: SweepSpec, studio: dict) -> list[Item]:
              camera) in itertools.product(a.targets, a.generators, a.engines, a.threshold_mm,
                                           a.iterations, a.lr, a.eps, a.boxes, a.subjects,
                                           a.cameras):
-            s = {"kind": "attack", "studio": studio, "target": target, "generator": generator,
+            s = {"kind": "attack", "studio": studio, "target": target,
+                 "generator": "self" if generator == target else generator,
                  "engine": engine, "threshold_mm": threshold, "iterations": iterations,
                  "lr": lr, "eps": eps, "boxes": boxes, "subject": subject, "camera": camera,
                  "frames": a.frames}
-            items.append(Item(item_key(s), "attack", s))
+            key = item_key(s)
+            if key not in seen:
+                seen.add(key)
+                items.append(Item(key, "attack", s))
     return items
 
 

@@ -19,4 +19,4 @@ def test_evenly_spaced_indices_are_distinct_and_in_range():
     for n_items in range(1, 40):
         for n in range(1, n_items + 1):
             idx = evenly_spaced(n_items, n)
-            assert len(set(idx)) == n and 0 <= min(idx) and max(idx) < n_items
+            assert len(set(idx)) == n and min(idx) >= 0 and max(idx) < n_items

@@ -31,7 +31,12 @@ def test_grid_expands_to_the_product_of_its_axes():
     spec = parse_spec(GOOD)
     items = plan_items(spec, STUDIO)
     attack = [i for i in items if i.kind == "attack"]
-    assert len(attack) == 2 * 3 * 2 * 2 * 2
+    # nsd attacked through "nsd" is nsd through its own decoder: the "self" item, once
+    assert len(attack) == (2 + 3) * 2 * 2 * 2
+    assert not [i for i in attack if i.settings["generator"] == i.settings["target"]]
+    assert {(i.settings["target"], i.settings["generator"]) for i in attack} == {
+        ("nsd", "self"), ("nsd", "renderer"), ("drnet", "self"), ("drnet", "renderer"),
+        ("drnet", "nsd")}
     assert [i.settings["probe"] for i in items if i.kind == "probe"] == ["swap", "metrics"]
     assert len({i.key for i in items}) == len(items)
     assert {i.settings["threshold_mm"] for i in attack} == {100.0, 150.0}
