@@ -33,6 +33,10 @@ Then, for ``k = 0, 1, ..., K`` (``K = iterations``), on the active samples only:
        v = beta2 v + (1 - beta2) g^2
        h = h + lr s (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + adam_eps)
 
+   A sample whose synthesis reproduces the frame exactly (``e_0 = 0``) has ``g = 0`` (MPJPE is
+   a norm) and cannot move; no real generator starts there (decoders 40-90 mm, the renderer's
+   resampling ~16 mm), but a toy generator that copies its input does.
+
 7. With a budget ``eps > 0``: ``d = h - h^0``; if ``|d| > eps |h^0|`` (Euclidean, per sample)
    then ``h = h^0 + d eps |h^0| / |d|``.
 8. ``h = G.project(h)`` (the renderer keeps colours in [0, 1]); ``k = k + 1``.

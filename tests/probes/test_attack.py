@@ -88,9 +88,27 @@ def toy_batch(n: int) -> dict[str, Tensor]:
     return {"frame": frame, "background": torch.zeros(n, 3, FRAME, FRAME), "theta": theta}
 
 
-def run_toy(kind: str, n: int = 4, **config) -> tuple:
+class OffsetGenerator(DecoderGenerator):
+    """The toy's own decoder, started ``offset`` away from its exact code.
+
+    The toy decoder reproduces its input exactly, so the initial error is 0 and so is its
+    gradient (MPJPE is a norm): an attack cannot leave that point, whatever the target. Real
+    generators never start there (the shipped decoders start at 40-90 mm, the renderer at
+    ~16 mm); this one starts like them, a little off."""
+
+    def __init__(self, model, offset: float) -> None:
+        super().__init__(model, "self")
+        self.offset = offset
+
+    def prepare(self, batch: dict[str, Tensor], boxes: str):
+        synthesis = super().prepare(batch, boxes)
+        synthesis.h_a0 = synthesis.h_a0 + self.offset
+        return synthesis
+
+
+def run_toy(kind: str, n: int = 4, offset: float = 0.0, **config) -> tuple:
     model = ToyModel(kind)
-    return attack(model, DecoderGenerator(model, "self"), toy_batch(n), AttackConfig(**config))
+    return attack(model, OffsetGenerator(model, offset), toy_batch(n), AttackConfig(**config))
 
 
 def test_a_target_blind_to_appearance_ends_where_it_started():
@@ -101,9 +119,9 @@ def test_a_target_blind_to_appearance_ends_where_it_started():
 
 
 def test_a_target_whose_pose_is_the_clothing_colour_breaks_within_a_few_iterations():
-    r = run_toy("colour", iterations=50)
+    r = run_toy("colour", offset=1e-4, iterations=50)
     assert r.success.all() and (r.iterations <= 5).all() and (r.iterations >= 1).all()
-    assert (r.final > 150).all() and (r.initial < 150).all()
+    assert (r.final > 150).all() and (r.initial > 0).all() and (r.initial < 150).all()
 
 
 def test_adam_ascent_is_torch_adam_with_the_step_scaled_per_sample():
