@@ -1,7 +1,7 @@
 """Reconstruction-loss options side by side on one framework (issue 12, item 2).
 
     python benchmarks/compare_reconstruction.py --studio standard.h5 --out runs/reconstruction \
-        [--framework nsd] [--steps 1500] [--threads 1]
+        [--framework nsd] [--steps 1500] [--threads 1] [--option NAME ...]
 
 Trains the framework from the same seed with each option of ``OPTIONS`` for the same number of
 steps (so the figures do not depend on how loaded the machine is), then evaluates each on the
@@ -75,11 +75,15 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--option", action="append", choices=tuple(OPTIONS),
+                   help="run only these options (repeat; default all)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     studio = Studio.open(args.studio)
     rows = {}
     for i, (name, weights) in enumerate(OPTIONS.items()):
+        if args.option and name not in args.option:
+            continue
         out = Path(args.out) / f"{args.framework}-{i}"
         out.mkdir(parents=True, exist_ok=True)
         rows[name] = run_option(name, weights, studio, out, args)

@@ -5,7 +5,7 @@
 # - Issue 4: each framework from random weights for MINUTES (25).
 # - Issue 12: the reconstruction weighted toward the person (--foreground-weight FOREGROUND,
 #   4, and --mask-weight MASK, 0: foreground x4 beat the plain loss side by side in
-#   benchmarks/compare_reconstruction.py; the mask term was not compared, so it is off). NSD, CSSL
+#   benchmarks/compare_reconstruction.py; the mask term on top gave no clear gain). NSD, CSSL
 #   and CSSL-DA continue from their issue-4 runs for FINETUNE_MINUTES (20; 45 minutes of
 #   training in all, the issue's budget); DRNet, whose similarity loss changed (scale-invariant,
 #   so its codes cannot collapse), starts again from random weights for DRNET_MINUTES (45).
