@@ -31,7 +31,8 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 
 def _k(values: dict[str, float], name: str) -> str:
-    """A flip K; ``never`` where the channel probe ran but never flipped, ``-`` if it did not run."""
+    """A flip K: ``never`` where the channel probe ran but never flipped, ``-`` where it did not
+    run."""
     if name in values:
         return f"{values[name]:.0f}"
     return "never" if any(k.startswith("channels.") for k in values) else "-"
@@ -87,14 +88,20 @@ def linear_probe_table(values: dict[str, dict[str, float]], models: Sequence[str
     body = []
     for m in models:
         v = values.get(m, {})
-
-        def r2(code: str, v=v) -> str:
-            return " / ".join(_fmt(v.get(f"embed.r2_from_{code}.{k}"))
-                              for k in ("shirt", "trousers", "skin"))
-        def accuracy(task: str, chance: bool, v=v) -> str:
-            cell = _fmt(v.get(f"embed.{task}.accuracy"))
-            return f"{cell} ({_fmt(v.get(f'embed.{task}.chance'))})" if chance else cell
-        body.append([m, accuracy("action_from_h_a", True), accuracy("subject_from_h_p", True),
-                     accuracy("action_from_h_p", False), accuracy("subject_from_h_a", False),
-                     r2("h_p"), r2("h_a"), _fmt(v.get("embed.r2_from_h_p.build"))])
+        body.append([m, _accuracy(v, "action_from_h_a", True),
+                     _accuracy(v, "subject_from_h_p", True), _accuracy(v, "action_from_h_p", False),
+                     _accuracy(v, "subject_from_h_a", False), _r2(v, "h_p"), _r2(v, "h_a"),
+                     _fmt(v.get("embed.r2_from_h_p.build"))])
     return header, body
+
+
+def _accuracy(values: dict[str, float], task: str, chance: bool) -> str:
+    """A linear probe's held-out accuracy, with its chance level in brackets if ``chance``."""
+    cell = _fmt(values.get(f"embed.{task}.accuracy"))
+    return f"{cell} ({_fmt(values.get(f'embed.{task}.chance'))})" if chance else cell
+
+
+def _r2(values: dict[str, float], code: str) -> str:
+    """R^2 of shirt / trousers / skin colour from ``code`` (``h_p`` or ``h_a``)."""
+    return " / ".join(_fmt(values.get(f"embed.r2_from_{code}.{k}"))
+                      for k in ("shirt", "trousers", "skin"))
