@@ -3,8 +3,8 @@
     python benchmarks/model_table.py [--runs runs]
 
 Reads the shipped models (dprobe/models/weights/*/figures.json, S1 labels), the same encoders
-with labels from all five training subjects (RUNS/<shipped name>-all) and the supervised upper bound
-(RUNS/supervised), as written by benchmarks/train_models.sh. A missing file gives "-" cells.
+with labels from all five training subjects (RUNS/<shipped name>-all) and the supervised upper
+bound (RUNS/supervised), as written by benchmarks/train_models.sh. A missing file gives "-" cells.
 """
 from __future__ import annotations
 

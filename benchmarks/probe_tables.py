@@ -1,7 +1,7 @@
 """Markdown tables of probe results beside the paper's numbers (issue 9 Results).
 
     python benchmarks/probe_tables.py --db results.sqlite
-    python benchmarks/probe_tables.py benchmarks/results/probes
+    python benchmarks/probe_tables.py --folder OUT      # OUT of `dprobe probe all --out OUT`
 
 reads the probe runs of a sweep's results database (`dprobe sweep run`, e.g.
 sweeps/standard.toml) or ``<dir>/<model>/{swap,zero,channels,embed,metrics}.json`` for every
@@ -10,8 +10,8 @@ the report's (dprobe.report.probe_tables) and the seconds each probe took.
 """
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 from dprobe.report.document import Table, to_markdown
@@ -61,6 +61,10 @@ def tables(values: dict[str, dict[str, float]]) -> str:
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:] or ["benchmarks/results/probes"]
-    print(tables(from_database(Path(args[1])) if args[0] == "--db" else from_folder(Path(args[0]))),
-          end="")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--db", type=Path, help="a sweep's results database")
+    source.add_argument("--folder", type=Path, help="the output folder of `dprobe probe all`")
+    args = parser.parse_args()
+    print(tables(from_database(args.db) if args.db else from_folder(args.folder)), end="")
