@@ -21,6 +21,8 @@ for the renderer.
 """
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -83,6 +85,13 @@ class AttackGenerator(Protocol):
         """``h_a`` brought back into its valid set after a step."""
         ...
 
+    def with_models(self, convert: Callable[[PoseAppearanceModel], PoseAppearanceModel]
+                    ) -> AttackGenerator:
+        """This generator with every network it runs replaced by ``convert(network)`` (the
+        attack passes ``dprobe.models.inference.inference_copy``); one without networks
+        returns itself."""
+        ...
+
 
 def frame_theta(model: PoseAppearanceModel, batch: dict[str, Tensor], boxes: str) -> Tensor:
     """The crop a model takes of the frames: its S (``boxes="detector"``) or the truth box."""
@@ -112,6 +121,12 @@ class DecoderGenerator:
 
     def project(self, h_a: Tensor) -> Tensor:
         return h_a
+
+    def with_models(self, convert: Callable[[PoseAppearanceModel], PoseAppearanceModel]
+                    ) -> DecoderGenerator:
+        converted = copy.copy(self)
+        converted.model = convert(self.model)
+        return converted
 
 
 class RendererGenerator:
@@ -145,3 +160,7 @@ class RendererGenerator:
 
     def project(self, h_a: Tensor) -> Tensor:
         return h_a.clamp(0, 1)
+
+    def with_models(self, convert: Callable[[PoseAppearanceModel], PoseAppearanceModel]
+                    ) -> RendererGenerator:
+        return self
