@@ -31,19 +31,24 @@ from dprobe.report.tables import markdown_table
 from dprobe.train.loop import RunSettings, run_training
 from dprobe.train.regressor import RegressorSettings, train_regressor
 
-#: The options compared: the plain objective, foreground-weighted L1+SSIM, and that plus the
-#: mask term.
+#: The options compared, each a reconstruction objective and the network's width (channels at
+#: full resolution): the plain objective, foreground-weighted L1+SSIM, that plus the mask term,
+#: a heavier foreground weight, foreground x4 plus the edge term, and foreground x4 with twice
+#: the channels at the two finest resolutions.
 OPTIONS = {
-    "plain": ReconstructionWeights(),
-    "foreground x4": ReconstructionWeights(foreground=4.0),
-    "foreground x4 + mask": ReconstructionWeights(foreground=4.0, mask=0.5),
+    "plain": (ReconstructionWeights(), 16),
+    "foreground x4": (ReconstructionWeights(foreground=4.0), 16),
+    "foreground x4 + mask": (ReconstructionWeights(foreground=4.0, mask=0.5), 16),
+    "foreground x16": (ReconstructionWeights(foreground=16.0), 16),
+    "foreground x4 + edges": (ReconstructionWeights(foreground=4.0, edges=1.0), 16),
+    "foreground x4, width 32": (ReconstructionWeights(foreground=4.0), 32),
 }
 COLUMNS = (("psnr", "PSNR dB", "{:.2f}"), ("psnr_mask", "PSNR in mask dB", "{:.2f}"),
            ("reconstruction_shift", "shift from reconstruction mm", "{:.1f}"),
            ("mpjpe", "MPJPE mm (S1 labels)", "{:.1f}"), ("mean_pose_mpjpe", "mean pose mm", "{:.1f}"))
 
 
-def run_option(name: str, weights: ReconstructionWeights, studio: Studio, out: Path,
+def run_option(name: str, weights: ReconstructionWeights, width: int, studio: Studio, out: Path,
                args: argparse.Namespace) -> dict:
     """Train, attach an S1 regressor and evaluate one option; its figures (cached in out)."""
     figures_path = out / "figures.json"
@@ -51,7 +56,7 @@ def run_option(name: str, weights: ReconstructionWeights, studio: Studio, out: P
         return json.loads(figures_path.read_text())
     cls = FRAMEWORKS[args.framework]
     torch.manual_seed(args.seed)
-    model = ReferenceModel(NetworkConfig(crop_size=studio.crop_size))
+    model = ReferenceModel(NetworkConfig(crop_size=studio.crop_size, width=width))
     framework = cls(model, total_steps=args.steps, reconstruction=weights)
     dataset = framework.make_dataset(studio, training_subjects(studio.subject_names))
     framework.prepare(dataset)
@@ -81,12 +86,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     studio = Studio.open(args.studio)
     rows = {}
-    for i, (name, weights) in enumerate(OPTIONS.items()):
+    for i, (name, (weights, width)) in enumerate(OPTIONS.items()):
         if args.option and name not in args.option:
             continue
         out = Path(args.out) / f"{args.framework}-{i}"
         out.mkdir(parents=True, exist_ok=True)
-        rows[name] = run_option(name, weights, studio, out, args)
+        rows[name] = run_option(name, weights, width, studio, out, args)
         print(f"{name}: " + json.dumps({k: round(v, 2) for k, v in rows[name].items()
                                          if isinstance(v, float)}), flush=True)
     print(f"{args.framework}, {args.steps} steps each, S9 + S11 (300 frames each):")

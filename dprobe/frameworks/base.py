@@ -40,7 +40,10 @@ class Framework(ABC):
         augment: ColourJitter | None = None,
         reconstruction: ReconstructionWeights = ReconstructionWeights(),
     ) -> None:
-        self.model = model
+        # Channels-last parameters make every convolution's output channels-last: oneDNN's CPU
+        # convolutions and nearest upsampling run faster in that layout (benchmarks/RESULTS.md,
+        # "Training speed"). Checkpoints are written contiguous, so nothing else sees it.
+        self.model = model.to(memory_format=torch.channels_last)
         self.total_steps = total_steps
         self.lr = lr
         self.warmup = warmup

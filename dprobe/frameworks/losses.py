@@ -11,7 +11,9 @@ camera), so a self-supervised foreground estimate is available without labels:
 pixels by ``w = 1 + foreground_weight * f`` (both the L1 and the SSIM map; normalised by the sum
 of the weights, so ``foreground_weight = 0`` is the plain mean) and adds
 ``mask_weight * BCE(m, f)``, which asks the decoder's mask to cover what differs from the
-background. ``ReconstructionWeights()`` (all extras 0) is the plain objective.
+background, and ``edge_weight * G(x, target)``, the same weighted L1 on the images' horizontal
+and vertical pixel differences: a thin limb is two strong edges, which a blurred or missing limb
+does not have. ``ReconstructionWeights()`` (all extras 0) is the plain objective.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from torch import Tensor
 from dprobe.metrics.image import ssim
 from dprobe.models.protocol import composite
 
-__all__ = ["FOREGROUND_CONTRAST", "ReconstructionWeights", "foreground_estimate",
+__all__ = ["FOREGROUND_CONTRAST", "ReconstructionWeights", "edge_loss", "foreground_estimate",
            "reconstruction_loss"]
 
 #: Colour difference (in [0, 1] units, largest channel) at which a pixel counts as fully foreground.
@@ -37,6 +39,7 @@ class ReconstructionWeights:
     ssim: float = 1.0
     foreground: float = 0.0
     mask: float = 0.0
+    edges: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,12 +61,33 @@ def reconstruction_loss(rgb: Tensor, mask: Tensor, background: Tensor, target: T
     ``rgb``, ``background``, ``target`` ``(B, 3, c, c)`` and ``mask`` ``(B, 1, c, c)`` in [0, 1].
     """
     x = composite(rgb, mask, background)
-    if weights.foreground == 0 and weights.mask == 0:
+    if weights.foreground == 0 and weights.mask == 0 and weights.edges == 0:
         return (x - target).abs().mean() + weights.ssim * (1 - ssim(x, target).mean())
     fg = foreground_estimate(target, background).detach()
     w = 1 + weights.foreground * fg
-    l1 = ((x - target).abs() * w).sum() / (w.sum() * x.shape[1])
-    loss = l1 + weights.ssim * (1 - ssim(x, target, w).mean())
+    loss = _weighted_l1(x, target, w) + weights.ssim * (1 - ssim(x, target, w).mean())
     if weights.mask:
         loss = loss + weights.mask * F.binary_cross_entropy(mask.clamp(1e-6, 1 - 1e-6), fg)
+    if weights.edges:
+        loss = loss + weights.edges * edge_loss(x, target, w)
     return loss
+
+
+def _weighted_l1(x: Tensor, target: Tensor, w: Tensor) -> Tensor:
+    """Mean of ``|x - target|`` over pixels and channels, pixels weighted by ``w (B, 1, h, w)``."""
+    return ((x - target).abs() * w).sum() / (w.sum() * x.shape[1])
+
+
+def edge_loss(x: Tensor, target: Tensor, w: Tensor) -> Tensor:
+    """Weighted L1 between the horizontal and between the vertical pixel differences of ``x``
+    and ``target`` ``(B, C, h, w)`` (a difference weighted by the larger weight of its two
+    pixels); the mean of the two directions."""
+    def dx(t: Tensor) -> Tensor:
+        return t[..., :, 1:] - t[..., :, :-1]
+
+    def dy(t: Tensor) -> Tensor:
+        return t[..., 1:, :] - t[..., :-1, :]
+
+    horizontal = _weighted_l1(dx(x), dx(target), w[..., :, 1:].maximum(w[..., :, :-1]))
+    vertical = _weighted_l1(dy(x), dy(target), w[..., 1:, :].maximum(w[..., :-1, :]))
+    return (horizontal + vertical) / 2

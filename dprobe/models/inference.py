@@ -13,6 +13,7 @@ is not touched.
 from __future__ import annotations
 
 import copy
+import itertools
 from typing import TypeVar
 
 import torch
@@ -38,7 +39,7 @@ def fold_batch_norm(module: nn.Module) -> int:
         if not isinstance(seq, nn.Sequential):
             continue
         names = list(seq._modules)
-        for first, second in zip(names, names[1:]):
+        for first, second in itertools.pairwise(names):
             conv, norm = seq._modules[first], seq._modules[second]
             if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d) \
                     and norm.track_running_stats:

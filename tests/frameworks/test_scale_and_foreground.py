@@ -4,7 +4,12 @@ import torch
 import torch.nn.functional as F
 
 from dprobe.frameworks.drnet import DRNet, similarity_loss, standardise
-from dprobe.frameworks.losses import ReconstructionWeights, foreground_estimate, reconstruction_loss
+from dprobe.frameworks.losses import (
+    ReconstructionWeights,
+    edge_loss,
+    foreground_estimate,
+    reconstruction_loss,
+)
 from dprobe.models.network import NetworkConfig
 from dprobe.models.reference import ReferenceModel
 
@@ -47,7 +52,8 @@ def test_similarity_and_standardise_ignore_the_scale_of_the_codes():
 def test_drnet_records_its_reconstruction_weights():
     model = ReferenceModel(NET)
     drnet = DRNet(model, total_steps=10, reconstruction=ReconstructionWeights(foreground=4.0))
-    assert drnet.hyperparameters()["reconstruction"] == {"ssim": 1.0, "foreground": 4.0, "mask": 0.0}
+    assert drnet.hyperparameters()["reconstruction"] == {"ssim": 1.0, "foreground": 4.0, "mask": 0.0,
+                                                          "edges": 0.0}
 
 
 def _person_scene():
@@ -87,6 +93,22 @@ def test_mask_term_rewards_a_mask_that_covers_the_person():
     w = ReconstructionWeights(mask=1.0)
     assert float(reconstruction_loss(rgb, full * 0.98 + 0.01, bg, target, w)) < float(
         reconstruction_loss(rgb, torso * 0.98 + 0.01, bg, target, w))
+
+
+def test_edge_term_is_zero_for_the_target_and_charges_a_blurred_limb():
+    bg, target, torso, full, colour = _person_scene()
+    w = torch.ones(2, 1, 32, 32)
+    assert float(edge_loss(target, target, w)) == 0.0
+    # A limb drawn at the right place but blurred over 6 px keeps about the same mean colour
+    # (the L1 barely moves) and loses its edges.
+    blurred = F.avg_pool2d(full, (5, 1), stride=1, padding=(2, 0))
+    x = blurred * colour + (1 - blurred) * bg
+    assert float(edge_loss(x, target, w)) > 0.1 * float((x - target).abs().mean())
+    edges = ReconstructionWeights(edges=1.0)
+    rgb = colour.expand(2, 3, 32, 32)
+    assert float(reconstruction_loss(rgb, full, bg, target, edges)) < 1e-6
+    assert float(reconstruction_loss(rgb, torso, bg, target, edges)) > float(
+        reconstruction_loss(rgb, torso, bg, target))
 
 
 def test_zero_weights_are_the_plain_objective():

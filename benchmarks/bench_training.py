@@ -1,0 +1,93 @@
+"""Training speed: steps/s of each framework with channels-last parameters (the default) against
+the same framework in the contiguous (NCHW) layout, interleaved in one run.
+
+    python benchmarks/bench_training.py [--studio F] [--threads 2] [--repeats 5] [--steps 5]
+
+Each framework is built from seed 0 on the studio's training subjects (``tiny`` built in a
+temporary folder if none is given) with the shipped training settings (batch 32, crop 64 px for
+the standard studio); one measurement is ``--steps`` training steps on fixed batches after two
+warm-up steps; medians over ``--repeats``. Prints a Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from dprobe.data.batches import sample_batch
+from dprobe.data.build import build_studio
+from dprobe.data.studio import Studio
+from dprobe.data.subjects import training_subjects
+from dprobe.frameworks import FRAMEWORKS
+from dprobe.models.network import NetworkConfig
+from dprobe.models.reference import ReferenceModel
+from dprobe.models.regressor import RegressorConfig
+
+LAYOUTS = {"channels-last": torch.channels_last, "contiguous": torch.contiguous_format}
+
+
+def make(name: str, studio: Studio, layout: torch.memory_format):
+    """A framework and a few of its training batches, the model in ``layout``."""
+    torch.manual_seed(0)
+    cls, network = FRAMEWORKS[name], NetworkConfig(crop_size=studio.crop_size)
+    model = ReferenceModel(network, decoder=cls.uses_decoder, regressor=RegressorConfig(
+        network.dim_pose) if name == "supervised" else None)
+    framework = cls(model, total_steps=10_000)
+    framework.model.to(memory_format=layout)
+    subjects = ["S1", "S5", "S6", "S7", "S8"] if name == "supervised" else training_subjects(
+        studio.subject_names)
+    dataset = framework.make_dataset(studio, subjects)
+    framework.prepare(dataset)
+    return framework, [sample_batch(dataset, 32, 0, k) for k in range(4)]
+
+
+def seconds_per_step(framework, batches: list, steps: int) -> float:
+    start = time.perf_counter()
+    for k in range(steps):
+        framework.training_step(batches[k % len(batches)])
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--studio", default=None, help="studio file (default: build `tiny`)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--frameworks", nargs="+", default=["nsd", "cssl", "drnet", "supervised"])
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.studio
+        if path is None:
+            path = Path(tmp) / "tiny.h5"
+            build_studio("tiny", path, seed=0, progress=False)
+        studio = Studio.open(path)
+    load_avg = " / ".join(f"{v:.2f}" for v in os.getloadavg())
+    runs = {(name, layout): make(name, studio, fmt)
+            for name in args.frameworks for layout, fmt in LAYOUTS.items()}
+    for framework, batches in runs.values():     # warm-up
+        seconds_per_step(framework, batches, 2)
+    times: dict = {key: [] for key in runs}
+    for _ in range(args.repeats):
+        for key, (framework, batches) in runs.items():
+            times[key].append(seconds_per_step(framework, batches, args.steps))
+    print(f"Command: `python benchmarks/bench_training.py --repeats {args.repeats} --steps "
+          f"{args.steps}{' --studio ' + str(args.studio) if args.studio else ''}` "
+          f"({args.threads} threads, torch {torch.__version__}, crop {studio.crop_size} px, "
+          f"batch 32; load average at the start {load_avg}).\n")
+    print("| framework | channels-last steps/s | contiguous steps/s | channels-last x |")
+    print("|---|---|---|---|")
+    for name in args.frameworks:
+        rate = {layout: 1 / statistics.median(times[(name, layout)]) for layout in LAYOUTS}
+        print(f"| {name} | {rate['channels-last']:.2f} | {rate['contiguous']:.2f} | "
+              f"**{rate['channels-last'] / rate['contiguous']:.2f}** |")
+
+
+if __name__ == "__main__":
+    main()
