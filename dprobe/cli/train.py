@@ -60,7 +60,7 @@ VAL_PER_SUBJECT = 64
 RUN_DEFAULTS: dict[str, Any] = {
     "framework": None, "augment": "none", "studio": None, "steps": 3000, "minutes": None,
     "batch_size": 32, "seed": 0, "lr": 1e-3, "width": 16, "labelled": None,
-    "foreground_weight": 0.0, "mask_weight": 0.0, "init": None,
+    "foreground_weight": 0.0, "mask_weight": 0.0, "edge_weight": 0.0, "init": None,
 }
 #: Options a resumed run may change (they do not change the result of a fixed-step run); taken
 #: from ``run.json`` unless given.
@@ -156,7 +156,8 @@ def _train_framework(args: argparse.Namespace, framework_name: str) -> int:
     framework = cls(model, total_steps=run["steps"], lr=run["lr"],
                     augment=make_augment(run["augment"]),
                     reconstruction=ReconstructionWeights(foreground=run["foreground_weight"],
-                                                         mask=run["mask_weight"]))
+                                                         mask=run["mask_weight"],
+                                                         edges=run["edge_weight"]))
     if run["init"] is not None:  # on --resume the training state then replaces the weights
         model.meta["init"] = _initialise(model, run["init"])
     model.meta.update({
@@ -327,6 +328,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _resumable(p, "--mask-weight", RUN_DEFAULTS["mask_weight"],
                "weight of the decoder-mask term (BCE against the background-difference "
                "silhouette)", type=non_negative_float)
+    _resumable(p, "--edge-weight", RUN_DEFAULTS["edge_weight"],
+               "weight of the edge term (weighted L1 of the images' pixel differences)",
+               type=non_negative_float)
     _add_run_options(p)
     p.set_defaults(func=_cmd_train)
 
