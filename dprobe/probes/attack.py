@@ -106,7 +106,7 @@ class AttackConfig:
     and the error stay float32); ``fused`` False swaps the fused op for its plain-PyTorch
     reference (same results; for benchmarks); ``inference_copies`` runs frozen copies of the
     networks (``dprobe.models.inference.inference_copy``: batch norm folded into the
-    convolutions, channels-last memory; the same functions to float rounding, about 1.7x
+    convolutions, channels-last memory; the same functions to float rounding, about 1.5x
     faster per iteration on 2 CPU threads, benchmarks/RESULTS.md), False the models as given.
     """
 
