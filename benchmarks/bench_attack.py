@@ -30,7 +30,6 @@ import json
 import os
 import re
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,8 +37,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from dprobe.data.build import build_studio
-from dprobe.data.studio import Studio
+from dprobe.data.build import open_or_build_tiny
 from dprobe.export.graphs import AttackStep
 from dprobe.models import load
 from dprobe.probes.attack import AttackConfig, attack, frame_theta, select_rows, studio_batch
@@ -130,12 +128,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = args.studio
-        if path is None:
-            path = Path(tmp) / "tiny.h5"
-            build_studio("tiny", path, seed=0, progress=False)
-        studio = Studio.open(path)
+    studio = open_or_build_tiny(args.studio)
     model = load("nsd")
     gen = DecoderGenerator(model, "self")
     batch = studio_batch(studio, select_rows(studio, ["S9", "S11"], BATCH // 2))

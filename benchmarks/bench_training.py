@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import torch
 
 from dprobe.data.batches import sample_batch
-from dprobe.data.build import build_studio
+from dprobe.data.build import open_or_build_tiny
 from dprobe.data.studio import Studio
 from dprobe.data.subjects import training_subjects
 from dprobe.frameworks import FRAMEWORKS
@@ -62,12 +60,7 @@ def main() -> None:
     ap.add_argument("--frameworks", nargs="+", default=["nsd", "cssl", "drnet", "supervised"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = args.studio
-        if path is None:
-            path = Path(tmp) / "tiny.h5"
-            build_studio("tiny", path, seed=0, progress=False)
-        studio = Studio.open(path)
+    studio = open_or_build_tiny(args.studio)
     load_avg = " / ".join(f"{v:.2f}" for v in os.getloadavg())
     runs = {(name, layout): make(name, studio, fmt)
             for name in args.frameworks for layout, fmt in LAYOUTS.items()}

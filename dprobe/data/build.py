@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -245,3 +246,14 @@ __all__ = [
     "person_boxes",
     "studio_cameras",
 ]
+
+
+def open_or_build_tiny(path: str | os.PathLike | None) -> Studio:
+    """The studio at ``path`` opened in memory, or, for None, the ``tiny`` preset (seed 0) built
+    into a temporary folder and opened (the file is deleted once read)."""
+    if path is not None:
+        return Studio.open(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        built = os.path.join(tmp, "tiny.h5")
+        build_studio("tiny", built, seed=0, progress=False)
+        return Studio.open(built)

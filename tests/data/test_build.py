@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dprobe.cli import main
-from dprobe.data.build import PRESETS
+from dprobe.data.build import PRESETS, open_or_build_tiny
 from dprobe.data.studio import REQUIRED_DATASETS, Studio
 from dprobe.errors import DprobeError
 from tests.support import assert_refused
@@ -178,3 +178,13 @@ def test_interrupted_build_leaves_no_partial_file(tmp_path):
     finally:
         for _, proc in runs.values():
             proc.kill()
+
+
+def test_open_or_build_tiny_opens_a_given_file_and_builds_the_preset_without_one(tiny_path,
+                                                                                 tmp_path):
+    given = open_or_build_tiny(tiny_path)
+    built = open_or_build_tiny(None)
+    assert built.n == given.n and built.crop_size == given.crop_size
+    assert built.subject_names == given.subject_names
+    with pytest.raises(Exception, match="missing.h5"):
+        open_or_build_tiny(tmp_path / "missing.h5")
