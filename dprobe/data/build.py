@@ -235,19 +235,6 @@ def to_uint8(x: Tensor) -> np.ndarray:
     return (x.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
 
-__all__ = [
-    "FORMAT_VERSION",
-    "FPS",
-    "PRESETS",
-    "Cameras",
-    "Preset",
-    "Studio",
-    "build_studio",
-    "person_boxes",
-    "studio_cameras",
-]
-
-
 def open_or_build_tiny(path: str | os.PathLike | None) -> Studio:
     """The studio at ``path`` opened in memory, or, for None, the ``tiny`` preset (seed 0) built
     into a temporary folder and opened (the file is deleted once read)."""
@@ -257,3 +244,17 @@ def open_or_build_tiny(path: str | os.PathLike | None) -> Studio:
         built = os.path.join(tmp, "tiny.h5")
         build_studio("tiny", built, seed=0, progress=False)
         return Studio.open(built)
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "FPS",
+    "PRESETS",
+    "Cameras",
+    "Preset",
+    "Studio",
+    "build_studio",
+    "open_or_build_tiny",
+    "person_boxes",
+    "studio_cameras",
+]
