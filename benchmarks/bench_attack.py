@@ -17,9 +17,8 @@ Measured side by side in one run, interleaved, medians of ``--repeats``:
   (2048^2 matmul), plus a ``torch.profiler`` table of where the time goes;
 - bf16 autocast (``AttackConfig(precision="bf16")``): iterations/s, its FLOP rate against the
   bf16 matmul peak (1024^2: without native bf16 a larger product takes tens of seconds), and
-  how far each sample's
-  final MPJPE moves against float32 after a full default attack (threshold, 20 iterations) of
-  the first ``BF16_SAMPLES`` samples.
+  how far each sample's final MPJPE moves against float32 after a full default attack
+  (threshold, 20 iterations) of the first ``BF16_SAMPLES`` samples.
 
 --write replaces the "Attack loop performance" subsection of benchmarks/RESULTS.md.
 """

@@ -20,7 +20,7 @@ import torch
 from dprobe.data.batches import sample_batch
 from dprobe.data.build import open_or_build_tiny
 from dprobe.data.studio import Studio
-from dprobe.data.subjects import training_subjects
+from dprobe.data.subjects import TRAIN_SUBJECTS, training_subjects
 from dprobe.frameworks import FRAMEWORKS
 from dprobe.models.network import NetworkConfig
 from dprobe.models.reference import ReferenceModel
@@ -37,7 +37,7 @@ def make(name: str, studio: Studio, layout: torch.memory_format):
         network.dim_pose) if name == "supervised" else None)
     framework = cls(model, total_steps=10_000)
     framework.model.to(memory_format=layout)
-    subjects = ["S1", "S5", "S6", "S7", "S8"] if name == "supervised" else training_subjects(
+    subjects = list(TRAIN_SUBJECTS) if name == "supervised" else training_subjects(
         studio.subject_names)
     dataset = framework.make_dataset(studio, subjects)
     framework.prepare(dataset)
