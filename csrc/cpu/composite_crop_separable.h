@@ -31,6 +31,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace dprobe {
@@ -339,57 +340,73 @@ void backward(const Problem& p, const T* go, const T* fg, const T* mask, const T
         const int64_t fy = ay.touched[i];
         const int64_t r0 = ay.ca[i] * w, r1 = ay.cb[i] * w;
         const T ya0 = ay.a0[i], ya1 = ay.a1[i], ye0 = ay.e0[i], ye1 = ay.e1[i];
-        for (int64_t c = 0; c <= C; ++c) {  // c == C: the mask
-          const T* src = c < C ? fgb + c * cplane : mb;
-          lerp_rows(vF + c * w, src + r0, src + r1, ya0, ya1, w);
-          lerp_rows(dF + c * w, src + r0, src + r1, ye0, ye1, w);
-        }
         std::fill(gv.begin(), gv.end(), T(0));
         T* gvM = gv.data() + C * w;
         const T* bgr = bgb + fy * p.bsy;
         T* pg = part ? part->grad.data() + i * C * nu : nullptr;
-        double sx = 0, sxp = 0, sy = 0, syp = 0;  // row sums of dL/dcx, dL/dcx px, ...
-        for (int64_t j = ax.lo; j < ax.hi; ++j) {
-          const int64_t xa = ax.ca[j], xb = ax.cb[j];
-          const T a0 = ax.a0[j], a1 = ax.a1[j], e0 = ax.e0[j], e1 = ax.e1[j];
-          const T M = a0 * vM[xa] + a1 * vM[xb];
-          const T Mx = e0 * vM[xa] + e1 * vM[xb];
-          const T My = a0 * dM[xa] + a1 * dM[xb];
-          const T* bgp = bgr + ax.touched[j] * p.bsx;
-          T dLdM = 0, dLdx = 0, dLdy = 0;
-          for (int64_t c = 0; c < C; ++c) {
-            const T* v = vF + c * w;
-            const T* d = dF + c * w;
-            const T gc = gGi[c * nu + j];
-            const T F = a0 * v[xa] + a1 * v[xb];
-            const T dLdF = gc * M;
-            dLdM += gc * (F - bgp[c * p.bsc]);
-            dLdx += dLdF * (e0 * v[xa] + e1 * v[xb]);
-            dLdy += dLdF * (a0 * d[xa] + a1 * d[xb]);
-            gv[c * w + xa] += a0 * dLdF;
-            gv[c * w + xb] += a1 * dLdF;
-            if (pg) pg[c * nu + j] = gc * (T(1) - M);
+        // The row pass, compiled once per combination of the gradients it must produce: kSrc
+        // (the src_theta gradient: the crop coordinates' derivatives) and kMask (the mask's
+        // gradient, also needed by kSrc); the attack asks for the fg gradient only.
+        auto row_pass = [&](auto src_tag, auto mask_tag) {
+          constexpr bool kSrc = decltype(src_tag)::value;
+          constexpr bool kMask = decltype(mask_tag)::value || kSrc;
+          for (int64_t c = 0; c <= C; ++c) {  // c == C: the mask
+            const T* src = c < C ? fgb + c * cplane : mb;
+            lerp_rows(vF + c * w, src + r0, src + r1, ya0, ya1, w);
+            if (kSrc) lerp_rows(dF + c * w, src + r0, src + r1, ye0, ye1, w);
           }
-          gvM[xa] += a0 * dLdM;
-          gvM[xb] += a1 * dLdM;
-          dLdx += dLdM * Mx;
-          dLdy += dLdM * My;
-          const double px = ax.norm[j];
-          sx += static_cast<double>(dLdx);
-          sxp += static_cast<double>(dLdx) * px;
-          sy += static_cast<double>(dLdy);
-          syp += static_cast<double>(dLdy) * px;
-        }
-        if (need_src) {
-          const double py = ay.norm[i], hw = 0.5 * static_cast<double>(w),
-                       hh = 0.5 * static_cast<double>(h);
-          gS[0] += sxp * hw;
-          gS[1] += sx * hw * py;
-          gS[2] += sx * hw;
-          gS[3] += syp * hh;
-          gS[4] += sy * hh * py;
-          gS[5] += sy * hh;
-        }
+          double sx = 0, sxp = 0, sy = 0, syp = 0;  // row sums of dL/dcx, dL/dcx px, ...
+          for (int64_t j = ax.lo; j < ax.hi; ++j) {
+            const int64_t xa = ax.ca[j], xb = ax.cb[j];
+            const T a0 = ax.a0[j], a1 = ax.a1[j];
+            const T M = a0 * vM[xa] + a1 * vM[xb];
+            const T* bgp = bgr + ax.touched[j] * p.bsx;
+            T dLdM = 0, dLdx = 0, dLdy = 0;
+            for (int64_t c = 0; c < C; ++c) {
+              const T* v = vF + c * w;
+              const T gc = gGi[c * nu + j];
+              const T dLdF = gc * M;
+              if (kMask) dLdM += gc * (a0 * v[xa] + a1 * v[xb] - bgp[c * p.bsc]);
+              if (kSrc) {
+                const T* d = dF + c * w;
+                dLdx += dLdF * (ax.e0[j] * v[xa] + ax.e1[j] * v[xb]);
+                dLdy += dLdF * (a0 * d[xa] + a1 * d[xb]);
+              }
+              gv[c * w + xa] += a0 * dLdF;
+              gv[c * w + xb] += a1 * dLdF;
+              if (pg) pg[c * nu + j] = gc * (T(1) - M);
+            }
+            if (kMask) {
+              gvM[xa] += a0 * dLdM;
+              gvM[xb] += a1 * dLdM;
+            }
+            if (kSrc) {
+              dLdx += dLdM * (ax.e0[j] * vM[xa] + ax.e1[j] * vM[xb]);
+              dLdy += dLdM * (a0 * dM[xa] + a1 * dM[xb]);
+              const double px = ax.norm[j];
+              sx += static_cast<double>(dLdx);
+              sxp += static_cast<double>(dLdx) * px;
+              sy += static_cast<double>(dLdy);
+              syp += static_cast<double>(dLdy) * px;
+            }
+          }
+          if (kSrc) {
+            const double py = ay.norm[i], hw = 0.5 * static_cast<double>(w),
+                         hh = 0.5 * static_cast<double>(h);
+            gS[0] += sxp * hw;
+            gS[1] += sx * hw * py;
+            gS[2] += sx * hw;
+            gS[3] += syp * hh;
+            gS[4] += sy * hh * py;
+            gS[5] += sy * hh;
+          }
+        };
+        if (need_src)
+          row_pass(std::true_type{}, std::true_type{});
+        else if (gmb)
+          row_pass(std::false_type{}, std::true_type{});
+        else
+          row_pass(std::false_type{}, std::false_type{});
         // The crop-row gradient goes to the two crop rows (weights of invalid taps are 0).
         if (gfgb) {
           for (int64_t c = 0; c < C; ++c) {
