@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
+from torch._prims_common import suggest_memory_format  # Tensor.suggest_memory_format() in Python
 
 from dprobe.geometry import affine_inverse, singular_thetas
 
@@ -479,7 +480,8 @@ if _library_path is not None:
             out_size[0] > 0 and out_size[1] > 0,
             lambda: f"composite_crop: out_size must be positive, got {out_size}",
         )
-        return fg.new_empty((fg.shape[0], fg.shape[1], out_size[0], out_size[1]))
+        return torch.empty((fg.shape[0], fg.shape[1], out_size[0], out_size[1]), dtype=fg.dtype,
+                           device=fg.device, memory_format=suggest_memory_format(fg))
 
     @torch.library.register_fake("dprobe::composite_crop_backward")
     def _composite_crop_backward_fake(
@@ -487,7 +489,10 @@ if _library_path is not None:
     ):
         _check_composite_crop(fg, mask, background, src_theta, dst_theta, check_values=False)
         inputs = (fg, mask, background, src_theta, dst_theta)
+        laid_out_like_input = (True, True, False, False, False)  # the crop gradients
         return tuple(
-            t.new_empty(t.shape) if need else t.new_empty((0,))
-            for t, need in zip(inputs, output_mask)
+            (torch.empty(t.shape, dtype=t.dtype, device=t.device,
+                         memory_format=suggest_memory_format(t) if like else
+                         torch.contiguous_format) if need else t.new_empty((0,)))
+            for t, need, like in zip(inputs, output_mask, laid_out_like_input)
         )

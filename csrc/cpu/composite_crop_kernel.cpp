@@ -21,6 +21,11 @@
 // affine path, the fallback where the tiled path does not apply (tiled::applies) or is switched
 // off (op dprobe::_composite_crop_set_tiled, for tests and benchmarks).
 //
+// Layouts: the output and the crop gradients are laid out like fg and mask (channels-last in,
+// channels-last out: Tensor::suggest_memory_format; the fake kernels in dprobe/ops.py promise
+// the same). The separable path reads and writes them through their strides; the tiled and
+// general paths work on planar copies.
+//
 // Parallelism: at::parallel_for over the flattened (batch, output row) range.
 //   forward:  every output row is written by one task only.
 //   backward: the range is cut into one contiguous chunk per thread. A chunk writes the crop
@@ -643,23 +648,36 @@ at::Tensor composite_crop_cpu(const at::Tensor& fg, const at::Tensor& mask,
   check_composite_crop_args(fg, mask, background, src_theta, dst_theta, out_size, true);
   TORCH_CHECK(fg.device().is_cpu(), "composite_crop: the CPU kernel got tensors on ", fg.device());
   const int64_t oh = out_size[0], ow = out_size[1];
-  at::Tensor out = at::empty({fg.size(0), fg.size(1), oh, ow}, fg.options().memory_format(
-                                                                   at::MemoryFormat::Contiguous));
+  const at::MemoryFormat format = fg.suggest_memory_format();
+  at::Tensor out = at::empty({fg.size(0), fg.size(1), oh, ow}, fg.options().memory_format(format));
   if (out.numel() == 0) return out;
   const Geometry g = make_geometry(fg, background, src_theta, dst_theta, oh, ow);
   const separable::Problem problem = separable_problem(g, background);
   const Path path = choose_path(g, problem);
+  // The separable path reads and writes every crop-sized tensor through its strides; the others
+  // work on planar (contiguous) copies, and their output is laid out like fg afterwards.
+  at::Tensor planar = path == Path::kSeparable || format == at::MemoryFormat::Contiguous
+                          ? out
+                          : at::empty(out.sizes(), out.options().memory_format(
+                                                       at::MemoryFormat::Contiguous));
   AT_DISPATCH_FLOATING_TYPES(fg.scalar_type(), "composite_crop_cpu", [&] {
     auto run = [&](auto channels) {
       constexpr int kC = decltype(channels)::value;
-      if (path != Path::kGeneral) {
+      if (path == Path::kSeparable) {
+        const separable::CropLayouts layouts{separable::strides_of(fg), separable::strides_of(mask),
+                                             separable::strides_of(out), {}, {}};
+        separable::forward<scalar_t, kC>(problem, layouts, fg.const_data_ptr<scalar_t>(),
+                                         mask.const_data_ptr<scalar_t>(),
+                                         background.const_data_ptr<scalar_t>(),
+                                         out.data_ptr<scalar_t>());
+      } else if (path == Path::kTiled) {
         const at::Tensor fgc = fg.contiguous(), maskc = mask.contiguous();
-        auto* kernel = path == Path::kSeparable ? &separable::forward<scalar_t, kC>
-                                                : &tiled::forward<scalar_t, kC>;
-        kernel(problem, fgc.const_data_ptr<scalar_t>(), maskc.const_data_ptr<scalar_t>(),
-               background.const_data_ptr<scalar_t>(), out.data_ptr<scalar_t>());
+        tiled::forward<scalar_t, kC>(problem, fgc.const_data_ptr<scalar_t>(),
+                                     maskc.const_data_ptr<scalar_t>(),
+                                     background.const_data_ptr<scalar_t>(),
+                                     planar.data_ptr<scalar_t>());
       } else {
-        forward_impl<scalar_t, kC>(g, fg, mask, background, out);
+        forward_impl<scalar_t, kC>(g, fg, mask, background, planar);
       }
     };
     if (g.C == 3)
@@ -669,6 +687,7 @@ at::Tensor composite_crop_cpu(const at::Tensor& fg, const at::Tensor& mask,
     else
       run(std::integral_constant<int, 0>{});
   });
+  if (!planar.is_same(out)) out.copy_(planar);
   return out;
 }
 
@@ -689,29 +708,49 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> composite
                                                output_mask[3], output_mask[4]);
   const auto opts = fg.options().memory_format(at::MemoryFormat::Contiguous);
   at::Tensor empty = at::empty({0}, opts);
-  at::Tensor grad_fg = need_fg ? at::zeros(fg.sizes(), opts) : empty;
-  at::Tensor grad_mask = need_mask ? at::zeros(mask.sizes(), opts) : empty;
-  at::Tensor grad_bg = need_bg ? at::zeros(background.sizes(), opts) : empty;
   const int64_t B = fg.size(0);
+  const Geometry g = make_geometry(fg, background, src_theta, dst_theta, oh, ow);
+  const separable::Problem problem = separable_problem(g, background);
+  const Path path = choose_path(g, problem);
+  // The crop gradients are laid out like fg and mask (the separable path writes them so; the
+  // others write planar ones, laid out so afterwards).
+  const at::MemoryFormat fg_format = fg.suggest_memory_format(),
+                         mask_format = mask.suggest_memory_format();
+  // (at::empty, then zero_: at::zeros ignores a memory format in its options.)
+  auto crop_grad = [&](const at::Tensor& t, at::MemoryFormat format) {
+    const at::MemoryFormat laid = path == Path::kSeparable ? format : at::MemoryFormat::Contiguous;
+    return at::empty(t.sizes(), opts.memory_format(laid)).zero_();
+  };
+  at::Tensor grad_fg = need_fg ? crop_grad(fg, fg_format) : empty;
+  at::Tensor grad_mask = need_mask ? crop_grad(mask, mask_format) : empty;
+  at::Tensor grad_bg = need_bg ? at::zeros(background.sizes(), opts) : empty;
   std::vector<double> gsinv(6 * B, 0.0), gdst(6 * B, 0.0);
   if (B > 0 && (need_fg || need_mask || need_bg || need_src || need_dst)) {
-    const Geometry g = make_geometry(fg, background, src_theta, dst_theta, oh, ow);
-    const separable::Problem problem = separable_problem(g, background);
-    const Path path = choose_path(g, problem);
     AT_DISPATCH_FLOATING_TYPES(fg.scalar_type(), "composite_crop_backward_cpu", [&] {
       auto run = [&](auto channels) {
         constexpr int kC = decltype(channels)::value;
-        if (path != Path::kGeneral) {
+        scalar_t* const gfg = need_fg ? grad_fg.data_ptr<scalar_t>() : nullptr;
+        scalar_t* const gm = need_mask ? grad_mask.data_ptr<scalar_t>() : nullptr;
+        scalar_t* const gbg = need_bg ? grad_bg.data_ptr<scalar_t>() : nullptr;
+        if (path == Path::kSeparable) {
+          const separable::CropLayouts layouts{
+              separable::strides_of(fg), separable::strides_of(mask),
+              separable::strides_of(grad_out),
+              need_fg ? separable::strides_of(grad_fg) : separable::CropStrides{},
+              need_mask ? separable::strides_of(grad_mask) : separable::CropStrides{}};
+          separable::backward<scalar_t, kC>(
+              problem, layouts, grad_out.const_data_ptr<scalar_t>(),
+              fg.const_data_ptr<scalar_t>(), mask.const_data_ptr<scalar_t>(),
+              background.const_data_ptr<scalar_t>(), gfg, gm, gbg, need_src, need_dst,
+              gsinv.data(), gdst.data());
+        } else if (path == Path::kTiled) {
           const at::Tensor goc = grad_out.contiguous(), fgc = fg.contiguous(),
                            maskc = mask.contiguous();
-          auto* kernel = path == Path::kSeparable ? &separable::backward<scalar_t, kC>
-                                                  : &tiled::backward<scalar_t, kC>;
-          kernel(problem, goc.const_data_ptr<scalar_t>(), fgc.const_data_ptr<scalar_t>(),
-                 maskc.const_data_ptr<scalar_t>(), background.const_data_ptr<scalar_t>(),
-                 need_fg ? grad_fg.data_ptr<scalar_t>() : nullptr,
-                 need_mask ? grad_mask.data_ptr<scalar_t>() : nullptr,
-                 need_bg ? grad_bg.data_ptr<scalar_t>() : nullptr, need_src, need_dst,
-                 gsinv.data(), gdst.data());
+          tiled::backward<scalar_t, kC>(problem, goc.const_data_ptr<scalar_t>(),
+                                        fgc.const_data_ptr<scalar_t>(),
+                                        maskc.const_data_ptr<scalar_t>(),
+                                        background.const_data_ptr<scalar_t>(), gfg, gm, gbg,
+                                        need_src, need_dst, gsinv.data(), gdst.data());
         } else {
           backward_impl<scalar_t, kC>(g, grad_out, fg, mask, background, need_fg, need_mask,
                                       need_bg, need_src, need_dst, grad_fg, grad_mask, grad_bg,
@@ -747,6 +786,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> composite
         G[5] = -(Ai[0][1] * Gt[0] + Ai[1][1] * Gt[1]);
       }
     }
+  }
+  if (path != Path::kSeparable) {
+    if (need_fg) grad_fg = grad_fg.contiguous(fg_format);
+    if (need_mask) grad_mask = grad_mask.contiguous(mask_format);
   }
   at::Tensor grad_src = empty, grad_dst = empty;
   const auto dopts = at::TensorOptions().dtype(at::kDouble);

@@ -20,6 +20,10 @@
 // Frame taps just outside the frame (-1 and N) appear in the touched lists as virtual entries
 // whose composite is 0 and which carry no gradient.
 //
+// Layouts: fg, mask, the output and the crop gradients are read and written through their
+// strides (CropLayouts), so channels-last crops, or channel slices of one channels-last tensor,
+// need no copy; the caller lays the output and the crop gradients out like fg and mask.
+//
 // Parallelism: one task per batch item (its crop gradients and theta gradients have one writer);
 // the background gradient, shared by all items when the background has batch 1, is added in a
 // second pass with one writer per (background batch, channel) plane, items in batch order.
@@ -136,23 +140,57 @@ void build_axes(const Problem& p, int64_t b, Axis<T>& ax, Axis<T>& ay) {
   ay.build(p.oh, P[3], P[5], p.H, P[9], P[11], p.h);
 }
 
-// v[x] = a0 r0[x] + a1 r1[x] over one crop row (vectorised).
+// Element strides of a crop-sized tensor (B, C, rows, columns): the crops, the mask, the output
+// and their gradients are read and written through these, so a channels-last crop (a decoder's
+// output, or a channel slice of it) needs no copy. Planar (contiguous) is {C h w, h w, w, 1}.
+struct CropStrides {
+  int64_t b, c, y, x;
+};
+
+inline CropStrides strides_of(const at::Tensor& t) {
+  return {t.stride(0), t.stride(1), t.stride(2), t.stride(3)};
+}
+
+// The strides of the tensors each kernel reads and writes besides the background (whose strides
+// are in Problem): fg and mask; out is the output (forward) or the output's gradient (backward);
+// gfg, gm the crop gradients (backward).
+struct CropLayouts {
+  CropStrides fg, mask, out, gfg, gm;
+};
+
+// v[x] = a0 r0[x stride] + a1 r1[x stride] over one row (vectorised where stride is 1).
 template <typename T>
 inline void lerp_rows(T* __restrict v, const T* __restrict r0, const T* __restrict r1, T a0, T a1,
-                      int64_t n) {
+                      int64_t n, int64_t stride = 1) {
+  if (stride == 1) {
 #pragma omp simd
-  for (int64_t x = 0; x < n; ++x) v[x] = a0 * r0[x] + a1 * r1[x];
+    for (int64_t x = 0; x < n; ++x) v[x] = a0 * r0[x] + a1 * r1[x];
+  } else {
+    for (int64_t x = 0; x < n; ++x) v[x] = a0 * r0[x * stride] + a1 * r1[x * stride];
+  }
+}
+
+// d[x stride] += a s[x] over one row (vectorised where stride is 1).
+template <typename T>
+inline void add_row(T* __restrict d, const T* __restrict s, T a, int64_t n, int64_t stride) {
+  if (stride == 1) {
+#pragma omp simd
+    for (int64_t x = 0; x < n; ++x) d[x] += a * s[x];
+  } else {
+    for (int64_t x = 0; x < n; ++x) d[x * stride] += a * s[x];
+  }
 }
 
 // The composite on the grid of touched frame pixels: G[(i * C + c) * nu + j], zero on virtual
 // entries. vbuf: (C + 1) x w scratch.
 template <typename T, int kC>
-void composite_grid(const Problem& p, int64_t b, const T* fg, const T* mask, const T* bg,
-                    const Axis<T>& ax, const Axis<T>& ay, T* G, T* vbuf) {
-  const int64_t C = kC > 0 ? kC : p.C, w = p.w, cplane = p.h * p.w;
+void composite_grid(const Problem& p, const CropLayouts& L, int64_t b, const T* fg,
+                    const T* mask, const T* bg, const Axis<T>& ax, const Axis<T>& ay, T* G,
+                    T* vbuf) {
+  const int64_t C = kC > 0 ? kC : p.C, w = p.w;
   const int64_t nu = ax.size(), nr = ay.size();
-  const T* fgb = fg + b * C * cplane;
-  const T* mb = mask + b * cplane;
+  const T* fgb = fg + b * L.fg.b;
+  const T* mb = mask + b * L.mask.b;
   const T* bgb = bg + b * p.bsb;
   std::fill(G, G + nr * C * nu, T(0));
   T* vM = vbuf + C * w;
@@ -165,10 +203,12 @@ void composite_grid(const Problem& p, int64_t b, const T* fg, const T* mask, con
           Gi[c * nu + j] = bgb[c * p.bsc + fy * p.bsy + ax.touched[j] * p.bsx];
       continue;
     }
-    const int64_t r0 = ay.ca[i] * w, r1 = ay.cb[i] * w;
+    const int64_t r0 = ay.ca[i] * L.fg.y, r1 = ay.cb[i] * L.fg.y;
     for (int64_t c = 0; c < C; ++c)
-      lerp_rows(vbuf + c * w, fgb + c * cplane + r0, fgb + c * cplane + r1, ay.a0[i], ay.a1[i], w);
-    lerp_rows(vM, mb + r0, mb + r1, ay.a0[i], ay.a1[i], w);
+      lerp_rows(vbuf + c * w, fgb + c * L.fg.c + r0, fgb + c * L.fg.c + r1, ay.a0[i], ay.a1[i], w,
+                L.fg.x);
+    lerp_rows(vM, mb + ay.ca[i] * L.mask.y, mb + ay.cb[i] * L.mask.y, ay.a0[i], ay.a1[i], w,
+              L.mask.x);
     const T* bgr = bgb + fy * p.bsy;
     for (int64_t j = ax.lo; j < ax.hi; ++j) {
       const int64_t xa = ax.ca[j], xb = ax.cb[j];
@@ -184,17 +224,19 @@ void composite_grid(const Problem& p, int64_t b, const T* fg, const T* mask, con
 }
 
 template <typename T, int kC>
-void forward(const Problem& p, const T* fg, const T* mask, const T* bg, T* out) {
+void forward(const Problem& p, const CropLayouts& L, const T* fg, const T* mask, const T* bg,
+             T* out) {
   at::parallel_for(0, p.B, 1, [&](int64_t bbegin, int64_t bend) {
-    const int64_t C = kC > 0 ? kC : p.C, ow = p.ow, oplane = p.oh * p.ow;
+    const int64_t C = kC > 0 ? kC : p.C, ow = p.ow;
+    const CropStrides so = L.out;
     Axis<T> ax, ay;
     std::vector<T> G, Hrow, vbuf((C + 1) * p.w);
     for (int64_t b = bbegin; b < bend; ++b) {
       build_axes(p, b, ax, ay);
       const int64_t nu = ax.size();
       G.resize(ay.size() * C * nu);
-      composite_grid<T, kC>(p, b, fg, mask, bg, ax, ay, G.data(), vbuf.data());
-      T* outb = out + b * C * oplane;
+      composite_grid<T, kC>(p, L, b, fg, mask, bg, ax, ay, G.data(), vbuf.data());
+      T* outb = out + b * so.b;
       Hrow.resize(C * nu);
       for (int64_t oy = 0; oy < p.oh; ++oy) {
         const int64_t i = ay.first[oy];
@@ -203,10 +245,10 @@ void forward(const Problem& p, const T* fg, const T* mask, const T* bg, T* out) 
                   ay.w1[oy], C * nu);
         for (int64_t c = 0; c < C; ++c) {
           const T* hr = Hrow.data() + c * nu;
-          T* o = outb + c * oplane + oy * ow;
+          T* o = outb + c * so.c + oy * so.y;
           for (int64_t ox = 0; ox < ow; ++ox) {
             const int64_t j = ax.first[ox];
-            o[ox] = ax.w0[ox] * hr[j] + ax.w1[ox] * hr[j + 1];
+            o[ox * so.x] = ax.w0[ox] * hr[j] + ax.w1[ox] * hr[j + 1];
           }
         }
       }
@@ -224,7 +266,8 @@ struct BackgroundPart {
 };
 
 template <typename T, int kC>
-void backward(const Problem& p, const T* go, const T* fg, const T* mask, const T* bg,
+void backward(const Problem& p, const CropLayouts& L, const T* go, const T* fg, const T* mask,
+              const T* bg,
               T* gfg,   // nullptr unless requested
               T* gm,    // nullptr unless requested
               T* gbg,   // nullptr unless requested
@@ -234,7 +277,6 @@ void backward(const Problem& p, const T* go, const T* fg, const T* mask, const T
   std::vector<BackgroundPart<T>> parts(need_bg ? p.B : 0);
   at::parallel_for(0, p.B, 1, [&](int64_t bbegin, int64_t bend) {
     const int64_t C = kC > 0 ? kC : p.C, w = p.w, h = p.h, ow = p.ow, oh = p.oh;
-    const int64_t cplane = h * w, oplane = oh * ow;
     Axis<T> ax, ay;
     std::vector<T> G, gG, Hrow, Vrow, srow, vbuf(2 * (C + 1) * w), gv((C + 1) * w);
     for (int64_t b = bbegin; b < bend; ++b) {
@@ -242,7 +284,7 @@ void backward(const Problem& p, const T* go, const T* fg, const T* mask, const T
       const int64_t nu = ax.size(), nr = ay.size();
       if (need_dst) {
         G.resize(nr * C * nu);
-        composite_grid<T, kC>(p, b, fg, mask, bg, ax, ay, G.data(), vbuf.data());
+        composite_grid<T, kC>(p, L, b, fg, mask, bg, ax, ay, G.data(), vbuf.data());
       }
       gG.assign(nr * C * nu, T(0));
       Hrow.resize(C * nu);
@@ -250,7 +292,7 @@ void backward(const Problem& p, const T* go, const T* fg, const T* mask, const T
       srow.resize(C * nu);
       // Output -> grid: scatter the output gradient onto the touched frame pixels; the dst_theta
       // gradient from d out / d (X, Y) (the frame weights' derivatives).
-      const T* gob = go + b * C * oplane;
+      const T* gob = go + b * L.out.b;
       double gD[6] = {0, 0, 0, 0, 0, 0};
       const double W = static_cast<double>(p.W), H = static_cast<double>(p.H);
       for (int64_t oy = 0; oy < oh; ++oy) {
@@ -262,7 +304,7 @@ void backward(const Problem& p, const T* go, const T* fg, const T* mask, const T
           lerp_rows(Vrow.data(), G0, G0 + C * nu, ay.d0[oy], ay.d1[oy], C * nu);
         }
         std::fill(srow.begin(), srow.end(), T(0));
-        const T* g = gob + oy * ow;
+        const T* g = gob + oy * L.out.y;
         const T* hr = Hrow.data();
         const T* vr = Vrow.data();
         T* sr = srow.data();
@@ -272,7 +314,7 @@ void backward(const Problem& p, const T* go, const T* fg, const T* mask, const T
           const T w0 = ax.w0[ox], w1 = ax.w1[ox], d0 = ax.d0[ox], d1 = ax.d1[ox];
           T dX = 0, dY = 0;
           for (int64_t c = 0; c < C; ++c) {
-            const T gc = g[c * oplane + ox];
+            const T gc = g[c * L.out.c + ox * L.out.x];
             const int64_t k = c * nu + j;
             sr[k] += w0 * gc;
             sr[k + 1] += w1 * gc;
@@ -291,11 +333,8 @@ void backward(const Problem& p, const T* go, const T* fg, const T* mask, const T
         }
         // The row's gradient goes to its two frame rows.
         T* s0 = gG.data() + i * C * nu;
-        T* s1 = s0 + C * nu;
-#pragma omp simd
-        for (int64_t k = 0; k < C * nu; ++k) s0[k] += wy0 * sr[k];
-#pragma omp simd
-        for (int64_t k = 0; k < C * nu; ++k) s1[k] += wy1 * sr[k];
+        add_row(s0, sr, wy0, C * nu, 1);
+        add_row(s0 + C * nu, sr, wy1, C * nu, 1);
         if (need_dst) {
           const double v = (2.0 * static_cast<double>(oy) + 1.0) / static_cast<double>(oh) - 1.0;
           gD[0] += rXu * 0.5 * W;
@@ -320,11 +359,11 @@ void backward(const Problem& p, const T* go, const T* fg, const T* mask, const T
         part->chi = ax.hi;
         part->grad.assign(nr * C * nu, T(0));
       }
-      const T* fgb = fg + b * C * cplane;
-      const T* mb = mask + b * cplane;
+      const T* fgb = fg + b * L.fg.b;
+      const T* mb = mask + b * L.mask.b;
       const T* bgb = bg + b * p.bsb;
-      T* gfgb = gfg ? gfg + b * C * cplane : nullptr;
-      T* gmb = gm ? gm + b * cplane : nullptr;
+      T* gfgb = gfg ? gfg + b * L.gfg.b : nullptr;
+      T* gmb = gm ? gm + b * L.gm.b : nullptr;
       double gS[6] = {0, 0, 0, 0, 0, 0};
       T* vF = vbuf.data();            // C x w, then the mask row
       T* dF = vbuf.data() + (C + 1) * w;  // their derivatives along the crop rows
@@ -338,7 +377,7 @@ void backward(const Problem& p, const T* go, const T* fg, const T* mask, const T
           continue;
         }
         const int64_t fy = ay.touched[i];
-        const int64_t r0 = ay.ca[i] * w, r1 = ay.cb[i] * w;
+        const int64_t ya = ay.ca[i], yb = ay.cb[i];  // the two crop rows
         const T ya0 = ay.a0[i], ya1 = ay.a1[i], ye0 = ay.e0[i], ye1 = ay.e1[i];
         std::fill(gv.begin(), gv.end(), T(0));
         T* gvM = gv.data() + C * w;
@@ -351,9 +390,11 @@ void backward(const Problem& p, const T* go, const T* fg, const T* mask, const T
           constexpr bool kSrc = decltype(src_tag)::value;
           constexpr bool kMask = decltype(mask_tag)::value || kSrc;
           for (int64_t c = 0; c <= C; ++c) {  // c == C: the mask
-            const T* src = c < C ? fgb + c * cplane : mb;
-            lerp_rows(vF + c * w, src + r0, src + r1, ya0, ya1, w);
-            if (kSrc) lerp_rows(dF + c * w, src + r0, src + r1, ye0, ye1, w);
+            const CropStrides& st = c < C ? L.fg : L.mask;
+            const T* src = c < C ? fgb + c * st.c : mb;
+            const T *s0 = src + ya * st.y, *s1 = src + yb * st.y;
+            lerp_rows(vF + c * w, s0, s1, ya0, ya1, w, st.x);
+            if (kSrc) lerp_rows(dF + c * w, s0, s1, ye0, ye1, w, st.x);
           }
           double sx = 0, sxp = 0, sy = 0, syp = 0;  // row sums of dL/dcx, dL/dcx px, ...
           for (int64_t j = ax.lo; j < ax.hi; ++j) {
@@ -409,23 +450,15 @@ void backward(const Problem& p, const T* go, const T* fg, const T* mask, const T
           row_pass(std::false_type{}, std::false_type{});
         // The crop-row gradient goes to the two crop rows (weights of invalid taps are 0).
         if (gfgb) {
+          const CropStrides& st = L.gfg;
           for (int64_t c = 0; c < C; ++c) {
-            T* d0 = gfgb + c * cplane + r0;
-            T* d1 = gfgb + c * cplane + r1;
-            const T* s = gv.data() + c * w;
-#pragma omp simd
-            for (int64_t x = 0; x < w; ++x) d0[x] += ya0 * s[x];
-#pragma omp simd
-            for (int64_t x = 0; x < w; ++x) d1[x] += ya1 * s[x];
+            add_row(gfgb + c * st.c + ya * st.y, gv.data() + c * w, ya0, w, st.x);
+            add_row(gfgb + c * st.c + yb * st.y, gv.data() + c * w, ya1, w, st.x);
           }
         }
         if (gmb) {
-          T* d0 = gmb + r0;
-          T* d1 = gmb + r1;
-#pragma omp simd
-          for (int64_t x = 0; x < w; ++x) d0[x] += ya0 * gvM[x];
-#pragma omp simd
-          for (int64_t x = 0; x < w; ++x) d1[x] += ya1 * gvM[x];
+          add_row(gmb + ya * L.gm.y, gvM, ya0, w, L.gm.x);
+          add_row(gmb + yb * L.gm.y, gvM, ya1, w, L.gm.x);
         }
       }
       for (int k = 0; k < 6; ++k) gsinv[6 * b + k] = gS[k];
