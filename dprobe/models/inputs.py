@@ -20,6 +20,17 @@ def _values_known() -> bool:
     return not torch.compiler.is_compiling()
 
 
+def _value_range(x: Tensor) -> tuple[float, float]:
+    """The smallest and the largest value of ``x`` (NaN if it holds one), in one reduction.
+    ``aminmax`` copies a tensor that is not contiguous first; a channels-last one is read as its
+    contiguous NHWC view instead (the attack's crops are channels-last)."""
+    x = x.detach()
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        x = x.permute(0, 2, 3, 1)
+    lo, hi = torch.aminmax(x)
+    return float(lo), float(hi)
+
+
 def _check_tensor(x: object, name: str, what: str) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a tensor {what}, got {type(x).__name__}")
@@ -47,7 +58,7 @@ def check_images(x: object, name: str, size: int | None = None) -> Tensor:
         raise ValueError(f"{name} must be {size}x{size} px for this model (crop_size {size}), "
                          f"got {shape[2]}x{shape[3]}")
     if x.numel() and _values_known():
-        lo, hi = (float(v) for v in torch.aminmax(x.detach()))
+        lo, hi = _value_range(x)
         if hi != hi or lo != lo:
             raise ValueError(f"{name} contains NaN")
         if hi > 1 + PIXEL_TOLERANCE or lo < -PIXEL_TOLERANCE:
@@ -69,7 +80,7 @@ def check_codes(x: object, name: str, dim: int, like: tuple[str, Tensor] | None 
     if like is not None and shape[0] != len(like[1]):
         raise ValueError(f"{name} has batch {shape[0]} but {like[0]} has batch {len(like[1])}")
     if x.numel() and _values_known():
-        lo, hi = (float(v) for v in torch.aminmax(x.detach()))
+        lo, hi = _value_range(x)
         if not (abs(lo) < float("inf") and abs(hi) < float("inf")):
             raise ValueError(f"{name} contains NaN or Inf")
     return x

@@ -37,6 +37,12 @@ def _crop(*shape, scale=1.0, dtype=torch.float32):
      r"expected pixel values in \[0, 1\], got min .*, max 25\d.*: divide by 255"),
     (_crop(2, 3, 32, 32) - 0.5, ValueError, r"expected pixel values in \[0, 1\], got min -0.4"),
     (torch.full((2, 3, 32, 32), float("nan")), ValueError, "crop contains NaN"),
+    # channels-last crops (the attack's) are checked through their NHWC view
+    (_crop(2, 3, 32, 32).index_put_((torch.tensor(1), torch.tensor(2), torch.tensor(5),
+                                     torch.tensor(7)), torch.tensor(float("nan")))
+     .contiguous(memory_format=torch.channels_last), ValueError, "crop contains NaN"),
+    ((_crop(2, 3, 32, 32) * 3).contiguous(memory_format=torch.channels_last), ValueError,
+     r"expected pixel values in \[0, 1\], got min .*, max 2\.9"),
     ([[0.5]], TypeError, "crop must be a tensor"),
 ])
 def test_encode_refuses_bad_crops(model, crop, error, match):
