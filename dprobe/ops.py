@@ -298,6 +298,9 @@ def composite_crop(
     tracing). While exporting to ONNX (or inside :func:`use_decompositions`) it runs the
     export-friendly decomposition, and on devices the C++ library does not cover, the reference.
     TorchScript code should call ``torch.ops.dprobe.composite_crop(..., [oh, ow])`` directly.
+    The C++ op returns the crop (and, backward, the fg and mask gradients) in the memory format
+    ``fg`` (``mask``) suggests: channels-last for a channels-last decoder output or a channel
+    slice of one, read without copies where no theta rotates or shears.
     """
     oh, ow = _out_hw(out_size)
     _check_composite_crop(fg, mask, background, src_theta, dst_theta, check_values=not _tracing())
