@@ -106,8 +106,9 @@ class AttackConfig:
     and the error stay float32); ``fused`` False swaps the fused op for its plain-PyTorch
     reference (same results; for benchmarks); ``inference_copies`` runs frozen copies of the
     networks (``dprobe.models.inference.inference_copy``: batch norm folded into the
-    convolutions, channels-last memory; the same functions to float rounding, about 1.5x
-    faster per iteration on 2 CPU threads, benchmarks/RESULTS.md), False the models as given.
+    convolutions, in float32 each nearest upsampling merged into the next convolution,
+    channels-last memory; the same functions to float rounding, about 1.5-1.8x faster per
+    iteration on 2 CPU threads, benchmarks/RESULTS.md), False the models as given.
     """
 
     threshold_mm: float = DEFAULT_THRESHOLD_MM
@@ -190,7 +191,8 @@ def attack(target: PoseAppearanceModel, generator: AttackGenerator, batch: dict[
            config: AttackConfig = AttackConfig()) -> AttackResult:
     """Attack the target on the frames of ``batch`` (``studio_batch``); see the module doc."""
     if config.inference_copies:
-        target, generator = _inference_copies(target, generator)
+        target, generator = _inference_copies(target, generator,
+                                              subpixel=config.precision == "fp32")
     with torch.no_grad():
         theta_t = frame_theta(target, batch, config.boxes)
         c_t = target.crop_size
@@ -245,15 +247,16 @@ def attack(target: PoseAppearanceModel, generator: AttackGenerator, batch: dict[
             x_initial=x_initial, x_final=x_final, h_initial=syn.h_a0, h_final=h_final)
 
 
-def _inference_copies(target: PoseAppearanceModel, generator: AttackGenerator
+def _inference_copies(target: PoseAppearanceModel, generator: AttackGenerator, subpixel: bool
                       ) -> tuple[PoseAppearanceModel, AttackGenerator]:
-    """The target and the generator running frozen inference copies of their networks; a
-    network they share (the "self" generator) is copied once and stays shared."""
+    """The target and the generator running frozen inference copies of their networks
+    (``inference_copy(model, subpixel)``); a network they share (the "self" generator) is copied
+    once and stays shared."""
     copies: dict[int, PoseAppearanceModel] = {}
 
     def convert(model: PoseAppearanceModel) -> PoseAppearanceModel:
         if id(model) not in copies:
-            copies[id(model)] = inference_copy(model)
+            copies[id(model)] = inference_copy(model, subpixel)
         return copies[id(model)]
 
     return convert(target), generator.with_models(convert)

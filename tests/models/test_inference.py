@@ -7,7 +7,12 @@ import torch
 from torch import nn
 
 from dprobe.models import load
-from dprobe.models.inference import fold_batch_norm, inference_copy
+from dprobe.models.inference import (
+    SubpixelConv2d,
+    fold_batch_norm,
+    inference_copy,
+    merge_upsampling,
+)
 from dprobe.models.network import NetworkConfig
 from dprobe.models.reference import ReferenceModel
 
@@ -41,8 +46,16 @@ def test_every_batch_norm_is_folded_and_the_original_is_untouched(model):
     assert sum(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == norms
     assert [p.requires_grad for p in model.parameters()] == flags
     assert not any(p.requires_grad for p in fast.parameters()) and not fast.training
-    convs = [m for m in fast.modules() if isinstance(m, nn.Conv2d)]
+    convs = [m for m in fast.modules() if isinstance(m, nn.Conv2d | SubpixelConv2d)]
     assert all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    ups = sum(isinstance(m, nn.Upsample) for m in model.modules())
+    merged = [m for m in fast.modules() if isinstance(m, SubpixelConv2d)]
+    # NSD's decoder upsamples four times; only the last convolution (to 16 channels) is narrow
+    assert ups == 4 and len(merged) == 1 and merged[0].weight.shape[0] == 4 * 16
+    assert sum(isinstance(m, nn.Upsample) for m in fast.modules()) == ups - 1
+    apart = inference_copy(model, subpixel=False)  # what the attack runs under bf16
+    assert sum(isinstance(m, nn.Upsample) for m in apart.modules()) == ups
+    assert not any(isinstance(m, SubpixelConv2d) for m in apart.modules())
 
 
 def test_gradients_through_the_copy_match(model):
@@ -74,3 +87,47 @@ def test_fold_refuses_a_training_module_and_counts_what_it_folds():
 def test_a_model_that_is_not_a_module_is_returned_as_it_is():
     wrapper = object()
     assert inference_copy(wrapper) is wrapper
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("bias", [True, False])
+def test_subpixel_convolution_is_upsampling_then_convolution(layout, bias):
+    """Values and input gradients, borders included (odd sizes, float64)."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(5, 6, 3, padding=1, bias=bias).double()
+    original = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), conv)
+    merged = SubpixelConv2d(conv)
+    x = torch.randn(2, 5, 7, 9, dtype=torch.float64).contiguous(memory_format=layout)
+    xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    want, got = original(xa), merged(xb)
+    torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
+    go = torch.randn_like(want)
+    (ga,), (gb,) = torch.autograd.grad(want, xa, go), torch.autograd.grad(got, xb, go)
+    torch.testing.assert_close(gb, ga, atol=1e-12, rtol=0)
+
+
+def test_merge_upsampling_takes_only_what_it_can_compute():
+    def block(up, conv):
+        return nn.Sequential(up, nn.Sequential(conv, nn.ReLU()))
+
+    nearest = nn.Upsample(scale_factor=2, mode="nearest")
+    net = nn.Sequential(
+        block(nearest, nn.Conv2d(3, 4, 3, padding=1)),                    # merged
+        nn.Sequential(nn.Upsample(scale_factor=(2.0, 2.0)), nn.Conv2d(4, 4, 3, padding=1)),
+        block(nn.Upsample(scale_factor=2, mode="bilinear"), nn.Conv2d(4, 4, 3, padding=1)),
+        block(nn.Upsample(scale_factor=3), nn.Conv2d(4, 4, 3, padding=1)),
+        block(nearest, nn.Conv2d(4, 4, 3, padding=1, stride=2)),
+        block(nearest, nn.Conv2d(4, 4, 5, padding=2)),
+        block(nearest, nn.Conv2d(4, 4, 3, padding=1, groups=2)),
+    ).eval()
+    x = torch.rand(1, 3, 4, 4)
+    with torch.no_grad():
+        want = net(x)
+    wide = block(nearest, nn.Conv2d(4, 17, 3, padding=1))  # more channels than merging pays for
+    assert merge_upsampling(wide) == 0 and merge_upsampling(wide, max_channels=17) == 1
+    assert merge_upsampling(net) == 2
+    kinds = [type(b[1][0] if isinstance(b[1], nn.Sequential) else b[1]) for b in net]
+    assert kinds == [SubpixelConv2d, SubpixelConv2d] + [nn.Conv2d] * 5
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), want, atol=1e-5, rtol=1e-5)
+    assert merge_upsampling(net) == 0
