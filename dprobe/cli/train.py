@@ -60,7 +60,8 @@ VAL_PER_SUBJECT = 64
 RUN_DEFAULTS: dict[str, Any] = {
     "framework": None, "augment": "none", "studio": None, "steps": 3000, "minutes": None,
     "batch_size": 32, "seed": 0, "lr": 1e-3, "width": 16, "labelled": None,
-    "foreground_weight": 0.0, "mask_weight": 0.0, "edge_weight": 0.0, "init": None,
+    "foreground_weight": 0.0, "mask_weight": 0.0, "edge_weight": 0.0, "hard_weight": 0.0,
+    "init": None,
 }
 #: Options a resumed run may change (they do not change the result of a fixed-step run); taken
 #: from ``run.json`` unless given.
@@ -157,7 +158,8 @@ def _train_framework(args: argparse.Namespace, framework_name: str) -> int:
                     augment=make_augment(run["augment"]),
                     reconstruction=ReconstructionWeights(foreground=run["foreground_weight"],
                                                          mask=run["mask_weight"],
-                                                         edges=run["edge_weight"]))
+                                                         edges=run["edge_weight"],
+                                                         hard=run["hard_weight"]))
     if run["init"] is not None:  # on --resume the training state then replaces the weights
         model.meta["init"] = _initialise(model, run["init"])
     model.meta.update({
@@ -330,6 +332,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                "silhouette)", type=non_negative_float)
     _resumable(p, "--edge-weight", RUN_DEFAULTS["edge_weight"],
                "weight of the edge term (weighted L1 of the images' pixel differences)",
+               type=non_negative_float)
+    _resumable(p, "--hard-weight", RUN_DEFAULTS["hard_weight"],
+               "weight of the hard-pixel term (mean L1 of each crop's worst 5%% of pixels)",
                type=non_negative_float)
     _add_run_options(p)
     p.set_defaults(func=_cmd_train)

@@ -13,7 +13,10 @@ of the weights, so ``foreground_weight = 0`` is the plain mean) and adds
 ``mask_weight * BCE(m, f)``, which asks the decoder's mask to cover what differs from the
 background, and ``edge_weight * G(x, target)``, the same weighted L1 on the images' horizontal
 and vertical pixel differences: a thin limb is two strong edges, which a blurred or missing limb
-does not have. ``ReconstructionWeights()`` (all extras 0) is the plain objective.
+does not have, and ``hard_weight * H(x, target)``, the mean L1 of each crop's worst
+``HARD_FRACTION`` of pixels (online hard-pixel mining: whatever the decoder leaves out, a
+forearm included, is among them however few pixels it covers). ``ReconstructionWeights()``
+(all extras 0) is the plain objective.
 """
 from __future__ import annotations
 
@@ -25,11 +28,14 @@ from torch import Tensor
 from dprobe.metrics.image import ssim
 from dprobe.models.protocol import composite
 
-__all__ = ["FOREGROUND_CONTRAST", "ReconstructionWeights", "edge_loss", "foreground_estimate",
-           "reconstruction_loss"]
+__all__ = ["FOREGROUND_CONTRAST", "HARD_FRACTION", "ReconstructionWeights", "edge_loss",
+           "foreground_estimate", "hard_pixel_loss", "reconstruction_loss"]
 
 #: Colour difference (in [0, 1] units, largest channel) at which a pixel counts as fully foreground.
 FOREGROUND_CONTRAST = 0.1
+#: The share of a crop's pixels the hard-pixel term averages: the two forearms of a 64 px crop
+#: cover about 2-3% of it (2-3 px wide, ~20 px long each), so 5% holds them and the outline.
+HARD_FRACTION = 0.05
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class ReconstructionWeights:
     foreground: float = 0.0
     mask: float = 0.0
     edges: float = 0.0
+    hard: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -61,7 +68,7 @@ def reconstruction_loss(rgb: Tensor, mask: Tensor, background: Tensor, target: T
     ``rgb``, ``background``, ``target`` ``(B, 3, c, c)`` and ``mask`` ``(B, 1, c, c)`` in [0, 1].
     """
     x = composite(rgb, mask, background)
-    if weights.foreground == 0 and weights.mask == 0 and weights.edges == 0:
+    if weights.foreground == 0 and weights.mask == 0 and weights.edges == 0 and weights.hard == 0:
         return (x - target).abs().mean() + weights.ssim * (1 - ssim(x, target).mean())
     fg = foreground_estimate(target, background).detach()
     w = 1 + weights.foreground * fg
@@ -70,7 +77,17 @@ def reconstruction_loss(rgb: Tensor, mask: Tensor, background: Tensor, target: T
         loss = loss + weights.mask * F.binary_cross_entropy(mask.clamp(1e-6, 1 - 1e-6), fg)
     if weights.edges:
         loss = loss + weights.edges * edge_loss(x, target, w)
+    if weights.hard:
+        loss = loss + weights.hard * hard_pixel_loss(x, target)
     return loss
+
+
+def hard_pixel_loss(x: Tensor, target: Tensor, fraction: float = HARD_FRACTION) -> Tensor:
+    """Mean, over the batch, of the mean L1 (over channels) of each image's worst ``fraction`` of
+    pixels (at least one); ``x``, ``target`` ``(B, C, h, w)``."""
+    errors = (x - target).abs().mean(dim=1).flatten(1)
+    k = max(1, round(fraction * errors.shape[1]))
+    return errors.topk(k, dim=1).values.mean()
 
 
 def _weighted_l1(x: Tensor, target: Tensor, w: Tensor) -> Tensor:

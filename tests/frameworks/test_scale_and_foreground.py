@@ -5,9 +5,11 @@ import torch.nn.functional as F
 
 from dprobe.frameworks.drnet import DRNet, similarity_loss, standardise
 from dprobe.frameworks.losses import (
+    HARD_FRACTION,
     ReconstructionWeights,
     edge_loss,
     foreground_estimate,
+    hard_pixel_loss,
     reconstruction_loss,
 )
 from dprobe.models.network import NetworkConfig
@@ -53,7 +55,7 @@ def test_drnet_records_its_reconstruction_weights():
     model = ReferenceModel(NET)
     drnet = DRNet(model, total_steps=10, reconstruction=ReconstructionWeights(foreground=4.0))
     assert drnet.hyperparameters()["reconstruction"] == {"ssim": 1.0, "foreground": 4.0, "mask": 0.0,
-                                                          "edges": 0.0}
+                                                          "edges": 0.0, "hard": 0.0}
 
 
 def _person_scene():
@@ -108,6 +110,24 @@ def test_edge_term_is_zero_for_the_target_and_charges_a_blurred_limb():
     rgb = colour.expand(2, 3, 32, 32)
     assert float(reconstruction_loss(rgb, full, bg, target, edges)) < 1e-6
     assert float(reconstruction_loss(rgb, torso, bg, target, edges)) > float(
+        reconstruction_loss(rgb, torso, bg, target))
+
+
+def test_hard_pixel_term_is_the_worst_pixels_mean_and_charges_a_missing_limb():
+    bg, target, torso, full, colour = _person_scene()
+    assert float(hard_pixel_loss(target, target)) == 0.0
+    x = torso * colour + (1 - torso) * bg          # the reconstruction without the limb
+    errors = (x - target).abs().mean(dim=1).flatten(1)
+    k = round(HARD_FRACTION * errors.shape[1])
+    worst = errors.sort(dim=1, descending=True).values[:, :k].mean()
+    torch.testing.assert_close(hard_pixel_loss(x, target), worst)
+    # the limb is 20 of 1024 pixels: all of them are among the worst 5%, so the term sees it
+    # at nearly full strength where the crop's mean L1 is diluted 50-fold
+    assert float(hard_pixel_loss(x, target)) > 20 * float((x - target).abs().mean())
+    hard = ReconstructionWeights(hard=1.0)
+    rgb = colour.expand(2, 3, 32, 32)
+    assert float(reconstruction_loss(rgb, full, bg, target, hard)) < 1e-6
+    assert float(reconstruction_loss(rgb, torso, bg, target, hard)) > 3 * float(
         reconstruction_loss(rgb, torso, bg, target))
 
 
