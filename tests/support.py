@@ -4,7 +4,7 @@
   backgrounds), items with the keys and shapes of ``dprobe.data.datasets``' items at 32 px,
   depending only on their index, so runs over them are deterministic; ``SMALL_NET`` sizes a
   network for them.
-- ``CPP_TOLERANCE_MM``: how far the C++ attack's errors may be from the Python attack's;
+- ``cpp_tolerance_mm``: how far the C++ attack's errors may be from the Python attack's;
 - fixtures ``make_model``, ``batch_of`` and ``one_thread`` (imported by the conftest files that
   use them);
 - ``run_cli``, ``snapshot`` and ``assert_refused``: run ``dprobe`` in-process and check that a bad
@@ -29,9 +29,20 @@ from dprobe.models.regressor import RegressorConfig
 
 SIZE = 32
 SMALL_NET = NetworkConfig(crop_size=SIZE, width=8, max_channels=32, dim_app=16, dim_pose=30)
-#: The C++ attack's initial and final MPJPE equal the Python attack's within this (mm); its
-#: iteration counts and successes are equal.
+#: The C++ attack's initial and final MPJPE equal the Python attack's within this (mm) plus
+#: ``CPP_TOLERANCE_RELATIVE`` of the Python attack's error; its iteration counts and successes
+#: are equal. The Python attack runs inference copies (batch norm folded, the decoder's last
+#: upsampling merged into its convolution: the same functions to float rounding), and Adam's
+#: per-entry step normalisation turns that rounding into differences of ~1e-4 of the error
+#: (0.014 mm at ~150 mm measured), the tolerance of tests/probes/test_attack.py's
+#: inference-copies test.
 CPP_TOLERANCE_MM = 0.01
+CPP_TOLERANCE_RELATIVE = 1e-3
+
+
+def cpp_tolerance_mm(reference_mm: float | torch.Tensor) -> float | torch.Tensor:
+    """How far (mm) a C++ attack error may be from the Python attack's ``reference_mm``."""
+    return CPP_TOLERANCE_MM + CPP_TOLERANCE_RELATIVE * abs(reference_mm)
 
 
 # -- synthetic data --------------------------------------------------------------------------------

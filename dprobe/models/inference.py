@@ -8,8 +8,8 @@ folded into the convolution's weight and bias); a nearest 2x upsampling followed
 convolution to few channels becomes one convolution of the coarse map (``SubpixelConv2d``); and
 the parameters are stored channels-last, the layout oneDNN's CPU convolutions run fastest in (a
 channels-last weight makes each convolution's output channels-last, so the layout carries
-through the network). Outputs equal the original's to float rounding (~1e-6 relative); the original model
-is not touched.
+through the network). Outputs equal the original's to float rounding (~1e-6 relative); the
+original model is not touched.
 """
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class SubpixelConv2d(nn.Module):
 
     def __init__(self, conv: nn.Conv2d) -> None:
         super().__init__()
-        if not subpixel_applies(conv):
+        if not _subpixel_applies(conv):
             raise ValueError(f"SubpixelConv2d needs a 3x3, stride 1, padding 1 convolution, "
                              f"got {conv}")
         w = conv.weight.detach()
@@ -91,7 +91,7 @@ class SubpixelConv2d(nn.Module):
         return f"{self.weight.shape[1]} -> {self.weight.shape[0] // 4} channels at 2x the input size"
 
 
-def subpixel_applies(conv: nn.Module) -> bool:
+def _subpixel_applies(conv: nn.Module) -> bool:
     """Whether ``conv`` is a convolution ``SubpixelConv2d`` can take over."""
     return (isinstance(conv, nn.Conv2d) and conv.kernel_size == (3, 3) and conv.stride == (1, 1)
             and conv.padding == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1
@@ -101,7 +101,7 @@ def subpixel_applies(conv: nn.Module) -> bool:
 #: ``merge_upsampling`` merges only convolutions with at most this many output channels: the
 #: merged form pays where four times the channels fill the CPU's vectors better. Measured on NSD's
 #: decoder (forward + input gradient, 2 threads, AVX-512): 1.49x at 16 output channels,
-#: 0.93-1.01x at 32 and 64 (benchmarks/RESULTS.md, "The loop's overheads, cut further").
+#: 0.93-1.07x at 32 and 64 (benchmarks/RESULTS.md, "The loop's overheads, cut further").
 SUBPIXEL_MAX_CHANNELS = 16
 
 
@@ -128,7 +128,7 @@ def merge_upsampling(module: nn.Module, max_channels: int = SUBPIXEL_MAX_CHANNEL
             holder, key = (after, next(iter(after._modules), None)) \
                 if isinstance(after, nn.Sequential) else (seq, second)
             conv = holder._modules[key] if key is not None else None
-            if not (_nearest_2x(up) and subpixel_applies(conv)
+            if not (_nearest_2x(up) and _subpixel_applies(conv)
                     and conv.out_channels <= max_channels):
                 continue
             holder._modules[key] = SubpixelConv2d(holder._modules[key])
@@ -140,7 +140,7 @@ def merge_upsampling(module: nn.Module, max_channels: int = SUBPIXEL_MAX_CHANNEL
 def inference_copy(model: M, subpixel: bool = True) -> M:
     """A frozen copy of ``model`` for repeated inference (module doc); a model that is not an
     ``nn.Module`` (a user's wrapper) is returned as it is. ``subpixel=False`` keeps every
-    upsampling and convolution apart (under bf16 autocast the merged form ran ~10% slower on 2
+    upsampling and convolution apart (under bf16 autocast the merged form ran 4-11% slower on 2
     threads of an AVX512-BF16 CPU, benchmarks/RESULTS.md)."""
     if not isinstance(model, nn.Module):
         return model

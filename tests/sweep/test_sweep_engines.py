@@ -1,5 +1,5 @@
 """The cpp attack engine in sweeps: its rows agree with the eager engine's, sample for sample,
-within the C++ attack's tolerance (``tests.support.CPP_TOLERANCE_MM``, as in
+within the C++ attack's tolerance (``tests.support.cpp_tolerance_mm``, as in
 tests/engines/test_cpp_pipeline.py); a spec pairing it with another generator is refused (see
 test_sweep_spec.py)."""
 import json
@@ -8,7 +8,7 @@ from dprobe.sweep.items import EXAMPLE_POSE_KEYS
 from dprobe.sweep.run import run_sweep
 from dprobe.sweep.spec import parse_spec
 from dprobe.sweep.store import EXAMPLE_POSES, ResultsStore
-from tests.support import CPP_TOLERANCE_MM
+from tests.support import cpp_tolerance_mm
 
 #: 4 items of 2 samples; at 200 mm the samples stop at 0, 4 and 6 iterations (per-sample
 #: stopping is exercised), with either box source.
@@ -45,7 +45,7 @@ def test_cpp_rows_agree_with_eager_rows(tmp_path, tiny_path, keep_threads):
         got = by_engine["cpp"][key]
         assert (got["iterations"], got["success"]) == (want["iterations"], want["success"]), key
         for name in ("initial_mpjpe_mm", "final_mpjpe_mm", "q_vs_truth_mpjpe_mm"):
-            assert abs(got[name] - want[name]) <= CPP_TOLERANCE_MM, (key, name)
+            assert abs(got[name] - want[name]) <= cpp_tolerance_mm(want[name]), (key, name)
     for p in poses:  # both engines store the example's poses
         assert set(p) == set(EXAMPLE_POSE_KEYS)
         assert all(len(p[k]) == 17 and len(p[k][0]) == 3 for k in EXAMPLE_POSE_KEYS)
