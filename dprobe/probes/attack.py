@@ -106,9 +106,9 @@ class AttackConfig:
     and the error stay float32); ``fused`` False swaps the fused op for its plain-PyTorch
     reference (same results; for benchmarks); ``inference_copies`` runs frozen copies of the
     networks (``dprobe.models.inference.inference_copy``: batch norm folded into the
-    convolutions, in float32 each nearest upsampling merged into the next convolution,
-    channels-last memory; the same functions to float rounding, about 1.5-1.8x faster per
-    iteration on 2 CPU threads, benchmarks/RESULTS.md), False the models as given.
+    convolutions, in float32 a nearest upsampling into a narrow convolution computed as one
+    convolution, channels-last memory; the same functions to float rounding, about 1.5-1.8x
+    faster per iteration on 2 CPU threads, benchmarks/RESULTS.md), False the models as given.
     """
 
     threshold_mm: float = DEFAULT_THRESHOLD_MM
