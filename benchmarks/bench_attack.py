@@ -92,18 +92,23 @@ def cpu_summary() -> str:
             f"{', '.join(bf16) if bf16 else 'none (emulated)'}")
 
 
-def matmul_peak(dtype: torch.dtype, repeats: int, n: int = 2048) -> float:
-    """Best FLOP/s of an ``n x n`` matrix product in ``dtype`` over ``repeats`` tries."""
+def _operands(dtype: torch.dtype, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two random ``n x n`` matrices in ``dtype``, their product computed once (warm-up)."""
     a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
     torch.mm(a, b)
+    return a, b
+
+
+def matmul_peak(dtype: torch.dtype, repeats: int, n: int = 2048) -> float:
+    """Best FLOP/s of an ``n x n`` matrix product in ``dtype`` over ``repeats`` tries."""
+    a, b = _operands(dtype, n)
     return max(2 * n**3 / timed(lambda: torch.mm(a, b)) for _ in range(repeats))
 
 
 def sustained_matmul_rate(dtype: torch.dtype, seconds: float, n: int = 2048) -> float:
     """FLOP/s of back-to-back ``n x n`` matrix products in ``dtype`` kept up for at least
     ``seconds``: the rate this CPU sustains over as long as the work it is compared with."""
-    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    torch.mm(a, b)
+    a, b = _operands(dtype, n)
     start, count = time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
         torch.mm(a, b)

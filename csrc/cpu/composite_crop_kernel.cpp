@@ -220,6 +220,12 @@ Path choose_path(const Geometry& g, const separable::Problem& problem) {
   return Path::kGeneral;
 }
 
+// The layout a path writes crop-sized results in: the separable path writes them in the layout
+// they are returned in; the others write planar ones.
+at::MemoryFormat kernel_format(Path path, at::MemoryFormat returned) {
+  return path == Path::kSeparable ? returned : at::MemoryFormat::Contiguous;
+}
+
 constexpr int64_t kStackChannels = 16;
 
 // ---------------------------------------------------------------------------------------------
@@ -649,17 +655,15 @@ at::Tensor composite_crop_cpu(const at::Tensor& fg, const at::Tensor& mask,
   TORCH_CHECK(fg.device().is_cpu(), "composite_crop: the CPU kernel got tensors on ", fg.device());
   const int64_t oh = out_size[0], ow = out_size[1];
   const at::MemoryFormat format = fg.suggest_memory_format();
-  at::Tensor out = at::empty({fg.size(0), fg.size(1), oh, ow}, fg.options().memory_format(format));
-  if (out.numel() == 0) return out;
+  if (fg.size(0) * fg.size(1) * oh * ow == 0)
+    return at::empty({fg.size(0), fg.size(1), oh, ow}, fg.options().memory_format(format));
   const Geometry g = make_geometry(fg, background, src_theta, dst_theta, oh, ow);
   const separable::Problem problem = separable_problem(g, background);
   const Path path = choose_path(g, problem);
-  // The separable path reads and writes every crop-sized tensor through its strides; the others
-  // work on planar (contiguous) copies, and their output is laid out like fg afterwards.
-  at::Tensor planar = path == Path::kSeparable || format == at::MemoryFormat::Contiguous
-                          ? out
-                          : at::empty(out.sizes(), out.options().memory_format(
-                                                       at::MemoryFormat::Contiguous));
+  // The separable path writes the output laid out like fg; the others write it planar, and it
+  // is laid out like fg on return.
+  at::Tensor out = at::empty({fg.size(0), fg.size(1), oh, ow},
+                             fg.options().memory_format(kernel_format(path, format)));
   AT_DISPATCH_FLOATING_TYPES(fg.scalar_type(), "composite_crop_cpu", [&] {
     auto run = [&](auto channels) {
       constexpr int kC = decltype(channels)::value;
@@ -675,9 +679,9 @@ at::Tensor composite_crop_cpu(const at::Tensor& fg, const at::Tensor& mask,
         tiled::forward<scalar_t, kC>(problem, fgc.const_data_ptr<scalar_t>(),
                                      maskc.const_data_ptr<scalar_t>(),
                                      background.const_data_ptr<scalar_t>(),
-                                     planar.data_ptr<scalar_t>());
+                                     out.data_ptr<scalar_t>());
       } else {
-        forward_impl<scalar_t, kC>(g, fg, mask, background, planar);
+        forward_impl<scalar_t, kC>(g, fg, mask, background, out);
       }
     };
     if (g.C == 3)
@@ -687,8 +691,7 @@ at::Tensor composite_crop_cpu(const at::Tensor& fg, const at::Tensor& mask,
     else
       run(std::integral_constant<int, 0>{});
   });
-  if (!planar.is_same(out)) out.copy_(planar);
-  return out;
+  return out.contiguous(format);
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> composite_crop_backward_cpu(
@@ -712,14 +715,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> composite
   const Geometry g = make_geometry(fg, background, src_theta, dst_theta, oh, ow);
   const separable::Problem problem = separable_problem(g, background);
   const Path path = choose_path(g, problem);
-  // The crop gradients are laid out like fg and mask (the separable path writes them so; the
-  // others write planar ones, laid out so afterwards).
+  // The crop gradients are laid out like fg and mask (written so by the separable path, planar by
+  // the others and laid out so on return). at::empty, then zero_: at::zeros ignores a memory
+  // format in its options.
   const at::MemoryFormat fg_format = fg.suggest_memory_format(),
                          mask_format = mask.suggest_memory_format();
-  // (at::empty, then zero_: at::zeros ignores a memory format in its options.)
   auto crop_grad = [&](const at::Tensor& t, at::MemoryFormat format) {
-    const at::MemoryFormat laid = path == Path::kSeparable ? format : at::MemoryFormat::Contiguous;
-    return at::empty(t.sizes(), opts.memory_format(laid)).zero_();
+    return at::empty(t.sizes(), opts.memory_format(kernel_format(path, format))).zero_();
   };
   at::Tensor grad_fg = need_fg ? crop_grad(fg, fg_format) : empty;
   at::Tensor grad_mask = need_mask ? crop_grad(mask, mask_format) : empty;
@@ -787,10 +789,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> composite
       }
     }
   }
-  if (path != Path::kSeparable) {
-    if (need_fg) grad_fg = grad_fg.contiguous(fg_format);
-    if (need_mask) grad_mask = grad_mask.contiguous(mask_format);
-  }
+  if (need_fg) grad_fg = grad_fg.contiguous(fg_format);
+  if (need_mask) grad_mask = grad_mask.contiguous(mask_format);
   at::Tensor grad_src = empty, grad_dst = empty;
   const auto dopts = at::TensorOptions().dtype(at::kDouble);
   if (need_src)

@@ -35,7 +35,7 @@ from dprobe.errors import DprobeError
 from dprobe.files import atomic_directory, refuse_existing
 from dprobe.frameworks import FRAMEWORKS, SELF_SUPERVISED
 from dprobe.frameworks.augment import AUGMENTS, make_augment
-from dprobe.frameworks.losses import ReconstructionWeights
+from dprobe.frameworks.losses import HARD_FRACTION, ReconstructionWeights
 from dprobe.models import registry
 from dprobe.models.checkpoint import load_checkpoint, save_checkpoint
 from dprobe.models.network import NetworkConfig
@@ -334,7 +334,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                "weight of the edge term (weighted L1 of the images' pixel differences)",
                type=non_negative_float)
     _resumable(p, "--hard-weight", RUN_DEFAULTS["hard_weight"],
-               "weight of the hard-pixel term (mean L1 of each crop's worst 5%% of pixels)",
+               f"weight of the hard-pixel term (mean L1 of each crop's worst "
+               f"{HARD_FRACTION:.0%}% of pixels)",  # '%%': argparse formats help with %
                type=non_negative_float)
     _add_run_options(p)
     p.set_defaults(func=_cmd_train)
