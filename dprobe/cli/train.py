@@ -61,7 +61,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "framework": None, "augment": "none", "studio": None, "steps": 3000, "minutes": None,
     "batch_size": 32, "seed": 0, "lr": 1e-3, "width": 16, "labelled": None,
     "foreground_weight": 0.0, "mask_weight": 0.0, "edge_weight": 0.0, "hard_weight": 0.0,
-    "init": None,
+    "pose_weight": 0.0, "init": None,
 }
 #: Options a resumed run may change (they do not change the result of a fixed-step run); taken
 #: from ``run.json`` unless given.
@@ -159,7 +159,8 @@ def _train_framework(args: argparse.Namespace, framework_name: str) -> int:
                     reconstruction=ReconstructionWeights(foreground=run["foreground_weight"],
                                                          mask=run["mask_weight"],
                                                          edges=run["edge_weight"],
-                                                         hard=run["hard_weight"]))
+                                                         hard=run["hard_weight"],
+                                                         pose=run["pose_weight"]))
     if run["init"] is not None:  # on --resume the training state then replaces the weights
         model.meta["init"] = _initialise(model, run["init"])
     model.meta.update({
@@ -337,6 +338,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                f"weight of the hard-pixel term (mean L1 of each crop's worst "
                f"{HARD_FRACTION:.0%}% of pixels)",  # '%%': argparse formats help with %
                type=non_negative_float)
+    _resumable(p, "--pose-weight", RUN_DEFAULTS["pose_weight"],
+               "weight of the pose-consistency term (the pose code of the re-encoded "
+               "reconstruction against the code it was decoded from)", type=non_negative_float)
     _add_run_options(p)
     p.set_defaults(func=_cmd_train)
 

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from dprobe.frameworks.augment import ColourJitter
-from dprobe.frameworks.losses import ReconstructionWeights
+from dprobe.frameworks.losses import ReconstructionWeights, pose_consistency_loss
 from dprobe.frameworks.schedule import set_scheduled_lr
 from dprobe.metrics.image import psnr, ssim
 from dprobe.models.protocol import composite
@@ -72,6 +72,18 @@ class Framework(ABC):
     def encode(self, crop: Tensor) -> tuple[Tensor, Tensor]:
         """E on the (colour-jittered, in the DA variant) encoder input."""
         return self.model.encode(self.augment(crop) if self.augment is not None else crop)
+
+    def with_pose_consistency(self, losses: dict[str, Tensor], rgb: Tensor, mask: Tensor,
+                              background: Tensor, pose_code: Tensor) -> dict[str, Tensor]:
+        """``losses`` unchanged when the pose-consistency weight is 0; otherwise with the term
+        (``dprobe.frameworks.losses``) of the decoding ``(rgb, mask)`` over ``background``,
+        decoded from ``pose_code``, reported as ``pose_consistency`` and added, weighted, to
+        ``total``. The decoding is re-encoded through ``encode`` (jittered in the DA variant)."""
+        weight = self.reconstruction.pose
+        if weight == 0:
+            return losses
+        term = pose_consistency_loss(self.encode, rgb, mask, background, pose_code)
+        return {**losses, "total": losses["total"] + weight * term, "pose_consistency": term}
 
     def set_lr(self) -> float:
         """Set the main optimizer's learning rate for the current step and return it."""

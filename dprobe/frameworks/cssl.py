@@ -74,4 +74,5 @@ class CSSL(Framework):
         con = contrastive_pose_loss(h_p[:B], h_p[B:], batch["gap"].to(h_p.dtype), self.max_gap,
                                     self.margin, self.near_fraction)
         total = rec + self.contrastive_weight * con
-        return {"total": total, "reconstruction": rec, "contrastive": con}
+        return self.with_pose_consistency(
+            {"total": total, "reconstruction": rec, "contrastive": con}, rgb, mask, bg, h_p)

@@ -2,8 +2,8 @@
 
 Four frames ``x0..x3`` of one sequence and camera, ``(a_k, p_k) = E(x_k)``:
 
-* similarity: ``L_sim = MSE(a_0, sg[a_1]) / mean_d Var_batch(a_0)`` (appearance constant within
-  a sequence). Denton & Birodkar's plain ``MSE(a_0, a_1)`` can be satisfied by shrinking the
+* similarity: ``L_sim = MSE(a_0, sg[a_1]) / mean_d Var_batch(a_0)`` (``relative_code_distance``:
+  appearance constant within a sequence). Denton & Birodkar's plain ``MSE(a_0, a_1)`` can be satisfied by shrinking the
   codes, which the decoder's batch norm undoes (measured: the shipped DRNet's code variances
   collapsed to 5e-4 and 3.5e-3, against 167 and 2,000 for NSD). drnet-py avoids it by ending the
   encoders in batch norm and tanh, which fixes the codes' scale; our encoder is shared by every
@@ -18,9 +18,15 @@ Four frames ``x0..x3`` of one sequence and camera, ``(a_k, p_k) = E(x_k)``:
   next batch element when that element shows a different subject (same-subject pairs are left
   out). C is trained with BCE on detached codes by its own optimizer;
 * adversarial: the encoder is pushed to make C output 0.5 on both kinds of pair,
-  ``L_adv = BCE(sigmoid C(pairs), 0.5)``.
+  ``L_adv = BCE(sigmoid C(pairs), 0.5)``;
+* code scale: with every term above indifferent to the codes' scale, nothing holds it, and it
+  drifts (measured: the first scale-invariant DRNet ended with ``h_a`` 14x NSD's per-channel
+  variance). ``L_scale = log(mean_d Var_batch(a))^2 + log(mean_d Var_batch(p))^2`` over the four
+  frames' codes pins both near a mean per-channel variance of 1 (drnet-py's batch norm at the
+  end of its encoders does the same by construction); ``log`` makes a 10x drift cost the same
+  upward as downward.
 
-``L = L_rec + w_sim * L_sim + w_adv * L_adv`` for E and D.
+``L = L_rec + w_sim * L_sim + w_adv * L_adv + w_scale * L_scale`` for E and D.
 """
 from __future__ import annotations
 
@@ -31,23 +37,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dprobe.frameworks.base import Framework
-from dprobe.frameworks.losses import reconstruction_loss
+from dprobe.frameworks.losses import reconstruction_loss, relative_code_distance
 
-__all__ = ["DRNet", "SceneDiscriminator", "discriminator_pairs", "similarity_loss",
-           "standardise"]
+__all__ = ["DRNet", "SceneDiscriminator", "code_scale_loss", "discriminator_pairs", "standardise"]
 
 
 def standardise(codes: Tensor, eps: float = 1e-12) -> Tensor:
     """``codes (..., B, D)`` divided by their standard deviation over the batch, averaged over D."""
     return codes / (codes.flatten(0, -2).std(dim=0).mean() + eps)
-
-
-def similarity_loss(a0: Tensor, a1: Tensor, eps: float = 1e-12) -> Tensor:
-    """Scale-invariant ``MSE(a0, sg[a1]) / mean_d Var_batch(a0)`` of appearance codes ``(B, Da)``.
-
-    Scaling both codes by ``s`` leaves it unchanged, so it cannot be lowered by shrinking them.
-    """
-    return F.mse_loss(a0, a1.detach()) / (a0.var(dim=0, unbiased=False).mean() + eps)
 
 
 class SceneDiscriminator(nn.Module):
@@ -63,6 +60,12 @@ class SceneDiscriminator(nn.Module):
 
     def forward(self, p: Tensor, q: Tensor) -> Tensor:
         return self.mlp(torch.cat((p, q), dim=1)).squeeze(1)
+
+
+def code_scale_loss(codes: Tensor, eps: float = 1e-12) -> Tensor:
+    """``log(mean_d Var_batch(codes))^2`` of codes ``(B, D)``: zero at a mean per-channel batch
+    variance of 1, the same for a variance ``v`` and ``1 / v``."""
+    return (codes.var(dim=0, unbiased=False).mean() + eps).log().square()
 
 
 def discriminator_pairs(p2: Tensor, p3: Tensor, subject: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -82,19 +85,22 @@ class DRNet(Framework):
     name = "drnet"
 
     def __init__(self, model, *, max_gap: int = 12, similarity_weight: float = 0.1,
-                 adversarial_weight: float = 0.05, discriminator_lr: float = 1e-3, **kwargs) -> None:
+                 adversarial_weight: float = 0.05, scale_weight: float = 0.01,
+                 discriminator_lr: float = 1e-3, **kwargs) -> None:
         super().__init__(model, **kwargs)
         self.max_gap = max_gap
         self.similarity_weight = similarity_weight
         self.adversarial_weight = adversarial_weight
+        self.scale_weight = scale_weight
         self.discriminator = SceneDiscriminator(model.network.dim_pose)
         self.discriminator_optimizer = torch.optim.Adam(
             self.discriminator.parameters(), lr=discriminator_lr
         )
 
     def hyperparameters(self) -> dict:
-        return {**super().hyperparameters(), "max_gap": self.max_gap, "similarity_weight": self.similarity_weight,
-                "adversarial_weight": self.adversarial_weight}
+        return {**super().hyperparameters(), "max_gap": self.max_gap,
+                "similarity_weight": self.similarity_weight,
+                "adversarial_weight": self.adversarial_weight, "scale_weight": self.scale_weight}
 
     def make_dataset(self, studio: Any, subjects: list[str]):
         from dprobe.data.datasets import TemporalQuads
@@ -129,14 +135,17 @@ class DRNet(Framework):
     def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         crops, bgs = batch["crops"], batch["bgs"]
         h_a, h_p = self._codes(crops)
-        sim = similarity_loss(h_a[:, 0], h_a[:, 1])
+        sim = relative_code_distance(h_a[:, 0], h_a[:, 1])
         rgb, mask = self.model.decode(h_a[:, 0], h_p[:, 2])
         rec = reconstruction_loss(rgb, mask, bgs[:, 2], crops[:, 2], self.reconstruction)
         adv = self.adversarial_loss(h_p, batch["subject"])
         disc = self.discriminator_loss(h_p, batch["subject"])
-        total = rec + self.similarity_weight * sim + self.adversarial_weight * adv
-        return {"total": total, "reconstruction": rec, "similarity": sim, "adversarial": adv,
-                "discriminator": disc}
+        scale = code_scale_loss(h_a.flatten(0, 1)) + code_scale_loss(h_p.flatten(0, 1))
+        total = (rec + self.similarity_weight * sim + self.adversarial_weight * adv
+                 + self.scale_weight * scale)
+        return self.with_pose_consistency(
+            {"total": total, "reconstruction": rec, "similarity": sim, "adversarial": adv,
+             "scale": scale, "discriminator": disc}, rgb, mask, bgs[:, 2], h_p[:, 2])
 
     def backward(self, losses: dict[str, Tensor]) -> None:
         """E and D from ``total`` (C's weights held), C from ``discriminator``."""

@@ -17,9 +17,18 @@ does not have, and ``hard_weight * H(x, target)``, the mean L1 of each crop's wo
 ``HARD_FRACTION`` of pixels (online hard-pixel mining: whatever the decoder leaves out, a
 forearm included, is among them however few pixels it covers). ``ReconstructionWeights()``
 (all extras 0) is the plain objective.
+
+Pose consistency. The attack and the probes read a model's pose from its own reconstructions,
+so a decoding that looks close but re-encodes to another pose moves the prediction (the
+"shift from reconstruction" of ``dprobe evaluate``). With ``pose_weight`` > 0 each framework
+also re-encodes its composited decoding and adds ``pose_weight * C``, where
+``C = relative_code_distance(h_p(x), sg[h_p])`` compares the re-encoded pose code with the
+code the decoding was made from (``pose_consistency_loss``): the latent cycle of MUNIT / DRIT,
+made scale-invariant like DRNet's similarity loss so that shrinking the codes cannot satisfy it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch.nn.functional as F
@@ -29,7 +38,8 @@ from dprobe.metrics.image import ssim
 from dprobe.models.protocol import composite
 
 __all__ = ["FOREGROUND_CONTRAST", "HARD_FRACTION", "ReconstructionWeights", "edge_loss",
-           "foreground_estimate", "hard_pixel_loss", "reconstruction_loss"]
+           "foreground_estimate", "hard_pixel_loss", "pose_consistency_loss", "reconstruction_loss",
+           "relative_code_distance"]
 
 #: Colour difference (in [0, 1] units, largest channel) at which a pixel counts as fully foreground.
 FOREGROUND_CONTRAST = 0.1
@@ -47,6 +57,9 @@ class ReconstructionWeights:
     mask: float = 0.0
     edges: float = 0.0
     hard: float = 0.0
+    #: Weight of the pose-consistency term (module docstring); applied by the framework, which
+    #: owns the encoder, not by ``reconstruction_loss``.
+    pose: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,3 +121,22 @@ def edge_loss(x: Tensor, target: Tensor, w: Tensor) -> Tensor:
     horizontal = _weighted_l1(dx(x), dx(target), w[..., :, 1:].maximum(w[..., :, :-1]))
     vertical = _weighted_l1(dy(x), dy(target), w[..., 1:, :].maximum(w[..., :-1, :]))
     return (horizontal + vertical) / 2
+
+
+def relative_code_distance(code: Tensor, target: Tensor, eps: float = 1e-12) -> Tensor:
+    """``MSE(code, sg[target]) / mean_d Var_batch(code)`` of codes ``(B, D)``: dimensionless.
+
+    Scaling both codes by ``s`` leaves it unchanged (and its derivative in ``s`` is zero), so it
+    cannot be lowered by shrinking the codes, only by bringing ``code`` closer to ``target``
+    relative to the spread of ``code`` over the batch.
+    """
+    return F.mse_loss(code, target.detach()) / (code.var(dim=0, unbiased=False).mean() + eps)
+
+
+def pose_consistency_loss(encode: Callable[[Tensor], tuple[Tensor, Tensor]], rgb: Tensor,
+                          mask: Tensor, background: Tensor, pose_code: Tensor) -> Tensor:
+    """``relative_code_distance`` between the pose code ``encode`` gives the composited decoding
+    ``(rgb (B, 3, c, c), mask (B, 1, c, c))`` over ``background`` and the pose code ``(B, Dp)``
+    it was decoded from (held fixed)."""
+    _, reencoded = encode(composite(rgb, mask, background))
+    return relative_code_distance(reencoded, pose_code)

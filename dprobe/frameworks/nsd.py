@@ -32,8 +32,9 @@ class NSD(Framework):
         return MultiViewPairs(studio, subjects=subjects)
 
     def novel_view(self, crop_i: Tensor, R_i: Tensor, R_j: Tensor, app_j: Tensor,
-                   encode=None) -> tuple[Tensor, Tensor]:
-        """Decoded view j ``(rgb, mask)`` from the pose of ``crop_i`` and appearance of ``app_j``.
+                   encode=None) -> tuple[Tensor, Tensor, Tensor]:
+        """Decoded view j ``(rgb, mask)`` from the pose of ``crop_i`` and appearance of ``app_j``,
+        and the rotated pose code ``(B, Dp)`` it was decoded from.
 
         ``encode`` defaults to the training-time encoder input (jittered in the DA variant).
         """
@@ -41,9 +42,11 @@ class NSD(Framework):
         h_a, h_p = encode(torch.cat((crop_i, app_j)))
         B = crop_i.shape[0]
         h_p_j = rotate_pose_code(h_p[:B], relative_rotation(R_i, R_j))
-        return self.model.decode(h_a[B:], h_p_j)
+        return *self.model.decode(h_a[B:], h_p_j), h_p_j
 
     def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        rgb, mask = self.novel_view(batch["crop_i"], batch["R_i"], batch["R_j"], batch["app_j"])
+        rgb, mask, h_p_j = self.novel_view(batch["crop_i"], batch["R_i"], batch["R_j"],
+                                           batch["app_j"])
         rec = reconstruction_loss(rgb, mask, batch["bg_j"], batch["crop_j"], self.reconstruction)
-        return {"total": rec, "reconstruction": rec}
+        return self.with_pose_consistency({"total": rec, "reconstruction": rec}, rgb, mask,
+                                          batch["bg_j"], h_p_j)

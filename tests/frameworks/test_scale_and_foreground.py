@@ -1,16 +1,20 @@
 """Issue 12: DRNet's objective cannot be met by shrinking the codes; the reconstruction loss can
-be weighted toward the person."""
+be weighted toward the person and asked to keep the pose code."""
+import pytest
 import torch
 import torch.nn.functional as F
 
-from dprobe.frameworks.drnet import DRNet, similarity_loss, standardise
+from dprobe.frameworks import CSSL, NSD, DRNet
+from dprobe.frameworks.drnet import code_scale_loss, standardise
 from dprobe.frameworks.losses import (
     HARD_FRACTION,
     ReconstructionWeights,
     edge_loss,
     foreground_estimate,
     hard_pixel_loss,
+    pose_consistency_loss,
     reconstruction_loss,
+    relative_code_distance,
 )
 from dprobe.models.network import NetworkConfig
 from dprobe.models.reference import ReferenceModel
@@ -37,7 +41,7 @@ def test_shrinking_the_codes_cannot_lower_drnet_losses():
     g = torch.Generator().manual_seed(0)
     a0, a1 = torch.randn(16, 8, generator=g), torch.randn(16, 8, generator=g)
     for scale in (1e-4, 1e-2, 0.5):
-        assert torch.allclose(similarity_loss(scale * a0, scale * a1), similarity_loss(a0, a1),
+        assert torch.allclose(relative_code_distance(scale * a0, scale * a1), relative_code_distance(a0, a1),
                               rtol=1e-3)
     p = torch.randn(16, 4, 12, generator=g)
     assert abs(_scale_gradient(lambda x, y: standardise(x).square().mean(), p, p)) < 1e-5
@@ -46,7 +50,7 @@ def test_shrinking_the_codes_cannot_lower_drnet_losses():
 def test_similarity_and_standardise_ignore_the_scale_of_the_codes():
     g = torch.Generator().manual_seed(1)
     a0, a1 = torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g)
-    assert torch.allclose(similarity_loss(a0, a1), similarity_loss(1e-3 * a0, 1e-3 * a1), rtol=1e-4)
+    assert torch.allclose(relative_code_distance(a0, a1), relative_code_distance(1e-3 * a0, 1e-3 * a1), rtol=1e-4)
     p = torch.randn(4, 8, 6, generator=g)
     assert torch.allclose(standardise(p), standardise(1e-3 * p), rtol=1e-4, atol=1e-6)
 
@@ -55,7 +59,7 @@ def test_drnet_records_its_reconstruction_weights():
     model = ReferenceModel(NET)
     drnet = DRNet(model, total_steps=10, reconstruction=ReconstructionWeights(foreground=4.0))
     assert drnet.hyperparameters()["reconstruction"] == {"ssim": 1.0, "foreground": 4.0, "mask": 0.0,
-                                                          "edges": 0.0, "hard": 0.0}
+                                                          "edges": 0.0, "hard": 0.0, "pose": 0.0}
 
 
 def _person_scene():
@@ -137,3 +141,69 @@ def test_zero_weights_are_the_plain_objective():
     zero_but_explicit = ReconstructionWeights(ssim=1.0, foreground=1e-30)
     assert torch.allclose(reconstruction_loss(rgb, torso, bg, target),
                           reconstruction_loss(rgb, torso, bg, target, zero_but_explicit), atol=1e-6)
+
+
+def test_relative_code_distance_is_zero_at_the_target_and_holds_the_target_fixed():
+    g = torch.Generator().manual_seed(3)
+    code = torch.randn(8, 6, generator=g, requires_grad=True)
+    target = torch.randn(8, 6, generator=g, requires_grad=True)
+    assert float(relative_code_distance(code, code).detach()) == 0.0
+    expected = ((code - target) ** 2).mean() / code.var(dim=0, unbiased=False).mean()
+    torch.testing.assert_close(relative_code_distance(code, target), expected)
+    relative_code_distance(code, target).backward()
+    assert target.grad is None and code.grad is not None
+
+
+def test_pose_consistency_compares_the_reencoded_decoding_with_its_code():
+    bg, target, torso, full, colour = _person_scene()
+    rgb = colour.expand(2, 3, 32, 32)
+
+    def encode(x):  # a "pose code": the image's mean row and column profiles
+        return x.mean(dim=(1, 2, 3)), torch.cat((x.mean(dim=(1, 2)), x.mean(dim=(1, 3))), dim=1)
+
+    exact_code = encode(target)[1]
+    assert float(pose_consistency_loss(encode, rgb, full, bg, exact_code)) < 1e-10
+    no_limb = pose_consistency_loss(encode, rgb, torso, bg, exact_code)
+    torch.testing.assert_close(no_limb, relative_code_distance(encode(torso * colour + (1 - torso) * bg)[1],
+                                                               exact_code))
+    assert float(no_limb) > 0.01
+
+
+@pytest.mark.parametrize("cls,kind", [(NSD, "nsd"), (CSSL, "cssl"), (DRNet, "drnet")])
+def test_frameworks_add_the_weighted_pose_consistency(cls, kind, make_model, batch_of):
+    batch = batch_of(kind)
+    plain = cls(make_model(), total_steps=10).losses(batch)
+    assert "pose_consistency" not in plain
+    fw = cls(make_model(), total_steps=10, reconstruction=ReconstructionWeights(pose=0.5))
+    losses = fw.losses(batch)
+    torch.testing.assert_close(losses["total"], plain["total"] + 0.5 * losses["pose_consistency"])
+    assert float(losses["pose_consistency"].detach()) > 0
+    losses["pose_consistency"].backward()   # it trains the encoder and the decoder
+    for part in (fw.model.encoder, fw.model.decoder):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
+
+
+def test_pose_consistency_falls_when_trained(make_model, batch_of):
+    fw = NSD(make_model(), total_steps=40, lr=3e-3, warmup=5,
+             reconstruction=ReconstructionWeights(pose=1.0))
+    batch = batch_of("nsd")
+    terms = [fw.training_step(batch)["pose_consistency"] for _ in range(40)]
+    assert sum(terms[-5:]) / 5 < 0.7 * sum(terms[:5]) / 5
+
+
+def test_code_scale_term_pins_the_variance_near_one_from_either_side():
+    g = torch.Generator().manual_seed(4)
+    unit = torch.randn(64, 8, generator=g)
+    unit = (unit - unit.mean(0)) / unit.std(0, unbiased=False)     # per-channel variance 1
+    assert float(code_scale_loss(unit)) < 1e-10
+    torch.testing.assert_close(code_scale_loss(10 * unit), code_scale_loss(unit / 10))
+    assert _scale_gradient(lambda x, _: code_scale_loss(x), 10 * unit, unit) > 0   # shrinks
+    assert _scale_gradient(lambda x, _: code_scale_loss(x), unit / 10, unit) < 0   # grows
+
+
+def test_drnet_reports_and_weights_the_code_scale(make_model, batch_of):
+    batch = batch_of("drnet")
+    without = DRNet(make_model(), total_steps=10, scale_weight=0.0).losses(batch)
+    weighted = DRNet(make_model(), total_steps=10, scale_weight=0.5).losses(batch)
+    torch.testing.assert_close(weighted["total"], without["total"] + 0.5 * weighted["scale"])
+    assert float(weighted["scale"].detach()) > 0
