@@ -78,12 +78,22 @@ class Framework(ABC):
         """``losses`` unchanged when the pose-consistency weight is 0; otherwise with the term
         (``dprobe.frameworks.losses``) of the decoding ``(rgb, mask)`` over ``background``,
         decoded from ``pose_code``, reported as ``pose_consistency`` and added, weighted, to
-        ``total``. The decoding is re-encoded through ``encode`` (jittered in the DA variant)."""
+        ``total``. The decoding is re-encoded by ``encode_held``: the term trains the decoder to
+        draw what the encoder reads as the same pose, never the encoder to read less."""
         weight = self.reconstruction.pose
         if weight == 0:
             return losses
-        term = pose_consistency_loss(self.encode, rgb, mask, background, pose_code)
+        term = pose_consistency_loss(self.encode_held, rgb, mask, background, pose_code)
         return {**losses, "total": losses["total"] + weight * term, "pose_consistency": term}
+
+    def encode_held(self, crop: Tensor) -> tuple[Tensor, Tensor]:
+        """``encode`` with the encoder's weights detached and its batch-norm statistics left as
+        they are: gradients flow to ``crop`` only."""
+        encoder = self.model.encoder
+        weights = {name: p.detach() for name, p in encoder.named_parameters()}
+        statistics = {name: b.clone() for name, b in encoder.named_buffers()}
+        crop = self.augment(crop) if self.augment is not None else crop
+        return torch.func.functional_call(encoder, (weights, statistics), (crop,))
 
     def set_lr(self) -> float:
         """Set the main optimizer's learning rate for the current step and return it."""

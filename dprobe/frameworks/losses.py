@@ -25,6 +25,10 @@ also re-encodes its composited decoding and adds ``pose_weight * C``, where
 ``C = relative_code_distance(h_p(x), sg[h_p])`` compares the re-encoded pose code with the
 code the decoding was made from (``pose_consistency_loss``): the latent cycle of MUNIT / DRIT,
 made scale-invariant like DRNet's similarity loss so that shrinking the codes cannot satisfy it.
+The frameworks re-encode with the encoder's weights held (``Framework.encode_held``), so the
+term is a perceptual loss in the model's own pose features: it trains the decoder only. (Letting
+it train the encoder too was measured worse on every figure: the encoder learns to read less
+pose from real crops; benchmarks/RESULTS.md.)
 """
 from __future__ import annotations
 
