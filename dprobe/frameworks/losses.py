@@ -127,20 +127,24 @@ def edge_loss(x: Tensor, target: Tensor, w: Tensor) -> Tensor:
     return (horizontal + vertical) / 2
 
 
-def relative_code_distance(code: Tensor, target: Tensor, eps: float = 1e-12) -> Tensor:
-    """``MSE(code, sg[target]) / mean_d Var_batch(code)`` of codes ``(B, D)``: dimensionless.
+def relative_code_distance(code: Tensor, target: Tensor, spread: Tensor | None = None,
+                           eps: float = 1e-12) -> Tensor:
+    """``MSE(code, sg[target]) / mean_d Var_batch(spread)`` of codes ``(B, D)``: dimensionless.
 
-    Scaling both codes by ``s`` leaves it unchanged (and its derivative in ``s`` is zero), so it
-    cannot be lowered by shrinking the codes, only by bringing ``code`` closer to ``target``
-    relative to the spread of ``code`` over the batch.
+    ``spread`` (default ``code``) sets the scale and keeps its gradient: scaling every code by
+    ``s`` leaves the value unchanged (and its derivative in ``s`` is zero), so it cannot be
+    lowered by shrinking the codes, only by bringing ``code`` closer to ``target`` relative to
+    the spread of ``spread`` over the batch.
     """
-    return F.mse_loss(code, target.detach()) / (code.var(dim=0, unbiased=False).mean() + eps)
+    spread = code if spread is None else spread
+    return F.mse_loss(code, target.detach()) / (spread.var(dim=0, unbiased=False).mean() + eps)
 
 
 def pose_consistency_loss(encode: Callable[[Tensor], tuple[Tensor, Tensor]], rgb: Tensor,
                           mask: Tensor, background: Tensor, pose_code: Tensor) -> Tensor:
     """``relative_code_distance`` between the pose code ``encode`` gives the composited decoding
     ``(rgb (B, 3, c, c), mask (B, 1, c, c))`` over ``background`` and the pose code ``(B, Dp)``
-    it was decoded from (held fixed)."""
+    it was decoded from (held fixed), relative to the spread of ``pose_code``: the decoding
+    cannot lower it by scattering its own codes."""
     _, reencoded = encode(composite(rgb, mask, background))
-    return relative_code_distance(reencoded, pose_code)
+    return relative_code_distance(reencoded, pose_code, spread=pose_code)
