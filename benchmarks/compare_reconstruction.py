@@ -35,7 +35,7 @@ from dprobe.train.regressor import RegressorSettings, train_regressor
 #: full resolution): the plain objective, foreground-weighted L1+SSIM, that plus the mask term,
 #: a heavier foreground weight, foreground x4 plus the edge term, foreground x4 with twice the
 #: channels at the two finest resolutions, foreground x4 / x16 plus the hard-pixel term, and
-#: that plus the pose-consistency term at two weights.
+#: that plus the pose-consistency term.
 OPTIONS = {
     "plain": (ReconstructionWeights(), 16),
     "foreground x4": (ReconstructionWeights(foreground=4.0), 16),
@@ -45,8 +45,6 @@ OPTIONS = {
     "foreground x4, width 32": (ReconstructionWeights(foreground=4.0), 32),
     "foreground x4 + hard pixels": (ReconstructionWeights(foreground=4.0, hard=1.0), 16),
     "foreground x16 + hard pixels": (ReconstructionWeights(foreground=16.0, hard=1.0), 16),
-    "foreground x16 + hard pixels + pose x0.1": (
-        ReconstructionWeights(foreground=16.0, hard=1.0, pose=0.1), 16),
     "foreground x16 + hard pixels + pose x1": (
         ReconstructionWeights(foreground=16.0, hard=1.0, pose=1.0), 16),
 }

@@ -79,7 +79,7 @@ class Framework(ABC):
         (``dprobe.frameworks.losses``) of the decoding ``(rgb, mask)`` over ``background``,
         decoded from ``pose_code``, reported as ``pose_consistency`` and added, weighted, to
         ``total``. The decoding is re-encoded by ``encode_held``: the term trains the decoder to
-        draw what the encoder reads as the same pose, never the encoder to read less."""
+        draw what the encoder reads as the same pose, not the encoder to read less from it."""
         weight = self.reconstruction.pose
         if weight == 0:
             return losses

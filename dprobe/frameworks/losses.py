@@ -26,9 +26,10 @@ also re-encodes its composited decoding and adds ``pose_weight * C``, where
 channel relative to the channel's spread over the batch (``pose_consistency_loss``): the latent
 cycle of MUNIT / DRIT, made scale-free so that shrinking the codes cannot satisfy it.
 The frameworks re-encode with the encoder's weights held (``Framework.encode_held``), so the
-term is a perceptual loss in the model's own pose features: it trains the decoder only. (Letting
-it train the encoder too was measured worse on every figure: the encoder learns to read less
-pose from real crops; benchmarks/RESULTS.md.)
+term is a perceptual loss in the model's own pose features on the decoder's side (the encoder
+still learns from it through the codes it feeds the decoder). Measured on NSD (benchmarks/
+RESULTS.md, "Pose consistency"), this formulation and three others all made the models worse:
+the term is an option to study, not a default.
 """
 from __future__ import annotations
 
