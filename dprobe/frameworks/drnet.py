@@ -2,8 +2,8 @@
 
 Four frames ``x0..x3`` of one sequence and camera, ``(a_k, p_k) = E(x_k)``:
 
-* similarity: ``L_sim = MSE(a_0, sg[a_1]) / mean_d Var_batch(a_0)`` (``relative_code_distance``:
-  appearance constant within a sequence). Denton & Birodkar's plain ``MSE(a_0, a_1)`` can be satisfied by shrinking the
+* similarity: ``L_sim = MSE(a_0, sg[a_1]) / mean_d Var_batch(a_0)`` (appearance constant within
+  a sequence). Denton & Birodkar's plain ``MSE(a_0, a_1)`` can be satisfied by shrinking the
   codes, which the decoder's batch norm undoes (measured: the shipped DRNet's code variances
   collapsed to 5e-4 and 3.5e-3, against 167 and 2,000 for NSD). drnet-py avoids it by ending the
   encoders in batch norm and tanh, which fixes the codes' scale; our encoder is shared by every
@@ -37,14 +37,23 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dprobe.frameworks.base import Framework
-from dprobe.frameworks.losses import reconstruction_loss, relative_code_distance
+from dprobe.frameworks.losses import reconstruction_loss
 
-__all__ = ["DRNet", "SceneDiscriminator", "code_scale_loss", "discriminator_pairs", "standardise"]
+__all__ = ["DRNet", "SceneDiscriminator", "code_scale_loss", "discriminator_pairs",
+           "similarity_loss", "standardise"]
 
 
 def standardise(codes: Tensor, eps: float = 1e-12) -> Tensor:
     """``codes (..., B, D)`` divided by their standard deviation over the batch, averaged over D."""
     return codes / (codes.flatten(0, -2).std(dim=0).mean() + eps)
+
+
+def similarity_loss(a0: Tensor, a1: Tensor, eps: float = 1e-12) -> Tensor:
+    """Scale-invariant ``MSE(a0, sg[a1]) / mean_d Var_batch(a0)`` of appearance codes ``(B, Da)``.
+
+    Scaling both codes by ``s`` leaves it unchanged, so it cannot be lowered by shrinking them.
+    """
+    return F.mse_loss(a0, a1.detach()) / (a0.var(dim=0, unbiased=False).mean() + eps)
 
 
 class SceneDiscriminator(nn.Module):
@@ -135,7 +144,7 @@ class DRNet(Framework):
     def losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         crops, bgs = batch["crops"], batch["bgs"]
         h_a, h_p = self._codes(crops)
-        sim = relative_code_distance(h_a[:, 0], h_a[:, 1])
+        sim = similarity_loss(h_a[:, 0], h_a[:, 1])
         rgb, mask = self.model.decode(h_a[:, 0], h_p[:, 2])
         rec = reconstruction_loss(rgb, mask, bgs[:, 2], crops[:, 2], self.reconstruction)
         adv = self.adversarial_loss(h_p, batch["subject"])

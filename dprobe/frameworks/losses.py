@@ -52,7 +52,6 @@ __all__ = [
     "hard_pixel_loss",
     "pose_consistency_loss",
     "reconstruction_loss",
-    "relative_code_distance",
 ]
 
 #: Colour difference (in [0, 1] units, largest channel) at which a pixel counts as fully foreground.
@@ -138,16 +137,6 @@ def edge_loss(x: Tensor, target: Tensor, w: Tensor) -> Tensor:
     horizontal = _weighted_l1(dx(x), dx(target), w[..., :, 1:].maximum(w[..., :, :-1]))
     vertical = _weighted_l1(dy(x), dy(target), w[..., 1:, :].maximum(w[..., :-1, :]))
     return (horizontal + vertical) / 2
-
-
-def relative_code_distance(code: Tensor, target: Tensor, eps: float = 1e-12) -> Tensor:
-    """``MSE(code, sg[target]) / mean_d Var_batch(code)`` of codes ``(B, D)``: dimensionless.
-
-    Scaling both codes by ``s`` leaves it unchanged (and its derivative in ``s`` is zero), so it
-    cannot be lowered by shrinking the codes, only by bringing ``code`` closer to ``target``
-    relative to the spread of ``code`` over the batch.
-    """
-    return F.mse_loss(code, target.detach()) / (code.var(dim=0, unbiased=False).mean() + eps)
 
 
 def pose_consistency_loss(encode: Callable[[Tensor], tuple[Tensor, Tensor]], rgb: Tensor,

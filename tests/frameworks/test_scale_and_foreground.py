@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from dprobe.frameworks import CSSL, NSD, DRNet
-from dprobe.frameworks.drnet import code_scale_loss, standardise
+from dprobe.frameworks.drnet import code_scale_loss, similarity_loss, standardise
 from dprobe.frameworks.losses import (
     HARD_FRACTION,
     SPREAD_FLOOR,
@@ -15,7 +15,6 @@ from dprobe.frameworks.losses import (
     hard_pixel_loss,
     pose_consistency_loss,
     reconstruction_loss,
-    relative_code_distance,
 )
 from dprobe.models.network import NetworkConfig
 from dprobe.models.reference import ReferenceModel
@@ -42,7 +41,7 @@ def test_shrinking_the_codes_cannot_lower_drnet_losses():
     g = torch.Generator().manual_seed(0)
     a0, a1 = torch.randn(16, 8, generator=g), torch.randn(16, 8, generator=g)
     for scale in (1e-4, 1e-2, 0.5):
-        assert torch.allclose(relative_code_distance(scale * a0, scale * a1), relative_code_distance(a0, a1),
+        assert torch.allclose(similarity_loss(scale * a0, scale * a1), similarity_loss(a0, a1),
                               rtol=1e-3)
     p = torch.randn(16, 4, 12, generator=g)
     assert abs(_scale_gradient(lambda x, y: standardise(x).square().mean(), p, p)) < 1e-5
@@ -51,7 +50,7 @@ def test_shrinking_the_codes_cannot_lower_drnet_losses():
 def test_similarity_and_standardise_ignore_the_scale_of_the_codes():
     g = torch.Generator().manual_seed(1)
     a0, a1 = torch.randn(8, 5, generator=g), torch.randn(8, 5, generator=g)
-    assert torch.allclose(relative_code_distance(a0, a1), relative_code_distance(1e-3 * a0, 1e-3 * a1), rtol=1e-4)
+    assert torch.allclose(similarity_loss(a0, a1), similarity_loss(1e-3 * a0, 1e-3 * a1), rtol=1e-4)
     p = torch.randn(4, 8, 6, generator=g)
     assert torch.allclose(standardise(p), standardise(1e-3 * p), rtol=1e-4, atol=1e-6)
 
@@ -142,17 +141,6 @@ def test_zero_weights_are_the_plain_objective():
     zero_but_explicit = ReconstructionWeights(ssim=1.0, foreground=1e-30)
     assert torch.allclose(reconstruction_loss(rgb, torso, bg, target),
                           reconstruction_loss(rgb, torso, bg, target, zero_but_explicit), atol=1e-6)
-
-
-def test_relative_code_distance_is_zero_at_the_target_and_holds_the_target_fixed():
-    g = torch.Generator().manual_seed(3)
-    code = torch.randn(8, 6, generator=g, requires_grad=True)
-    target = torch.randn(8, 6, generator=g, requires_grad=True)
-    assert float(relative_code_distance(code, code).detach()) == 0.0
-    expected = ((code - target) ** 2).mean() / code.var(dim=0, unbiased=False).mean()
-    torch.testing.assert_close(relative_code_distance(code, target), expected)
-    relative_code_distance(code, target).backward()
-    assert target.grad is None and code.grad is not None
 
 
 def test_pose_consistency_compares_the_reencoded_decoding_with_its_code():
