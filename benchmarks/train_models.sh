@@ -7,8 +7,10 @@
 #   4, and --mask-weight MASK, 0: foreground x4 beat the plain loss side by side in
 #   benchmarks/compare_reconstruction.py; the mask term on top gave no clear gain). NSD, CSSL
 #   and CSSL-DA continue from their issue-4 runs for FINETUNE_MINUTES (20; 45 minutes of
-#   training in all, the issue's budget); DRNet, whose similarity loss changed (scale-invariant,
-#   so its codes cannot collapse), starts again from random weights for DRNET_MINUTES (45).
+#   training in all, the issue's budget). DRNet, whose objective changed (a scale-invariant
+#   similarity loss, so its codes cannot collapse, and a code-scale term, so their scale cannot
+#   drift), starts again from random weights for DRNET_MINUTES (45), with foreground x16 and the
+#   hard-pixel term (the best reconstruction option side by side).
 #   bash benchmarks/train_models.sh [STUDIO] [RUNS] [STAGE ...]
 # With STAGEs, only those run (a function below with its arguments, e.g. "ship nsd-person nsd").
 # STUDIO defaults to runs/studio-standard.h5 (built here if missing), RUNS to runs/.
@@ -94,14 +96,16 @@ cssl_da_person() {
   train cssl-da-person cssl --augment jitter --init "$RUNS/cssl-da" --minutes "$FINETUNE_MINUTES" \
     "${person[@]}"
 }
-drnet_person() { train drnet-person drnet --minutes "$DRNET_MINUTES" "${person[@]}"; }
+drnet_scale() {
+  train drnet-x16-hard-scale drnet --minutes "$DRNET_MINUTES" --foreground-weight 16 --hard-weight 1
+}
 
 if [ $# -gt 2 ]; then  # only the named stages, e.g.: ... nsd_person "ship nsd-person nsd"
   for stage in "${@:3}"; do $stage; done
   exit 0
 fi
 
-# Issue 4 (its DRNet run is superseded by drnet-person)
+# Issue 4 (its DRNet run is superseded by drnet-x16-hard-scale)
 train nsd nsd
 train cssl cssl
 train cssl-da cssl --augment jitter
@@ -110,7 +114,7 @@ detector
 nsd_person
 cssl_person
 cssl_da_person
-drnet_person
-supervised & ship_all nsd-person:nsd cssl-person:cssl drnet-person:drnet cssl-da-person:cssl-da & wait
+drnet_scale
+supervised & ship_all nsd-person:nsd cssl-person:cssl drnet-x16-hard-scale:drnet cssl-da-person:cssl-da & wait
 $DPROBE evaluate --model "$RUNS/supervised" --studio "$STUDIO" --out "$RUNS/supervised/figures.json" --force
 $DPROBE models
