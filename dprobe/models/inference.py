@@ -64,7 +64,7 @@ class SubpixelConv2d(nn.Module):
     their interleaving into 2x2 blocks of output pixels (``pixel_shuffle(2)``'s job, with the
     channels ordered phase-major, ``(a, b, o)``: on a channels-last map each output row segment
     is then one contiguous run of the convolution's output, so the interleaving and its backward
-    are block copies where ``pixel_shuffle``'s backward gathers element by element, 2.5-4x slower
+    are block copies where ``pixel_shuffle``'s backward gathers element by element, 2-4x slower
     on NSD's last stage).
 
     Output pixel ``(2i + a, 2j + b)`` of the original sees upsampled rows ``2i + a - 1 ..
