@@ -31,15 +31,14 @@ class NSD(Framework):
 
         return MultiViewPairs(studio, subjects=subjects)
 
-    def novel_view(self, crop_i: Tensor, R_i: Tensor, R_j: Tensor, app_j: Tensor,
-                   encode=None) -> tuple[Tensor, Tensor, Tensor]:
+    def novel_view(self, crop_i: Tensor, R_i: Tensor, R_j: Tensor,
+                   app_j: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Decoded view j ``(rgb, mask)`` from the pose of ``crop_i`` and appearance of ``app_j``,
         and the rotated pose code ``(B, Dp)`` it was decoded from.
 
-        ``encode`` defaults to the training-time encoder input (jittered in the DA variant).
+        Encoded through the training-time encoder input (jittered in the DA variant).
         """
-        encode = encode or self.encode
-        h_a, h_p = encode(torch.cat((crop_i, app_j)))
+        h_a, h_p = self.encode(torch.cat((crop_i, app_j)))
         B = crop_i.shape[0]
         h_p_j = rotate_pose_code(h_p[:B], relative_rotation(R_i, R_j))
         return *self.model.decode(h_a[B:], h_p_j), h_p_j
