@@ -43,7 +43,7 @@ from dprobe.models.reference import ReferenceModel
 from dprobe.models.regressor import RegressorConfig
 from dprobe.train.detector import DetectorSettings, train_detector
 from dprobe.train.loop import RunSettings, run_training
-from dprobe.train.regressor import RegressorSettings, train_regressor
+from dprobe.train.regressor import RegressorSettings, subject_means, train_regressor
 from dprobe.train.rundir import (
     check_new_run_dir,
     check_resumable,
@@ -300,8 +300,11 @@ def _cmd_train_regressor(args: argparse.Namespace) -> int:
         model.attach_detector(detector)
     dataset = LabelledFrames(studio, subjects=tuple(args.labelled), fraction=args.fraction)
     settings = RegressorSettings(steps=args.steps, seed=args.seed, hidden=args.hidden,
-                                 augmented_copies=args.augmented_copies)
-    figures = train_regressor(model, dataset, settings,
+                                 augmented_copies=args.augmented_copies,
+                                 subject_offsets=args.subject_offsets)
+    means = (subject_means(model, studio, training_subjects(studio.subject_names))
+             if settings.subject_offsets > 0 else None)
+    figures = train_regressor(model, dataset, settings, means=means,
                               val_batch=held_out_batch(studio, VAL_PER_SUBJECT),
                               progress=not args.quiet)
     model.meta["regressor"].update({"labelled": list(args.labelled), "fraction": args.fraction,
@@ -390,5 +393,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    default=RegressorSettings.augmented_copies,
                    help="augmented copies of the labelled frames (colour jitter; every other one "
                         "mirrored) encoded beside them (default %(default)s; 0: none)")
+    p.add_argument("--subject-offsets", type=non_negative_float,
+                   default=RegressorSettings.subject_offsets, metavar="A",
+                   help="move each training code by A x (a random training subject's mean pose "
+                        "code - its own subject's), so phi reads pose past what appearance adds "
+                        "to the code; means over unlabelled frames of every training subject, "
+                        "never the test subjects (default %(default)s: off)")
     _add_common_options(p)
     p.set_defaults(func=_cmd_train_regressor)

@@ -50,11 +50,14 @@ def test_augment_labelled_flips_only_the_chosen_items():
 
 def test_encode_dataset_adds_seeded_augmented_copies(make_model):
     model, data = make_model(), Synthetic("labelled", 6)
-    codes, poses = encode_dataset(model, data, batch_size=4)
-    aug_codes, aug_poses = encode_dataset(model, data, batch_size=4, augmented_copies=2, seed=3)
+    codes, poses, subjects = encode_dataset(model, data, batch_size=4)
+    aug_codes, aug_poses, aug_subjects = encode_dataset(model, data, batch_size=4,
+                                                        augmented_copies=2, seed=3)
+    assert subjects.tolist() == [data[i]["subject"] for i in range(6)]
+    assert torch.equal(aug_subjects, subjects.repeat(3))
     assert aug_codes.shape == (18, codes.shape[1]) and aug_poses.shape == (18, 17, 3)
     assert torch.equal(aug_codes[:6], codes) and torch.equal(aug_poses[:6], poses)
     assert torch.equal(aug_poses[6:12], mirror_pose(poses)) and torch.equal(aug_poses[12:], poses)
     assert not torch.allclose(aug_codes[12:], codes)  # jittered crops give other codes
-    again, _ = encode_dataset(model, data, batch_size=4, augmented_copies=2, seed=3)
+    again = encode_dataset(model, data, batch_size=4, augmented_copies=2, seed=3).codes
     assert torch.equal(again, aug_codes)
