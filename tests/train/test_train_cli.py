@@ -101,6 +101,7 @@ def test_resume_refuses_contradicting_options(argv, match, trained, capsys):
     ("train-detector", ["--steps", "0"], "argument --steps: '0' must be at least 1"),
     ("train-regressor", ["--fraction", "2"], r"argument --fraction: '2' must be in \(0, 1\]"),
     ("train-regressor", ["--augmented-copies", "-1"], "'-1' must be 0 or more"),
+    ("train-regressor", ["--subject-offsets", "-1"], "--subject-offsets: '-1' must be"),
     ("train-regressor", ["--labelled", "S11"], "S11 is held out for testing"),
     ("train-regressor", ["--model", "{tmp}"], "is not a dprobe checkpoint: config.json"),
     ("train-regressor", ["--out", "{tmp}/mine.txt"], "mine.txt already exists; pass --force"),
@@ -147,11 +148,13 @@ def test_regressor_detector_and_evaluate(trained, tiny_path, tmp_path, capsys):
     shipped = tmp_path / "shipped"
     status, _, err = run_cli(capsys, "train-regressor", "--model", trained, "--studio", tiny_path,
                              "--labelled", "S1", "--steps", 5, "--augmented-copies", 0, "--out", shipped,
-                             "--detector", det, "--dtype", "float16", "--quiet")
+                             "--detector", det, "--dtype", "float16", "--subject-offsets", 0.5,
+                             "--quiet")
     assert status == 0, err
     model = load(shipped)
     assert model.components() == ["encoder", "decoder", "regressor", "detector"]
     assert model.meta["regressor"]["labelled"] == ["S1"]
+    assert model.meta["regressor"]["subject_offsets"] == 0.5
     assert_refused(capsys, "train-regressor", "--model", shipped, "--studio", tiny_path,
                    "--quiet", match="already has a regressor; pass --force", watch=(tmp_path,))
     figures = tmp_path / "figures.json"
