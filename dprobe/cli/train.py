@@ -302,13 +302,13 @@ def _cmd_train_regressor(args: argparse.Namespace) -> int:
     settings = RegressorSettings(steps=args.steps, seed=args.seed, hidden=args.hidden,
                                  augmented_copies=args.augmented_copies,
                                  subject_offsets=args.subject_offsets)
-    means = (subject_means(model, studio, training_subjects(studio.subject_names))
-             if settings.subject_offsets > 0 else None)
+    offset_subjects = training_subjects(studio.subject_names) if settings.subject_offsets > 0 else []
+    means = subject_means(model, studio, offset_subjects) if offset_subjects else None
     figures = train_regressor(model, dataset, settings, means=means,
                               val_batch=held_out_batch(studio, VAL_PER_SUBJECT),
                               progress=not args.quiet)
     model.meta["regressor"].update({"labelled": list(args.labelled), "fraction": args.fraction,
-                                    "command": command_line()})
+                                    "offset_subjects": offset_subjects, "command": command_line()})
     if out is None:
         save_checkpoint(model, source, dtype=args.dtype)
     else:

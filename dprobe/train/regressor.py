@@ -10,10 +10,10 @@ to one subject's codes alone latches onto that subject's clothes (see benchmarks
 
 Subject offsets (``subject_offsets > 0``, off by default) attack the same problem in code space:
 each training code is moved by ``subject_offsets`` times the difference between the mean pose
-code of a random other training subject and the mean of its own subject (``subject_means``:
-means over unlabelled frames of the training subjects, never the test subjects). Every subject
-performs the same actions, so those differences are what the subject's appearance and build add
-to the pose code, and phi learns to read pose past them. It uses the training subjects' identities
+code of a random training subject (its own included) and the mean of its own subject
+(``subject_means``: means over unlabelled frames of the training subjects, never the test
+subjects). Every subject performs the same actions, so those differences are what the subject's
+appearance and build add to the pose code, and phi learns to read pose past them. It uses the training subjects' identities
 (known without pose labels) and no pose label beyond the labelled subjects'.
 """
 from __future__ import annotations

@@ -155,6 +155,8 @@ def test_regressor_detector_and_evaluate(trained, tiny_path, tmp_path, capsys):
     assert model.components() == ["encoder", "decoder", "regressor", "detector"]
     assert model.meta["regressor"]["labelled"] == ["S1"]
     assert model.meta["regressor"]["subject_offsets"] == 0.5
+    assert "S1" in model.meta["regressor"]["offset_subjects"]
+    assert "S9" not in model.meta["regressor"]["offset_subjects"]
     assert_refused(capsys, "train-regressor", "--model", shipped, "--studio", tiny_path,
                    "--quiet", match="already has a regressor; pass --force", watch=(tmp_path,))
     figures = tmp_path / "figures.json"
