@@ -13,8 +13,9 @@ each training code is moved by ``subject_offsets`` times the difference between 
 code of a random training subject (its own included) and the mean of its own subject
 (``subject_means``: means over unlabelled frames of the training subjects, never the test
 subjects). Every subject performs the same actions, so those differences are what the subject's
-appearance and build add to the pose code, and phi learns to read pose past them. It uses the training subjects' identities
-(known without pose labels) and no pose label beyond the labelled subjects'.
+appearance and build add to the pose code, and phi learns to read pose past them. It uses the
+training subjects' identities (known without pose labels) and no pose label beyond the labelled
+subjects'.
 """
 from __future__ import annotations
 
@@ -80,19 +81,16 @@ class SubjectMeans(NamedTuple):
 def subject_means(model: ReferenceModel, studio: Any, subjects: Sequence[str],
                   frames_per_subject: int = 256, batch_size: int = 256) -> SubjectMeans:
     """The mean pose code of each of ``subjects`` over ``frames_per_subject`` evenly spaced
-    frames of it (no labels read), encoder in eval mode."""
+    crops of it (no pose read), encoder in eval mode."""
     from dprobe.data.datasets import LabelledFrames
+    from dprobe.probes.counterfactual import encode_all
 
     model.eval()
     means = []
     for subject in subjects:
-        frames = LabelledFrames(studio, subjects=(subject,))
-        indices = evenly_spaced(len(frames), frames_per_subject)
-        total = torch.zeros(model.network.dim_pose)
-        for lo in range(0, len(indices), batch_size):
-            crop = collate_indices(frames, indices[lo: lo + batch_size])["crop"]
-            total += model.encode(crop)[1].float().sum(0)
-        means.append(total / len(indices))
+        rows = LabelledFrames(studio, subjects=(subject,)).rows
+        crops = studio.image(rows[evenly_spaced(len(rows), frames_per_subject)])
+        means.append(encode_all(model, crops, batch_size)[1].mean(0))
     index = torch.tensor([studio.subject_names.index(s) for s in subjects])
     return SubjectMeans(index, torch.stack(means))
 
