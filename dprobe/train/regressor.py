@@ -121,16 +121,15 @@ def encode_dataset(model: ReferenceModel, dataset: Dataset, batch_size: int = 25
                          torch.cat(subjects).repeat(1 + augmented_copies))
 
 
-def _offsets_from(means: SubjectMeans, subjects: Tensor) -> tuple[Tensor, Tensor]:
-    """For codes of ``subjects`` ``(N,)``: their own subject's mean ``(N, Dp)`` and every
-    subject's mean ``(S, Dp)``; refuses labelled subjects without a mean."""
+def _mean_positions(means: SubjectMeans, subjects: Tensor) -> Tensor:
+    """For codes of ``subjects`` ``(N,)``, the row of ``means.codes`` holding their own
+    subject's mean ``(N,)``; refuses labelled subjects without a mean."""
     position = {int(s): k for k, s in enumerate(means.subjects)}
     missing = sorted({int(s) for s in subjects.unique()} - position.keys())
     if missing:
         raise DprobeError(f"subject offsets need the mean code of every labelled subject; "
                           f"subjects {missing} have none")
-    own = means.codes[torch.tensor([position[int(s)] for s in subjects])]
-    return own, means.codes
+    return torch.tensor([position[int(s)] for s in subjects])
 
 
 def train_regressor(
@@ -154,7 +153,7 @@ def train_regressor(
                                             augmented_copies=settings.augmented_copies,
                                             seed=settings.seed)
     if settings.subject_offsets > 0:
-        own, pool = _offsets_from(means, subjects)
+        own = _mean_positions(means, subjects)
     regressor = model.attach_regressor(
         RegressorConfig(model.network.dim_pose, settings.hidden, settings.dropout)
     )
@@ -170,8 +169,8 @@ def train_regressor(
         idx = torch.randint(len(codes), (min(settings.batch_size, len(codes)),))
         batch = codes[idx]
         if settings.subject_offsets > 0:
-            other = torch.randint(len(pool), (len(idx),))
-            batch = batch + settings.subject_offsets * (pool[other] - own[idx])
+            other = torch.randint(len(means.codes), (len(idx),))
+            batch = batch + settings.subject_offsets * (means.codes[other] - means.codes[own[idx]])
         loss = F.mse_loss(regressor.forward_normalised(batch), targets[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
