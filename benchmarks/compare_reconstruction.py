@@ -35,7 +35,8 @@ from dprobe.train.regressor import RegressorSettings, train_regressor
 #: full resolution): the plain objective, foreground-weighted L1+SSIM, that plus the mask term,
 #: a heavier foreground weight, foreground x4 plus the edge term, foreground x4 with twice the
 #: channels at the two finest resolutions, foreground x4 / x16 plus the hard-pixel term,
-#: that plus the pose-consistency term, and x16 with a four times heavier hard-pixel term.
+#: that plus the pose-consistency term, and x16 with a four times heavier hard-pixel term or one
+#: over a half or twice the share of pixels.
 OPTIONS = {
     "plain": (ReconstructionWeights(), 16),
     "foreground x4": (ReconstructionWeights(foreground=4.0), 16),
@@ -48,8 +49,13 @@ OPTIONS = {
     "foreground x16 + hard pixels + pose x1": (
         ReconstructionWeights(foreground=16.0, hard=1.0, pose=1.0), 16),
     "foreground x16 + hard pixels x4": (ReconstructionWeights(foreground=16.0, hard=4.0), 16),
+    "foreground x16 + hard pixels, worst 2.5%": (
+        ReconstructionWeights(foreground=16.0, hard=1.0, hard_fraction=0.025), 16),
+    "foreground x16 + hard pixels, worst 10%": (
+        ReconstructionWeights(foreground=16.0, hard=1.0, hard_fraction=0.10), 16),
 }
 COLUMNS = (("psnr", "PSNR dB", "{:.2f}"), ("psnr_mask", "PSNR in mask dB", "{:.2f}"),
+           ("psnr_arms", "PSNR arms dB", "{:.2f}"),
            ("reconstruction_shift", "shift from reconstruction mm", "{:.1f}"),
            ("mpjpe", "MPJPE mm (S1 labels)", "{:.1f}"), ("mean_pose_mpjpe", "mean pose mm", "{:.1f}"))
 

@@ -129,7 +129,7 @@ def test_evaluate_draws_a_picture(tiny_path, tmp_path, capsys):
     picture = tmp_path / "nsd.png"
     status, out, _ = run_cli(capsys, "evaluate", "--model", "nsd", "--studio", tiny_path,
                              "--max-frames", "2", "--picture", picture)
-    assert status == 0 and "reconstruction_shift" in out
+    assert status == 0 and "reconstruction_shift" in out and '"init": ' in out
     assert picture.read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nsd.png"]
 
@@ -143,3 +143,17 @@ def test_models_survives_a_corrupt_figures_file(tmp_path, capsys, monkeypatch):
     warnings = err.splitlines()
     assert any("figures.json is corrupt" in line for line in warnings), err
     assert any("'cssl' is not installed" in line for line in warnings), err
+
+
+def test_models_counts_the_minutes_of_the_run_a_model_started_from(tmp_path, capsys, monkeypatch):
+    """A model fine-tuned with --init trained for its run's minutes plus its start's."""
+    for name, figures in (("nsd", {"training": {"seconds": 1200.0},
+                                   "init": {"seconds": 1500.0}, "all": {}}),
+                          ("cssl", {"training": {"seconds": 600.0}, "init": None, "all": {}})):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / registry.FIGURES).write_text(json.dumps(figures))
+    monkeypatch.setattr(registry, "WEIGHTS_DIR", tmp_path)
+    status, out, _ = run_cli(capsys, "models")
+    rows = {line.split("|")[1].strip(): line.split("|")[-2].strip()
+            for line in out.splitlines() if line.startswith("| nsd") or line.startswith("| cssl ")}
+    assert status == 0 and rows == {"nsd": "45.0", "cssl": "10.0"}

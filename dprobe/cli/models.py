@@ -32,7 +32,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     studio = open_studio(args.studio)
     check_model_fits(model, studio, str(args.model))
     result = {"model": str(args.model), "framework": model.meta.get("framework"),
-              "training": model.meta.get("training"), "regressor": model.meta.get("regressor"),
+              "training": model.meta.get("training"), "init": model.meta.get("init"),
+              "regressor": model.meta.get("regressor"),
               **evaluate_model(model, studio, max_frames=args.max_frames)}
     text = json.dumps(result, indent=2)
     if out is not None:
@@ -63,6 +64,13 @@ def _write_picture(model, studio, path, name: str) -> None:
         write_reconstruction_sheet(examples, tmp, f"{name}: held-out subjects S9, S11")
 
 
+def _training_minutes(figures: dict) -> float | None:
+    """Minutes of training of an evaluated model: its run's, plus those of the run it started
+    from (``--init``), when recorded."""
+    seconds = [(figures.get(key) or {}).get("seconds") for key in ("training", "init")]
+    return sum(s for s in seconds if s) / 60 if seconds[0] else None
+
+
 def _models(args: argparse.Namespace) -> int:
     from dprobe.models import registry
 
@@ -75,8 +83,7 @@ def _models(args: argparse.Namespace) -> int:
             rows[name] = {}
             continue
         overall = dict((figures or {}).get("all", {}))
-        seconds = ((figures or {}).get("training") or {}).get("seconds")
-        overall["train_minutes"] = seconds / 60 if seconds else None
+        overall["train_minutes"] = _training_minutes(figures or {})
         rows[name] = overall
     columns = (*MODEL_FIGURE_COLUMNS, ("train_minutes", "training min", "{:.1f}"))
     print(markdown_table(rows, columns), end="")

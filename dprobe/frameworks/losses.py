@@ -73,6 +73,8 @@ class ReconstructionWeights:
     mask: float = 0.0
     edges: float = 0.0
     hard: float = 0.0
+    #: The share of each crop's pixels the hard-pixel term averages (its worst ones).
+    hard_fraction: float = HARD_FRACTION
     #: Weight of the pose-consistency term (module docstring); applied by the framework, which
     #: owns the encoder, not by ``reconstruction_loss``.
     pose: float = 0.0
@@ -107,7 +109,7 @@ def reconstruction_loss(rgb: Tensor, mask: Tensor, background: Tensor, target: T
     if weights.edges:
         loss = loss + weights.edges * edge_loss(x, target, w)
     if weights.hard:
-        loss = loss + weights.hard * hard_pixel_loss(x, target)
+        loss = loss + weights.hard * hard_pixel_loss(x, target, weights.hard_fraction)
     return loss
 
 

@@ -1,1 +1,2 @@
-"""Metrics: pose errors (mm), image similarity on [0, 1] images, disentanglement measures."""
+"""Metrics: pose errors (mm), image similarity on [0, 1] images, body regions of a crop (where
+inside the person an image error lies), disentanglement measures."""

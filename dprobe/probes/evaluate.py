@@ -2,7 +2,9 @@
 
 Per subject and over all of them (frames pooled):
 - reconstruction of each crop from its own codes, composited over its background: PSNR (dB) and
-  SSIM of the whole crop and inside the person's mask;
+  SSIM of the whole crop and inside the person's mask, and PSNR inside the mask's arms, legs and
+  rest (``psnr_arms``, ``psnr_legs``, ``psnr_rest``: ``dprobe.metrics.body_regions``, from the
+  crop's 2D joints; left out where the joints are unknown);
 - NSD novel view: view j decoded from view i's pose code rotated by ``R_j R_i^T`` and the
   appearance code of another frame of camera j (PSNR of the whole crop);
 - pose: MPJPE, N-MPJPE, P-MPJPE (mm) of the regressor on ground-truth crops, the MPJPE of the
@@ -28,6 +30,7 @@ from dprobe.data.batches import collate_indices, evenly_spaced
 from dprobe.data.skeleton import JOINT_NAMES
 from dprobe.data.subjects import TEST_SUBJECTS
 from dprobe.geometry import crop_at, theta_to_box
+from dprobe.metrics.body_regions import REGIONS, body_regions, region_psnr
 from dprobe.metrics.boxes import box_iou
 from dprobe.metrics.image import psnr, ssim
 from dprobe.metrics.pose import mpjpe, n_mpjpe, p_mpjpe
@@ -37,6 +40,8 @@ from dprobe.models.reference import ReferenceModel
 from dprobe.seeding import seed_everything
 
 __all__ = ["evaluate_model", "reconstruction_examples"]
+
+_REGION_KEYS = tuple(f"psnr_{name}" for name in REGIONS)
 
 
 def _frame_metrics(model: ReferenceModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -49,6 +54,9 @@ def _frame_metrics(model: ReferenceModel, batch: dict[str, Tensor]) -> dict[str,
         mask = batch["mask"]
         out.update(psnr=psnr(x, crop), ssim=ssim(x, crop),
                    psnr_mask=psnr(x, crop, mask), ssim_mask=ssim(x, crop, mask))
+        regions = body_regions(batch["joints2d"], batch["pose"], batch["boxes"], crop.shape[-1])
+        out.update({f"psnr_{name}": region_psnr(x, crop, mask * region)
+                    for name, region in regions.items()})
     if model.regressor is not None:
         pose, pred = batch["pose"], model.regress(h_p)
         out.update(mpjpe=mpjpe(pred, pose), n_mpjpe=n_mpjpe(pred, pose), p_mpjpe=p_mpjpe(pred, pose),
@@ -79,12 +87,14 @@ def _batches(dataset, indices: list[int], batch_size: int):
 
 
 def _eval_batches(studio: Any, frames, indices: list[int], batch_size: int):
-    """Batches of evaluation frames with the studio's silhouettes ``mask (B, 1, c, c)``."""
+    """Batches of evaluation frames with the studio's silhouettes ``mask (B, 1, c, c)``, 2D
+    joints ``joints2d (B, 17, 2)`` (full-frame px) and crop boxes ``boxes (B, 3)`` (px)."""
     for lo in range(0, len(indices), batch_size):
         chunk = indices[lo: lo + batch_size]
         rows = frames.rows[chunk]
         yield {**collate_indices(frames, chunk), "mask": studio.mask(rows),
-               "action": studio.action[rows]}
+               "action": studio.action[rows], "joints2d": studio.joints2d[rows],
+               "boxes": studio.boxes[rows]}
 
 
 @torch.no_grad()
@@ -117,10 +127,16 @@ def evaluate_model(model: ReferenceModel, studio: Any, *, subjects: tuple[str, .
 
 
 def _summary(values: dict[str, list[Tensor]], action_names: list[str]) -> dict:
-    """Means of the per-frame figures; per-joint and per-action MPJPE (mm) as named dicts; the
+    """Means of the per-frame figures (the body regions' PSNR over the frames whose joints are
+    known, left out when none are); per-joint and per-action MPJPE (mm) as named dicts; the
     codes' variances over frames."""
     figures = {k: float(torch.cat(v).mean()) for k, v in values.items()
-               if k not in ("joint_errors", "action", "h_a", "h_p")}
+               if k not in ("joint_errors", "action", "h_a", "h_p", *_REGION_KEYS)}
+    for key in _REGION_KEYS:
+        known = torch.cat(values[key]) if values.get(key) else torch.zeros(0)
+        known = known[~known.isnan()]
+        if len(known):
+            figures[key] = float(known.mean())
     for code in ("a", "p"):
         if values.get(f"h_{code}"):
             figures[f"code_variance_{code}"] = float(torch.cat(values[f"h_{code}"]).var(0).mean())

@@ -15,6 +15,7 @@ Column = tuple[str, str, str]
 #: The held-out figures of a model (``dprobe evaluate``), in the order the tables show them.
 MODEL_FIGURE_COLUMNS: tuple[Column, ...] = (
     ("psnr", "PSNR dB", "{:.2f}"), ("psnr_mask", "PSNR in mask dB", "{:.2f}"),
+    ("psnr_arms", "PSNR arms dB", "{:.2f}"), ("psnr_legs", "PSNR legs dB", "{:.2f}"),
     ("ssim", "SSIM", "{:.3f}"), ("ssim_mask", "SSIM in mask", "{:.3f}"),
     ("novel_view_psnr", "novel-view PSNR dB", "{:.2f}"), ("mpjpe", "MPJPE mm", "{:.1f}"),
     ("n_mpjpe", "N-MPJPE mm", "{:.1f}"), ("p_mpjpe", "P-MPJPE mm", "{:.1f}"),

@@ -1,5 +1,8 @@
 """Held-out evaluation figures (dprobe.probes.evaluate) on the tiny studio."""
+from dataclasses import replace
+
 import pytest
+import torch
 
 from dprobe.models import load
 from dprobe.probes.evaluate import evaluate_model
@@ -16,3 +19,16 @@ def test_code_variances_follow_the_scale_of_the_codes(tiny):
     assert scaled["code_variance_a"] == pytest.approx(0.01 * plain["code_variance_a"], rel=1e-4)
     assert scaled["code_variance_p"] == pytest.approx(9.0 * plain["code_variance_p"], rel=1e-4)
     assert {"reconstruction_shift", "per_joint_mpjpe", "per_action_mpjpe"} <= set(plain)
+
+
+def test_reconstruction_psnr_per_body_region_and_left_out_without_joints(tiny):
+    """PSNR in the arms, legs and rest of the mask; left out when no frame's joints are known
+    (H36M's root-relative labels)."""
+    model = load("cssl")
+    figures = evaluate_model(model, tiny, subjects=("S9",), max_frames=8)["all"]
+    for key in ("psnr_arms", "psnr_legs", "psnr_rest"):
+        assert 5 < figures[key] < 60
+    unknown = replace(tiny, joints2d=torch.full_like(tiny.joints2d, float("nan")))
+    figures = evaluate_model(model, unknown, subjects=("S9",), max_frames=8)["all"]
+    assert not {"psnr_arms", "psnr_legs", "psnr_rest"} & set(figures)
+    assert figures["psnr_mask"] > 5

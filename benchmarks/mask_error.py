@@ -1,0 +1,120 @@
+"""Where inside the person a model's reconstruction goes wrong (issue 12, the mask-PSNR bar).
+
+    python benchmarks/mask_error.py --studio standard.h5 --model nsd --model cssl ... \
+        [--frames 1000] [--threads 2]
+
+On the evaluation frames of ``dprobe evaluate`` (S9 and S11, ``--frames`` evenly spaced each),
+splits the squared error of each model's reconstruction (its own codes, composited over the
+crop's background) inside the person's mask between the body regions of
+``dprobe.metrics.body_regions`` (arms, legs, rest), and asks two what-ifs of the PSNR inside the
+mask (mean over frames, as ``dprobe evaluate``): with the arms' pixels exact, and with the arms'
+pixels as wrong on average as the rest of the mask. Two references that need no model: the true
+crop blurred inside the mask by a Gaussian of 0.7 and 1 px. Prints a Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dprobe.data.batches import evenly_spaced
+from dprobe.data.datasets import EvalFrames
+from dprobe.data.studio import Studio
+from dprobe.data.subjects import TEST_SUBJECTS
+from dprobe.metrics.body_regions import body_regions
+from dprobe.metrics.image import psnr
+from dprobe.models.protocol import composite
+from dprobe.models.registry import load
+from dprobe.report.tables import markdown_table
+
+COLUMNS = (("psnr_mask", "PSNR in mask dB", "{:.2f}"),
+           ("arm_area", "arms' share of the mask", "{:.0%}"),
+           ("arm_share", "arms' share of the error", "{:.0%}"),
+           ("leg_share", "legs' share of the error", "{:.0%}"),
+           ("arm_to_rest", "arms' MSE / rest's", "{:.2f}"),
+           ("arms_as_rest", "PSNR in mask, arms as good as the rest dB", "{:.2f}"),
+           ("perfect_arms", "PSNR in mask, arms exact dB", "{:.2f}"))
+
+
+def _db(mse: Tensor) -> Tensor:
+    return 10 * torch.log10(1 / mse.clamp_min(1e-10))
+
+
+def _blurred(crop: Tensor, mask: Tensor, sigma: float) -> Tensor:
+    """The crop with the person's pixels blurred by a Gaussian of ``sigma`` px."""
+    taps = torch.arange(-3, 4, dtype=torch.float32)
+    g = torch.exp(-taps**2 / (2 * sigma**2))
+    g = g / g.sum()
+    x = F.pad(crop, (3, 3, 3, 3), mode="replicate")
+    x = F.conv2d(x, g.view(1, 1, 1, 7).expand(3, 1, 1, 7), groups=3)
+    x = F.conv2d(x, g.view(1, 1, 7, 1).expand(3, 1, 7, 1), groups=3)
+    return mask * x + (1 - mask) * crop
+
+
+def _batches(studio: Studio, frames: int, batch_size: int = 128):
+    for subject in TEST_SUBJECTS:
+        rows = EvalFrames(studio, subject).rows
+        rows = rows[evenly_spaced(len(rows), frames)]
+        for lo in range(0, len(rows), batch_size):
+            chunk = rows[lo: lo + batch_size]
+            yield (studio.image(chunk), studio.background(chunk), studio.mask(chunk),
+                   body_regions(studio.joints2d[chunk], studio.pose(chunk), studio.boxes[chunk],
+                                studio.crop_size))
+
+
+@torch.no_grad()
+def model_row(name: str, studio: Studio, frames: int) -> dict[str, float]:
+    """Mean figures over frames of one model (see the module doc)."""
+    model = load(name)
+    values: dict[str, list[Tensor]] = {k: [] for k, _, _ in COLUMNS}
+    for crop, bg, mask, regions in _batches(studio, frames):
+        x = composite(*model.decode(*model.encode(crop)), bg)
+        error = ((x - crop) ** 2).mean(1, keepdim=True)                 # (B, 1, c, c)
+        arms, legs = regions["arms"] * mask, regions["legs"] * mask
+        rest = mask - arms
+
+        def total(w: Tensor) -> Tensor:
+            return (error * w).sum((1, 2, 3))
+
+        area = mask.sum((1, 2, 3))
+        rest_mse = total(rest) / rest.sum((1, 2, 3))
+        values["psnr_mask"].append(psnr(x, crop, mask))
+        values["arm_area"].append(arms.sum((1, 2, 3)) / area)
+        values["arm_share"].append(total(arms) / total(mask))
+        values["leg_share"].append(total(legs) / total(mask))
+        values["arm_to_rest"].append(total(arms) / arms.sum((1, 2, 3)).clamp_min(1e-9) / rest_mse)
+        values["arms_as_rest"].append(_db((total(rest) + rest_mse * arms.sum((1, 2, 3))) / area))
+        values["perfect_arms"].append(_db(total(rest) / area))
+    return {k: float(torch.cat(v).nanmean()) for k, v in values.items()}
+
+
+def blur_references(studio: Studio, frames: int) -> dict[str, float]:
+    """PSNR in the mask of the true crop blurred inside the mask, per blur."""
+    out: dict[str, list[Tensor]] = {"0.7": [], "1.0": []}
+    for crop, _, mask, _ in _batches(studio, frames):
+        for sigma in out:
+            out[sigma].append(psnr(_blurred(crop, mask, float(sigma)), crop, mask))
+    return {sigma: float(torch.cat(v).mean()) for sigma, v in out.items()}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--studio", required=True)
+    p.add_argument("--model", action="append", required=True,
+                   help="a shipped model name or a checkpoint directory (repeat)")
+    p.add_argument("--frames", type=int, default=1000, help="evenly spaced frames per subject")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    studio = Studio.open(args.studio)
+    rows = {name: model_row(name, studio, args.frames) for name in args.model}
+    print(markdown_table(rows, COLUMNS), end="")
+    blurred = blur_references(studio, args.frames)
+    print("true crop blurred inside the mask: "
+          + ", ".join(f"sigma {s} px -> {v:.2f} dB" for s, v in blurred.items()))
+
+
+if __name__ == "__main__":
+    main()
