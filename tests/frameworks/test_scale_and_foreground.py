@@ -59,7 +59,8 @@ def test_drnet_records_its_reconstruction_weights():
     model = ReferenceModel(NET)
     drnet = DRNet(model, total_steps=10, reconstruction=ReconstructionWeights(foreground=4.0))
     assert drnet.hyperparameters()["reconstruction"] == {"ssim": 1.0, "foreground": 4.0, "mask": 0.0,
-                                                          "edges": 0.0, "hard": 0.0, "pose": 0.0}
+                                                          "edges": 0.0, "hard": 0.0,
+                                                          "hard_fraction": 0.05, "pose": 0.0}
 
 
 def _person_scene():

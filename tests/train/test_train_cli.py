@@ -29,7 +29,8 @@ def test_train_writes_a_loadable_model_and_a_log(trained):
     assert run["steps"] == 3 and run["width"] == 4 and run["lr"] == 1e-3
     assert model.meta["hyperparameters"]["reconstruction"] == {"ssim": 1.0, "foreground": 0.0,
                                                                "mask": 0.0, "edges": 0.0,
-                                                               "hard": 0.0, "pose": 0.0}
+                                                               "hard": 0.0, "hard_fraction": 0.05,
+                                                               "pose": 0.0}
 
 
 def test_reconstruction_weights_reach_the_objective(tiny_path, tmp_path):
@@ -41,7 +42,7 @@ def test_reconstruction_weights_reach_the_objective(tiny_path, tmp_path):
     assert status == 0, err
     weights = load(out).meta["hyperparameters"]["reconstruction"]
     assert weights == {"ssim": 1.0, "foreground": 4.0, "mask": 0.5, "edges": 0.25, "hard": 2.0,
-                       "pose": 1.5}
+                       "hard_fraction": 0.05, "pose": 1.5}
     assert "pose_consistency" in json.loads((out / "log.jsonl").read_text().splitlines()[-1])
     assert json.loads((out / "run.json").read_text())["foreground_weight"] == 4.0
 
