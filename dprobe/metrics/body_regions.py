@@ -59,10 +59,10 @@ def capsule_cover(points: Tensor, segments: tuple[tuple[int, int, float], ...], 
     segment between points ``a`` and ``b`` of ``segments[k] = (a, b, _)``, for any ``k``;
     ``points (B, J, 2)`` crop pixel coordinates, ``radii (B, K)`` px. A forearm (a segment that
     ends at a wrist) runs on past it by ``HAND_EXTENSION`` of its length."""
-    ys, xs = torch.meshgrid(torch.arange(size, dtype=points.dtype),
-                            torch.arange(size, dtype=points.dtype), indexing="ij")
+    steps = torch.arange(size, dtype=points.dtype, device=points.device)
+    ys, xs = torch.meshgrid(steps, steps, indexing="ij")
     pixels = torch.stack((xs, ys), dim=-1).reshape(1, -1, 2)          # (1, P, 2)
-    cover = torch.zeros(points.shape[0], size * size, dtype=torch.bool)
+    cover = torch.zeros(points.shape[0], size * size, dtype=torch.bool, device=points.device)
     for k, (a, b, _) in enumerate(segments):
         start, end = points[:, a], points[:, b]
         if b in _WRISTS:
@@ -98,7 +98,7 @@ def body_regions(joints2d: Tensor, joints3d: Tensor, boxes: Tensor, crop_size: i
     scale = pixels_per_mm(joints2d, joints3d) * crop_size / boxes[:, 2]   # crop px per mm
 
     def cover(segments: tuple[tuple[int, int, float], ...]) -> Tensor:
-        radii = torch.tensor([r for _, _, r in segments], dtype=torch.float64)
+        radii = torch.tensor([r for _, _, r in segments], dtype=torch.float64, device=points.device)
         return capsule_cover(points, segments, scale[:, None] * radii + margin_px, crop_size)
 
     arms = cover(ARM_SEGMENTS)
