@@ -24,7 +24,7 @@ from dprobe.data.datasets import EvalFrames
 from dprobe.data.studio import Studio
 from dprobe.data.subjects import TEST_SUBJECTS
 from dprobe.metrics.body_regions import body_regions
-from dprobe.metrics.image import psnr
+from dprobe.metrics.image import gaussian_window, psnr
 from dprobe.models.protocol import composite
 from dprobe.models.registry import load
 from dprobe.report.tables import markdown_table
@@ -44,9 +44,7 @@ def _db(mse: Tensor) -> Tensor:
 
 def _blurred(crop: Tensor, mask: Tensor, sigma: float) -> Tensor:
     """The crop with the person's pixels blurred by a Gaussian of ``sigma`` px."""
-    taps = torch.arange(-3, 4, dtype=torch.float32)
-    g = torch.exp(-taps**2 / (2 * sigma**2))
-    g = g / g.sum()
+    g = gaussian_window(7, sigma)
     x = F.pad(crop, (3, 3, 3, 3), mode="replicate")
     x = F.conv2d(x, g.view(1, 1, 1, 7).expand(3, 1, 1, 7), groups=3)
     x = F.conv2d(x, g.view(1, 1, 7, 1).expand(3, 1, 7, 1), groups=3)

@@ -133,7 +133,7 @@ def _summary(values: dict[str, list[Tensor]], action_names: list[str]) -> dict:
     figures = {k: float(torch.cat(v).mean()) for k, v in values.items()
                if k not in ("joint_errors", "action", "h_a", "h_p", *_REGION_KEYS)}
     for key in _REGION_KEYS:
-        known = torch.cat(values[key]) if values.get(key) else torch.zeros(0)
+        known = torch.cat(values.get(key) or [torch.zeros(0)])
         known = known[~known.isnan()]
         if len(known):
             figures[key] = float(known.mean())
