@@ -51,27 +51,34 @@ def _blurred(crop: Tensor, mask: Tensor, sigma: float) -> Tensor:
     return mask * x + (1 - mask) * crop
 
 
-def _batches(studio: Studio, frames: int, batch_size: int = 128):
+Batch = tuple[Tensor, Tensor, Tensor, dict[str, Tensor]]
+
+
+def evaluation_batches(studio: Studio, frames: int, batch_size: int = 128) -> list[Batch]:
+    """The evaluation frames, read once for every model: crops, backgrounds and masks
+    ``(B, ., c, c)`` and their body regions."""
+    batches = []
     for subject in TEST_SUBJECTS:
         rows = EvalFrames(studio, subject).rows
         rows = rows[evenly_spaced(len(rows), frames)]
         for lo in range(0, len(rows), batch_size):
             chunk = rows[lo: lo + batch_size]
-            yield (studio.image(chunk), studio.background(chunk), studio.mask(chunk),
-                   body_regions(studio.joints2d[chunk], studio.pose(chunk), studio.boxes[chunk],
-                                studio.crop_size))
+            batches.append((studio.image(chunk), studio.background(chunk), studio.mask(chunk),
+                            body_regions(studio.joints2d[chunk], studio.pose(chunk),
+                                         studio.boxes[chunk], studio.crop_size)))
+    return batches
 
 
 @torch.no_grad()
-def model_row(name: str, studio: Studio, frames: int) -> dict[str, float]:
+def model_row(name: str, batches: list[Batch]) -> dict[str, float]:
     """Mean figures over frames of one model (see the module doc)."""
     model = load(name)
     values: dict[str, list[Tensor]] = {k: [] for k, _, _ in COLUMNS}
-    for crop, bg, mask, regions in _batches(studio, frames):
+    for crop, bg, mask, regions in batches:
         x = composite(*model.decode(*model.encode(crop)), bg)
         error = ((x - crop) ** 2).mean(1, keepdim=True)                 # (B, 1, c, c)
         arms, legs = regions["arms"] * mask, regions["legs"] * mask
-        rest = mask - arms
+        rest = mask - arms                               # the mask outside the arms, legs included
 
         def total(w: Tensor) -> Tensor:
             return (error * w).sum((1, 2, 3))
@@ -88,10 +95,10 @@ def model_row(name: str, studio: Studio, frames: int) -> dict[str, float]:
     return {k: float(torch.cat(v).nanmean()) for k, v in values.items()}
 
 
-def blur_references(studio: Studio, frames: int) -> dict[str, float]:
+def blur_references(batches: list[Batch]) -> dict[str, float]:
     """PSNR in the mask of the true crop blurred inside the mask, per blur."""
     out: dict[str, list[Tensor]] = {"0.7": [], "1.0": []}
-    for crop, _, mask, _ in _batches(studio, frames):
+    for crop, _, mask, _ in batches:
         for sigma in out:
             out[sigma].append(psnr(_blurred(crop, mask, float(sigma)), crop, mask))
     return {sigma: float(torch.cat(v).mean()) for sigma, v in out.items()}
@@ -106,10 +113,10 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    studio = Studio.open(args.studio)
-    rows = {name: model_row(name, studio, args.frames) for name in args.model}
+    batches = evaluation_batches(Studio.open(args.studio), args.frames)
+    rows = {name: model_row(name, batches) for name in args.model}
     print(markdown_table(rows, COLUMNS), end="")
-    blurred = blur_references(studio, args.frames)
+    blurred = blur_references(batches)
     print("true crop blurred inside the mask: "
           + ", ".join(f"sigma {s} px -> {v:.2f} dB" for s, v in blurred.items()))
 
