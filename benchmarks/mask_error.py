@@ -14,6 +14,7 @@ crop blurred inside the mask by a Gaussian of 0.7 and 1 px. Prints a Markdown ta
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -51,31 +52,39 @@ def _blurred(crop: Tensor, mask: Tensor, sigma: float) -> Tensor:
     return mask * x + (1 - mask) * crop
 
 
-Batch = tuple[Tensor, Tensor, Tensor, dict[str, Tensor]]
+Batch = tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]
+#: A reconstruction: ``(studio rows (B,), crops, backgrounds (B, 3, c, c))`` -> composite
+#: ``(B, 3, c, c)``.
+Reconstruct = Callable[[Tensor, Tensor, Tensor], Tensor]
 
 
 def evaluation_batches(studio: Studio, frames: int, batch_size: int = 128) -> list[Batch]:
-    """The evaluation frames, read once for every model: crops, backgrounds and masks
-    ``(B, ., c, c)`` and their body regions."""
+    """The evaluation frames, read once for every model: studio rows, crops, backgrounds and
+    masks ``(B, ., c, c)`` and their body regions."""
     batches = []
     for subject in TEST_SUBJECTS:
         rows = EvalFrames(studio, subject).rows
         rows = rows[evenly_spaced(len(rows), frames)]
         for lo in range(0, len(rows), batch_size):
             chunk = rows[lo: lo + batch_size]
-            batches.append((studio.image(chunk), studio.background(chunk), studio.mask(chunk),
+            batches.append((chunk, studio.image(chunk), studio.background(chunk), studio.mask(chunk),
                             body_regions(studio.joints2d[chunk], studio.pose(chunk),
                                          studio.boxes[chunk], studio.crop_size)))
     return batches
 
 
-@torch.no_grad()
-def model_row(name: str, batches: list[Batch]) -> dict[str, float]:
-    """Mean figures over frames of one model (see the module doc)."""
+def model_reconstruction(name: str) -> Reconstruct:
+    """A model's reconstruction of a crop from its own codes, over the crop's background."""
     model = load(name)
+    return lambda rows, crop, bg: composite(*model.decode(*model.encode(crop)), bg)
+
+
+@torch.no_grad()
+def reconstruction_row(reconstruct: Reconstruct, batches: list[Batch]) -> dict[str, float]:
+    """Mean figures over frames of one reconstruction (see the module doc)."""
     values: dict[str, list[Tensor]] = {k: [] for k, _, _ in COLUMNS}
-    for crop, bg, mask, regions in batches:
-        x = composite(*model.decode(*model.encode(crop)), bg)
+    for rows, crop, bg, mask, regions in batches:
+        x = reconstruct(rows, crop, bg)
         error = ((x - crop) ** 2).mean(1, keepdim=True)                 # (B, 1, c, c)
         arms, legs = regions["arms"] * mask, regions["legs"] * mask
         rest = mask - arms                               # the mask outside the arms, legs included
@@ -98,7 +107,7 @@ def model_row(name: str, batches: list[Batch]) -> dict[str, float]:
 def blur_references(batches: list[Batch]) -> dict[str, float]:
     """PSNR in the mask of the true crop blurred inside the mask, per blur."""
     out: dict[str, list[Tensor]] = {"0.7": [], "1.0": []}
-    for crop, _, mask, _ in batches:
+    for _, crop, _, mask, _ in batches:
         for sigma in out:
             out[sigma].append(psnr(_blurred(crop, mask, float(sigma)), crop, mask))
     return {sigma: float(torch.cat(v).mean()) for sigma, v in out.items()}
@@ -114,7 +123,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     batches = evaluation_batches(Studio.open(args.studio), args.frames)
-    rows = {name: model_row(name, batches) for name in args.model}
+    rows = {name: reconstruction_row(model_reconstruction(name), batches) for name in args.model}
     print(markdown_table(rows, COLUMNS), end="")
     blurred = blur_references(batches)
     print("true crop blurred inside the mask: "

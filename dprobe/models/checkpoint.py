@@ -97,6 +97,10 @@ def _is_int(value: object) -> bool:
 def _check_field(section: str, name: str, value: object, default: object, path: Path) -> object:
     """``value`` of ``section.name``, checked against the type of the field's default."""
     where = f"{path}: {section}.{name}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise DprobeError(f"{where} must be true or false, got {value!r}")
+        return value
     if isinstance(default, tuple):  # frame_hw: [height, width] in px
         if not (isinstance(value, list) and len(value) == len(default)
                 and all(_is_int(v) and v > 0 for v in value)):
@@ -125,6 +129,8 @@ def _section(config: dict, key: str, path: Path) -> object:
         raise DprobeError(f"{path}: unknown key {key}.{unknown[0]} (expected {', '.join(fields)})")
     values = {}
     for name, field in fields.items():
+        if name not in raw and isinstance(field.default, bool):
+            continue  # an option added later: files written before it have it off
         if name not in raw:
             raise DprobeError(f"{path}: {key}.{name} is missing")
         values[name] = _check_field(key, name, raw[name], field.default, path)

@@ -6,6 +6,10 @@ D: ``h_p`` -> linear -> 4x4 map, ``h_a`` tiled over it and concatenated, upsampl
 to ``c x c`` (two convs per block, one in the last, full-resolution block), ending in RGB
 (sigmoid) and a mask logit (sigmoid gives the mask).
 Channels double from ``width`` at every halving of the resolution, capped at ``max_channels``.
+With ``coordinates`` every decoder convolution block also sees each pixel's position (two
+channels, ``CoordinateChannels``): a plain decoder must carve a limb's place out of a 4x4 map
+through its upsamplings, one with positions can draw a line from where the code says it runs
+(CoordConv, Liu et al. 2018). Off by default (the shipped models' architecture).
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Decoder", "Encoder", "NetworkConfig"]
+__all__ = ["CoordinateChannels", "Decoder", "Encoder", "NetworkConfig"]
 
 COARSE = 4  # side of the coarsest feature map (px)
 
@@ -29,6 +33,8 @@ class NetworkConfig:
     max_channels: int = 64
     dim_app: int = 128
     dim_pose: int = 600
+    #: Decoder blocks see pixel positions (module docstring).
+    coordinates: bool = False
 
     def __post_init__(self) -> None:
         levels = math.log2(self.crop_size / COARSE)
@@ -57,6 +63,18 @@ def conv_block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
         nn.BatchNorm2d(c_out),
         nn.ReLU(inplace=True),
     )
+
+
+class CoordinateChannels(nn.Module):
+    """Appends to a map ``(B, C, h, w)`` two channels: each pixel's column and row,
+    scaled to [-1, 1] across the map (x first, then y)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, _, h, w = x.shape
+        ys = torch.linspace(-1, 1, h, dtype=x.dtype, device=x.device)
+        xs = torch.linspace(-1, 1, w, dtype=x.dtype, device=x.device)
+        grid = torch.stack((xs.expand(h, w), ys[:, None].expand(h, w)))
+        return torch.cat((x, grid.expand(b, -1, -1, -1)), dim=1)
 
 
 class Encoder(nn.Module):
@@ -89,16 +107,22 @@ class Decoder(nn.Module):
         self.pose_to_map = nn.Sequential(
             nn.Linear(cfg.dim_pose, top * COARSE**2), nn.ReLU(inplace=True)
         )
-        self.fuse = conv_block(top + cfg.dim_app, top)
+        self.fuse = self._block(top + cfg.dim_app, top)
         blocks = []
         for level in range(cfg.levels, 0, -1):
             layers = [nn.Upsample(scale_factor=2, mode="nearest"),
-                      conv_block(cfg.channels(level), cfg.channels(level - 1))]
+                      self._block(cfg.channels(level), cfg.channels(level - 1))]
             if level > 1:  # one conv at full resolution, where convolutions cost most
-                layers.append(conv_block(cfg.channels(level - 1), cfg.channels(level - 1)))
+                layers.append(self._block(cfg.channels(level - 1), cfg.channels(level - 1)))
             blocks.append(nn.Sequential(*layers))
         self.up = nn.Sequential(*blocks)
         self.out = nn.Conv2d(cfg.channels(0), 4, 3, padding=1)
+
+    def _block(self, c_in: int, c_out: int) -> nn.Sequential:
+        """A ``conv_block``, seeing pixel positions too where the config asks for them."""
+        if not self.cfg.coordinates:
+            return conv_block(c_in, c_out)
+        return nn.Sequential(CoordinateChannels(), conv_block(c_in + 2, c_out))
 
     def forward(self, h_a: Tensor, h_p: Tensor) -> tuple[Tensor, Tensor]:
         top = self.cfg.channels(self.cfg.levels)

@@ -143,6 +143,8 @@ def _edited(config: dict, edit: str) -> dict:
         config["detector"]["frame_hw"] = [64]
     elif edit == "components":
         config["components"] = ["encoder", "wings"]
+    elif edit == "coordinates_number":
+        config["network"]["coordinates"] = 1
     return config
 
 
@@ -159,6 +161,7 @@ def _edited(config: dict, edit: str) -> dict:
     ("regressor_dim", "regressor.dim_pose is 15 but network.dim_pose is 12"),
     ("frame_hw", "detector.frame_hw must be a list of 2 positive integers, got \\[64\\]"),
     ("components", "components must be a list of encoder, decoder, regressor, detector"),
+    ("coordinates_number", "network.coordinates must be true or false, got 1"),
 ])
 def test_invalid_config_names_the_key_and_what_was_expected(edit, match, tmp_path):
     save_checkpoint(_model(), tmp_path)
@@ -175,3 +178,19 @@ def test_invalid_config_is_one_line_on_the_command_line(tmp_path, capsys):
     assert_refused(capsys, "evaluate", "--model", tmp_path, "--studio", tmp_path / "none.h5",
                    match="network.width must be a positive integer, got 'sixteen'",
                    watch=(tmp_path,))
+
+
+def test_a_decoder_with_coordinates_round_trips_and_older_files_have_it_off(tmp_path):
+    """``network.coordinates`` came after the first checkpoints: absent means off."""
+    torch.manual_seed(0)
+    model = ReferenceModel(NetworkConfig(**{**NET.to_dict(), "coordinates": True})).eval()
+    save_checkpoint(model, tmp_path / "with")
+    loaded = load(tmp_path / "with")
+    assert loaded.network.coordinates
+    h_a, h_p = torch.randn(2, 8), torch.randn(2, 12)
+    assert all(torch.equal(a, b) for a, b in zip(model.decode(h_a, h_p), loaded.decode(h_a, h_p)))
+    save_checkpoint(_model(), tmp_path / "older")
+    config = json.loads((tmp_path / "older" / CONFIG).read_text())
+    assert config["network"].pop("coordinates") is False
+    (tmp_path / "older" / CONFIG).write_text(json.dumps(config))
+    assert not load(tmp_path / "older").network.coordinates

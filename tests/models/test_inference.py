@@ -131,3 +131,20 @@ def test_merge_upsampling_takes_only_what_it_can_compute():
     with torch.no_grad():
         torch.testing.assert_close(net(x), want, atol=1e-5, rtol=1e-5)
     assert merge_upsampling(net) == 0
+
+
+def test_a_decoder_that_sees_positions_is_copied_exactly():
+    """The coordinate channels sit between the upsampling and the convolution: the copy folds
+    the batch norms around them and computes what the decoder computes."""
+    torch.manual_seed(0)
+    model = ReferenceModel(NetworkConfig(crop_size=32, width=4, max_channels=16, dim_app=8,
+                                         dim_pose=12, coordinates=True))
+    model.train()
+    model.decode(torch.randn(8, 8), torch.randn(8, 12))  # move the batch-norm statistics
+    model.eval()
+    fast = inference_copy(model)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fast.modules())
+    h_a, h_p = torch.randn(3, 8), torch.randn(3, 12)
+    with torch.no_grad():
+        for want, got in zip(model.decode(h_a, h_p), fast.decode(h_a, h_p)):
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)

@@ -1,0 +1,163 @@
+"""Can the reference decoder draw arms, given codes that hold them? (issue 12, the mask-PSNR bar)
+
+    python benchmarks/decoder_capacity.py --studio standard.h5 --out runs/decoder-capacity \
+        --code oracle --code cssl [--decoder plain --decoder positions] [--steps 3000] \
+        [--frames 1000] [--threads 2]
+
+Trains a fresh reference ``Decoder`` alone (same architecture and sizes as the shipped models',
+``dprobe.models.network``; same seed, steps, batch and schedule for every code) with the best
+reconstruction objective measured (foreground x16 + hard pixels, ``RECONSTRUCTION``) on every
+training subject's frames, from codes given by:
+
+- ``oracle``: what the studio knows of each frame. ``h_p`` the 17 joints in the crop (x and y
+  scaled to [-1, 1] over the crop, depth root-relative in metres: 51 values), ``h_a`` the
+  renderer's appearance vector (25 values, ``dprobe.data.appearance``). They fix the picture up
+  to the renderer's shading, so a decoder that misses the arms from them misses them for want
+  of capacity or training, not of information.
+- a model name or checkpoint directory: that model's frozen encoder's codes of the crop.
+
+``--decoder positions`` trains the same decoder with ``NetworkConfig(coordinates=True)`` (every
+block also sees each pixel's position) beside or instead of the ``plain`` one.
+
+Then splits each decoder's error inside the mask between the body regions on the evaluation
+frames of ``dprobe evaluate`` (``benchmarks/mask_error.py``; S9 and S11, ``--frames`` each),
+beside each named model's own (shipped) decoder. The same decoder on oracle codes and on a
+model's codes separates the two places the arms can be lost: the decoder or the code.
+Resumable: a code whose ``figures.json`` exists in ``--out`` is not trained again.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from mask_error import (
+    COLUMNS,
+    Reconstruct,
+    evaluation_batches,
+    model_reconstruction,
+    reconstruction_row,
+)
+from torch import Tensor
+
+from dprobe.data.appearance import APPEARANCE_DIM
+from dprobe.data.studio import Studio
+from dprobe.data.subjects import training_subjects
+from dprobe.frameworks.losses import ReconstructionWeights, reconstruction_loss
+from dprobe.frameworks.schedule import set_scheduled_lr
+from dprobe.metrics.body_regions import crop_coordinates
+from dprobe.models.network import Decoder, NetworkConfig
+from dprobe.models.protocol import composite
+from dprobe.models.registry import load
+from dprobe.report.tables import markdown_table
+
+#: The best reconstruction objective measured side by side (benchmarks/RESULTS.md).
+RECONSTRUCTION = ReconstructionWeights(foreground=16.0, hard=1.0)
+#: The decoders compared: the shipped architecture, and the same seeing pixel positions.
+DECODERS = {"plain": False, "positions": True}
+#: Codes ``(h_a, h_p)`` of studio rows ``(B,)`` and their crops ``(B, 3, c, c)``.
+Codes = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+def oracle_codes(studio: Studio) -> tuple[Codes, NetworkConfig]:
+    """The studio's own description of each frame as codes, and the decoder sizes for them."""
+    c = studio.crop_size
+
+    def codes(rows: Tensor, crop: Tensor) -> tuple[Tensor, Tensor]:
+        xy = (crop_coordinates(studio.joints2d[rows], studio.boxes[rows], c) + 0.5) / c * 2 - 1
+        depth = studio.pose(rows)[..., 2:] / 1000
+        return studio.appearance[rows], torch.cat((xy, depth), dim=-1).flatten(1)
+
+    joints = studio.joints2d.shape[1]
+    return codes, NetworkConfig(crop_size=c, dim_app=APPEARANCE_DIM, dim_pose=3 * joints)
+
+
+def model_codes(name: str) -> tuple[Codes, NetworkConfig]:
+    """A model's frozen encoder's codes of each crop, and its decoder sizes."""
+    model = load(name)
+
+    @torch.no_grad()
+    def codes(rows: Tensor, crop: Tensor) -> tuple[Tensor, Tensor]:
+        return model.encode(crop)
+
+    return codes, NetworkConfig(**model.network.to_dict())
+
+
+def train_decoder(codes: Codes, cfg: NetworkConfig, studio: Studio, steps: int, seed: int,
+                  batch_size: int = 32, lr: float = 1e-3, warmup: int = 100) -> Decoder:
+    """A fresh decoder trained on ``codes`` of random training-subject frames (Adam, the
+    frameworks' warmup + cosine schedule), channels-last as the frameworks train."""
+    torch.manual_seed(seed)
+    decoder = Decoder(cfg).to(memory_format=torch.channels_last).train()
+    optimizer = torch.optim.Adam(decoder.parameters(), lr=lr)
+    rows = studio.select(subjects=training_subjects(studio.subject_names))
+    gen = torch.Generator().manual_seed(seed)
+    for step in range(steps):
+        batch = rows[torch.randint(rows.numel(), (batch_size,), generator=gen)]
+        crop, bg = studio.image(batch), studio.background(batch)
+        set_scheduled_lr(optimizer, lr, step, steps, warmup)
+        optimizer.zero_grad(set_to_none=True)
+        reconstruction_loss(*decoder(*codes(batch, crop)), bg, crop, RECONSTRUCTION).backward()
+        optimizer.step()
+    return decoder.eval()
+
+
+def decoder_reconstruction(decoder: Decoder, codes: Codes) -> Reconstruct:
+    """``decoder``'s reconstruction of each frame from ``codes``, over the crop's background."""
+    return lambda rows, crop, bg: composite(*decoder(*codes(rows, crop)), bg)
+
+
+def run_code(code: str, decoder_kind: str, studio: Studio, batches: list, out: Path,
+             args: argparse.Namespace) -> dict:
+    """Train (or read back) one kind of decoder on one code and return its figures."""
+    figures_path = out / "figures.json"
+    if figures_path.is_file():
+        return json.loads(figures_path.read_text())
+    codes, cfg = oracle_codes(studio) if code == "oracle" else model_codes(code)
+    cfg = replace(cfg, coordinates=DECODERS[decoder_kind])
+    start = time.monotonic()
+    decoder = train_decoder(codes, cfg, studio, args.steps, args.seed)
+    seconds = time.monotonic() - start
+    torch.save(decoder.state_dict(), out / "decoder.pt")
+    figures = {**reconstruction_row(decoder_reconstruction(decoder, codes), batches),
+               "steps": args.steps, "train_s": round(seconds, 1)}
+    figures_path.write_text(json.dumps(figures, indent=2))
+    return figures
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--studio", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--code", action="append", required=True,
+                   help="'oracle', or a model whose frozen encoder gives the codes (repeat)")
+    p.add_argument("--decoder", action="append", choices=tuple(DECODERS),
+                   help="the fresh decoders' kind (repeat; default plain)")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frames", type=int, default=1000, help="evenly spaced frames per subject")
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    studio = Studio.open(args.studio)
+    batches = evaluation_batches(studio, args.frames)
+    rows = {}
+    for code in args.code:
+        for kind in args.decoder or ["plain"]:
+            out = Path(args.out) / (code.replace("/", "_") + ("" if kind == "plain" else f"-{kind}"))
+            out.mkdir(parents=True, exist_ok=True)
+            label = f"fresh {kind} decoder, {code} codes"
+            rows[label] = run_code(code, kind, studio, batches, out, args)
+            print(f"{label}: {json.dumps(rows[label])}", flush=True)
+        if code != "oracle":
+            rows[f"{code}'s own decoder"] = reconstruction_row(model_reconstruction(code), batches)
+    print(f"fresh decoders, {args.steps} steps each; S9 + S11 ({args.frames} frames each):")
+    print(markdown_table(rows, COLUMNS, label="decoder, codes"), end="")
+
+
+if __name__ == "__main__":
+    main()
