@@ -1,7 +1,7 @@
 """Can the reference decoder draw arms, given codes that hold them? (issue 12, the mask-PSNR bar)
 
     python benchmarks/decoder_capacity.py --studio standard.h5 --out runs/decoder-capacity \
-        --code oracle --code cssl [--decoder plain --decoder positions] [--steps 3000] \
+        --code oracle --code cssl [--decoder plain --decoder positions] [--steps 6000] \
         [--frames 1000] [--threads 2]
 
 Trains a fresh reference ``Decoder`` alone (same architecture and sizes as the shipped models',
@@ -17,7 +17,8 @@ training subject's frames, from codes given by:
 - a model name or checkpoint directory: that model's frozen encoder's codes of the crop.
 
 ``--decoder positions`` trains the same decoder with ``NetworkConfig(coordinates=True)`` (every
-block also sees each pixel's position) beside or instead of the ``plain`` one.
+block also sees each pixel's position), ``--decoder wide`` one with twice the channels at 64 and
+32 px, beside or instead of the ``plain`` one.
 
 Then splits each decoder's error inside the mask between the body regions on the evaluation
 frames of ``dprobe evaluate`` (``benchmarks/mask_error.py``; S9 and S11, ``--frames`` each),
@@ -57,8 +58,13 @@ from dprobe.report.tables import markdown_table
 
 #: The best reconstruction objective measured side by side (benchmarks/RESULTS.md).
 RECONSTRUCTION = ReconstructionWeights(foreground=16.0, hard=1.0)
-#: The decoders compared: the shipped architecture, and the same seeing pixel positions.
-DECODERS = {"plain": False, "positions": True}
+#: The shipped models' decoders trained for about this many steps (45 minutes).
+DEFAULT_STEPS = 6000
+#: The decoders compared, as changes to the shipped architecture's sizes: none, every block
+#: seeing pixel positions, twice the channels at the two finest resolutions.
+DECODERS = {"plain": {}, "positions": {"coordinates": True}, "wide": {"width": 32}}
+#: The figures recorded along the way with ``--curve-every``.
+CURVE = ("psnr_mask", "arm_to_rest")
 #: Codes ``(h_a, h_p)`` of studio rows ``(B,)`` and their crops ``(B, 3, c, c)``.
 Codes = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
 
@@ -88,9 +94,12 @@ def model_codes(name: str) -> tuple[Codes, NetworkConfig]:
 
 
 def train_decoder(codes: Codes, cfg: NetworkConfig, studio: Studio, steps: int, seed: int,
-                  batch_size: int = 32, lr: float = 1e-3, warmup: int = 100) -> Decoder:
+                  batch_size: int = 32, lr: float = 1e-3, warmup: int = 100,
+                  every: int = 0, on_every: Callable[[int, Decoder], None] | None = None
+                  ) -> Decoder:
     """A fresh decoder trained on ``codes`` of random training-subject frames (Adam, the
-    frameworks' warmup + cosine schedule), channels-last as the frameworks train."""
+    frameworks' warmup + cosine schedule), channels-last as the frameworks train;
+    ``on_every(step, decoder)`` after every ``every`` steps (the decoder in eval mode)."""
     torch.manual_seed(seed)
     decoder = Decoder(cfg).to(memory_format=torch.channels_last).train()
     optimizer = torch.optim.Adam(decoder.parameters(), lr=lr)
@@ -103,6 +112,9 @@ def train_decoder(codes: Codes, cfg: NetworkConfig, studio: Studio, steps: int, 
         optimizer.zero_grad(set_to_none=True)
         reconstruction_loss(*decoder(*codes(batch, crop)), bg, crop, RECONSTRUCTION).backward()
         optimizer.step()
+        if on_every is not None and every and (step + 1) % every == 0 and step + 1 < steps:
+            on_every(step + 1, decoder.eval())
+            decoder.train()
     return decoder.eval()
 
 
@@ -118,13 +130,21 @@ def run_code(code: str, decoder_kind: str, studio: Studio, batches: list, out: P
     if figures_path.is_file():
         return json.loads(figures_path.read_text())
     codes, cfg = oracle_codes(studio) if code == "oracle" else model_codes(code)
-    cfg = replace(cfg, coordinates=DECODERS[decoder_kind])
+    cfg = replace(cfg, **DECODERS[decoder_kind])
+    curve = []
+
+    def measure(step: int, decoder: Decoder) -> None:
+        figures = reconstruction_row(decoder_reconstruction(decoder, codes), batches)
+        curve.append({"step": step, **{k: figures[k] for k in CURVE}})
+        print(f"  {code}, {decoder_kind}: {json.dumps(curve[-1])}", flush=True)
+
     start = time.monotonic()
-    decoder = train_decoder(codes, cfg, studio, args.steps, args.seed)
+    decoder = train_decoder(codes, cfg, studio, args.steps, args.seed, every=args.curve_every,
+                            on_every=measure)
     seconds = time.monotonic() - start
     torch.save(decoder.state_dict(), out / "decoder.pt")
     figures = {**reconstruction_row(decoder_reconstruction(decoder, codes), batches),
-               "steps": args.steps, "train_s": round(seconds, 1)}
+               "steps": args.steps, "train_s": round(seconds, 1), "curve": curve}
     figures_path.write_text(json.dumps(figures, indent=2))
     return figures
 
@@ -137,8 +157,11 @@ def main() -> None:
                    help="'oracle', or a model whose frozen encoder gives the codes (repeat)")
     p.add_argument("--decoder", action="append", choices=tuple(DECODERS),
                    help="the fresh decoders' kind (repeat; default plain)")
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--curve-every", type=int, default=0,
+                   help="also measure the decoder every this many steps (training and "
+                        "measurement time included in train_s)")
     p.add_argument("--frames", type=int, default=1000, help="evenly spaced frames per subject")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
@@ -148,7 +171,8 @@ def main() -> None:
     rows = {}
     for code in args.code:
         for kind in args.decoder or ["plain"]:
-            out = Path(args.out) / (code.replace("/", "_") + ("" if kind == "plain" else f"-{kind}"))
+            out = Path(args.out) / (code.replace("/", "_") + ("" if kind == "plain" else f"-{kind}")
+                                    + ("" if args.steps == DEFAULT_STEPS else f"-{args.steps}"))
             out.mkdir(parents=True, exist_ok=True)
             label = f"fresh {kind} decoder, {code} codes"
             rows[label] = run_code(code, kind, studio, batches, out, args)
