@@ -43,6 +43,7 @@ from mask_error import (
     model_reconstruction,
     reconstruction_row,
 )
+from safetensors.torch import save_file
 from torch import Tensor
 
 from dprobe.data.appearance import APPEARANCE_DIM
@@ -90,7 +91,7 @@ def model_codes(name: str) -> tuple[Codes, NetworkConfig]:
     def codes(rows: Tensor, crop: Tensor) -> tuple[Tensor, Tensor]:
         return model.encode(crop)
 
-    return codes, NetworkConfig(**model.network.to_dict())
+    return codes, model.network
 
 
 def train_decoder(codes: Codes, cfg: NetworkConfig, studio: Studio, steps: int, seed: int,
@@ -142,7 +143,8 @@ def run_code(code: str, decoder_kind: str, studio: Studio, batches: list, out: P
     decoder = train_decoder(codes, cfg, studio, args.steps, args.seed, every=args.curve_every,
                             on_every=measure)
     seconds = time.monotonic() - start
-    torch.save(decoder.state_dict(), out / "decoder.pt")
+    save_file({k: v.contiguous() for k, v in decoder.state_dict().items()},
+              out / "decoder.safetensors")
     figures = {**reconstruction_row(decoder_reconstruction(decoder, codes), batches),
                "steps": args.steps, "train_s": round(seconds, 1), "curve": curve}
     figures_path.write_text(json.dumps(figures, indent=2))
