@@ -16,9 +16,13 @@ training subject's frames, from codes given by:
   of capacity or training, not of information.
 - a model name or checkpoint directory: that model's frozen encoder's codes of the crop.
 
-``--decoder positions`` trains the same decoder with ``NetworkConfig(coordinates=True)`` (every
-block also sees each pixel's position), ``--decoder wide`` one with twice the channels at 64 and
-32 px, beside or instead of the ``plain`` one.
+``--decoder`` (repeat) picks other kinds beside or instead of the ``plain`` one: ``positions``
+(``NetworkConfig(coordinates=True)``: every block also sees each pixel's position), ``wide``
+(twice the channels at 64 and 32 px), ``start8`` (the pose code's linear layer fills an 8x8
+map), ``modulated`` (the appearance code scales and shifts every block's features, FiLM),
+``joint-maps`` (oracle codes only: the joints also drawn as Gaussian blobs at every resolution,
+the decoding half of a keypoint bottleneck) and ``joint-maps-modulated`` (both);
+``point_map_decoder.py``.
 
 Then splits each decoder's error inside the mask between the body regions on the evaluation
 frames of ``dprobe evaluate`` (``benchmarks/mask_error.py``; S9 and S11, ``--frames`` each),
@@ -43,8 +47,9 @@ from mask_error import (
     model_reconstruction,
     reconstruction_row,
 )
+from point_map_decoder import PointMapDecoder
 from safetensors.torch import save_file
-from torch import Tensor
+from torch import Tensor, nn
 
 from dprobe.data.appearance import APPEARANCE_DIM
 from dprobe.data.studio import Studio
@@ -61,9 +66,24 @@ from dprobe.report.tables import markdown_table
 RECONSTRUCTION = ReconstructionWeights(foreground=16.0, hard=1.0)
 #: The shipped models' decoders trained for about this many steps (45 minutes).
 DEFAULT_STEPS = 6000
-#: The decoders compared, as changes to the shipped architecture's sizes: none, every block
-#: seeing pixel positions, twice the channels at the two finest resolutions.
-DECODERS = {"plain": {}, "positions": {"coordinates": True}, "wide": {"width": 32}}
+#: The joint blobs' width for ``joint-maps``, in crop half-widths (about 2 px of a 64 px crop).
+JOINT_SIGMA = 0.06
+#: The decoders compared, each made from the code's decoder sizes: the shipped architecture;
+#: every block seeing pixel positions; twice the channels at the two finest resolutions; the
+#: pose code's linear layer filling an 8x8 map instead of 4x4; the appearance code modulating
+#: every block; the pose code's points drawn at every resolution (oracle codes only: their
+#: ``h_p`` is the joints in the crop), alone and with the modulation (``point_map_decoder.py``).
+DECODERS: dict[str, Callable[[NetworkConfig], nn.Module]] = {
+    "plain": Decoder,
+    "positions": lambda cfg: Decoder(replace(cfg, coordinates=True)),
+    "wide": lambda cfg: Decoder(replace(cfg, width=32)),
+    "start8": lambda cfg: PointMapDecoder(cfg, start=8),
+    "modulated": lambda cfg: PointMapDecoder(cfg, modulate=True),
+    "joint-maps": lambda cfg: PointMapDecoder(cfg, sigma=JOINT_SIGMA),
+    "joint-maps-modulated": lambda cfg: PointMapDecoder(cfg, sigma=JOINT_SIGMA, modulate=True),
+}
+#: The kinds that read ``h_p`` as the joints in the crop.
+ORACLE_ONLY = ("joint-maps", "joint-maps-modulated")
 #: The figures recorded along the way with ``--curve-every``.
 CURVE = ("psnr_mask", "arm_to_rest")
 #: Codes ``(h_a, h_p)`` of studio rows ``(B,)`` and their crops ``(B, 3, c, c)``.
@@ -94,15 +114,15 @@ def model_codes(name: str) -> tuple[Codes, NetworkConfig]:
     return codes, model.network
 
 
-def train_decoder(codes: Codes, cfg: NetworkConfig, studio: Studio, steps: int, seed: int,
-                  batch_size: int = 32, lr: float = 1e-3, warmup: int = 100,
-                  every: int = 0, on_every: Callable[[int, Decoder], None] | None = None
-                  ) -> Decoder:
-    """A fresh decoder trained on ``codes`` of random training-subject frames (Adam, the
-    frameworks' warmup + cosine schedule), channels-last as the frameworks train;
+def train_decoder(codes: Codes, make: Callable[[], nn.Module], studio: Studio, steps: int,
+                  seed: int, batch_size: int = 32, lr: float = 1e-3, warmup: int = 100,
+                  every: int = 0, on_every: Callable[[int, nn.Module], None] | None = None
+                  ) -> nn.Module:
+    """A fresh decoder ``make()`` trained on ``codes`` of random training-subject frames (Adam,
+    the frameworks' warmup + cosine schedule), channels-last as the frameworks train;
     ``on_every(step, decoder)`` after every ``every`` steps (the decoder in eval mode)."""
     torch.manual_seed(seed)
-    decoder = Decoder(cfg).to(memory_format=torch.channels_last).train()
+    decoder = make().to(memory_format=torch.channels_last).train()
     optimizer = torch.optim.Adam(decoder.parameters(), lr=lr)
     rows = studio.select(subjects=training_subjects(studio.subject_names))
     gen = torch.Generator().manual_seed(seed)
@@ -119,7 +139,7 @@ def train_decoder(codes: Codes, cfg: NetworkConfig, studio: Studio, steps: int, 
     return decoder.eval()
 
 
-def decoder_reconstruction(decoder: Decoder, codes: Codes) -> Reconstruct:
+def decoder_reconstruction(decoder: nn.Module, codes: Codes) -> Reconstruct:
     """``decoder``'s reconstruction of each frame from ``codes``, over the crop's background."""
     return lambda rows, crop, bg: composite(*decoder(*codes(rows, crop)), bg)
 
@@ -130,18 +150,20 @@ def run_code(code: str, decoder_kind: str, studio: Studio, batches: list, out: P
     figures_path = out / "figures.json"
     if figures_path.is_file():
         return json.loads(figures_path.read_text())
+    if decoder_kind in ORACLE_ONLY and code != "oracle":
+        raise SystemExit(f"--decoder {decoder_kind} reads h_p as the joints in the crop: "
+                         "oracle codes only")
     codes, cfg = oracle_codes(studio) if code == "oracle" else model_codes(code)
-    cfg = replace(cfg, **DECODERS[decoder_kind])
     curve = []
 
-    def measure(step: int, decoder: Decoder) -> None:
+    def measure(step: int, decoder: nn.Module) -> None:
         figures = reconstruction_row(decoder_reconstruction(decoder, codes), batches)
         curve.append({"step": step, **{k: figures[k] for k in CURVE}})
         print(f"  {code}, {decoder_kind}: {json.dumps(curve[-1])}", flush=True)
 
     start = time.monotonic()
-    decoder = train_decoder(codes, cfg, studio, args.steps, args.seed, every=args.curve_every,
-                            on_every=measure)
+    decoder = train_decoder(codes, lambda: DECODERS[decoder_kind](cfg), studio, args.steps,
+                            args.seed, every=args.curve_every, on_every=measure)
     seconds = time.monotonic() - start
     save_file({k: v.contiguous() for k, v in decoder.state_dict().items()},
               out / "decoder.safetensors")

@@ -8,20 +8,25 @@ splits the squared error of each model's reconstruction (its own codes, composit
 crop's background) inside the person's mask between the body regions of
 ``dprobe.metrics.body_regions`` (arms, legs, rest), and asks two what-ifs of the PSNR inside the
 mask (mean over frames, as ``dprobe evaluate``): with the arms' pixels exact, and with the arms'
-pixels as wrong on average as the rest of the mask. Two references that need no model: the true
-crop blurred inside the mask by a Gaussian of 0.7 and 1 px. Prints a Markdown table.
+pixels as wrong on average as the rest of the mask. References that need no model: the true
+crop blurred inside the mask by a Gaussian of 0.7 and 1 px, and the studio's renderer drawing
+the same person less finely (``drawn_references``): the shirt's pattern as its mean colour,
+unshaded (each part its flat colour), both. Prints a Markdown table.
 """
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dprobe.data import appearance as A
 from dprobe.data.batches import evenly_spaced
 from dprobe.data.datasets import EvalFrames
+from dprobe.data.render import AMBIENT, render_crop
 from dprobe.data.studio import Studio
 from dprobe.data.subjects import TEST_SUBJECTS
 from dprobe.metrics.body_regions import body_regions
@@ -113,6 +118,38 @@ def blur_references(batches: list[Batch]) -> dict[str, float]:
     return {sigma: float(torch.cat(v).mean()) for sigma, v in out.items()}
 
 
+def _plain_shirt(appearance: Tensor) -> Tensor:
+    """Appearances ``(B, 25)`` with the shirt solid, the mean of its pattern's two colours (the
+    stripes' and the checks' square waves are half each colour)."""
+    out = appearance.clone()
+    out[:, A.SHIRT] = (appearance[:, A.SHIRT] + appearance[:, A.SHIRT2]) / 2
+    out[:, A.PATTERN] = torch.tensor([1.0, 0.0, 0.0])
+    return out
+
+
+@torch.no_grad()
+def drawn_references(studio: Studio, batches: list[Batch]) -> dict[str, float]:
+    """PSNR in the mask of the renderer's crops of the same person (same joints, camera, box
+    and silhouette) drawn less finely, over the crop's background: the shirt's pattern as its
+    mean colour; unshaded (flat part colours, scaled to the true crop's mean brightness inside
+    the mask, which shading lowers); both."""
+    out: dict[str, list[Tensor]] = {"pattern as its mean colour": [], "unshaded": [],
+                                    "unshaded, pattern as its mean colour": []}
+    for rows, crop, bg, mask, _ in batches:
+        cams = studio.camera[rows]
+        R, t, K = (studio.cameras[k][cams] for k in ("R", "t", "K"))
+        appearance = studio.appearance[rows]
+        for name, app, ambient in zip(out, (_plain_shirt(appearance), appearance,
+                                            _plain_shirt(appearance)), (AMBIENT, 1.0, 1.0)):
+            layer = render_crop(studio.joints3d_world[rows], app, R, t, K, studio.boxes[rows],
+                                studio.crop_size, ambient=ambient).layer
+            if ambient == 1.0:
+                gain = (crop * mask).sum((1, 2, 3)) / (layer.color * mask).sum((1, 2, 3))
+                layer = replace(layer, color=layer.color * gain.clamp_min(0)[:, None, None, None])
+            out[name].append(psnr(layer.over(bg), crop, mask))
+    return {name: float(torch.cat(v).mean()) for name, v in out.items()}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--studio", required=True)
@@ -122,12 +159,15 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    batches = evaluation_batches(Studio.open(args.studio), args.frames)
+    studio = Studio.open(args.studio)
+    batches = evaluation_batches(studio, args.frames)
     rows = {name: reconstruction_row(model_reconstruction(name), batches) for name in args.model}
     print(markdown_table(rows, COLUMNS), end="")
     blurred = blur_references(batches)
     print("true crop blurred inside the mask: "
           + ", ".join(f"sigma {s} px -> {v:.2f} dB" for s, v in blurred.items()))
+    print("the renderer's crop drawn less finely: " + ", ".join(
+        f"{name} -> {v:.2f} dB" for name, v in drawn_references(studio, batches).items()))
 
 
 if __name__ == "__main__":

@@ -120,13 +120,14 @@ class PersonLayer:
 
 
 def render_person(joints: Tensor, appearance: Tensor, R: Tensor, t: Tensor, K: Tensor,
-                  pixels: Tensor, pixel_size: Tensor) -> PersonLayer:
+                  pixels: Tensor, pixel_size: Tensor, ambient: float = AMBIENT) -> PersonLayer:
     """Render people at given full-frame pixel positions.
 
     ``joints (B, 17, 3)`` world mm; ``appearance (B, 25)``; camera ``R (B, 3, 3)``, ``t (B, 3)``,
     ``K (B, 3, 3)``; ``pixels (B, h, w, 2)`` full-frame pixel coordinates to shade (e.g. the
     centres of a crop's pixels); ``pixel_size (B,)`` the spacing of those pixels in frame pixels
-    (the width of the anti-aliased edge).
+    (the width of the anti-aliased edge); ``ambient`` the share of the light every surface gets
+    whatever its normal (1: unshaded, each part its flat colour).
     """
     B, h, w, _ = pixels.shape
     dtype = pixels.dtype
@@ -202,7 +203,7 @@ def render_person(joints: Tensor, appearance: Tensor, R: Tensor, t: Tensor, K: T
             v = v[:, None, None, :]
         return nx * v[..., 0] + ny * v[..., 1] + nz * v[..., 2]
 
-    shade = AMBIENT + (1 - AMBIENT) * along(light).clamp_min(0)
+    shade = ambient + (1 - ambient) * along(light).clamp_min(0)
 
     # Texture coordinates: u (mm along the torso or the bone), angle around the axis.
     axis3 = b3 - a3
@@ -314,16 +315,17 @@ class CropRender:
 
 def render_crop(joints: Tensor, appearance: Tensor, R: Tensor, t: Tensor, K: Tensor,
                 boxes: Tensor, crop_size: int, backgrounds: Tensor | None = None,
-                frame_hw: tuple[int, int] | None = None) -> CropRender:
+                frame_hw: tuple[int, int] | None = None, ambient: float = AMBIENT) -> CropRender:
     """Render people as crops ``(B, 3, c, c)`` of square boxes ``(B, 3)`` (px).
 
     ``backgrounds (B, 3, H, W)`` (full frames) are sampled under the crop; without them the
     person is shown over black. Crop pixels outside the frame (``frame_hw``, taken from the
-    backgrounds when given) are black, as a camera sees nothing there.
+    backgrounds when given) are black, as a camera sees nothing there. ``ambient`` as
+    ``render_person``.
     """
     pixels = crop_pixel_centres(boxes.double(), crop_size)
     layer = render_person(joints, appearance, R, t, K, pixels.float(),
-                          (boxes[:, 2] / crop_size).float())
+                          (boxes[:, 2] / crop_size).float(), ambient)
     if backgrounds is not None:
         frame_hw = tuple(backgrounds.shape[-2:])
         bg = sample_background(backgrounds, boxes, crop_size)

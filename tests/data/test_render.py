@@ -78,6 +78,26 @@ def test_appearance_swap_changes_pixels_only_inside_the_masks(tiny):
     assert torch.allclose(a.mask, c.mask)
 
 
+def test_unshaded_render_is_flat_part_colours_on_the_same_silhouette(tiny):
+    idx = torch.arange(0, tiny.n, 97)
+    R, t, K = _cam(tiny, idx)
+    s7 = A.SUBJECT_APPEARANCE["S7"].expand(len(idx), -1)  # solid red shirt, short sleeves
+    shaded = render_crop(tiny.joints3d_world[idx], s7, R, t, K, tiny.boxes[idx], 64)
+    flat = render_crop(tiny.joints3d_world[idx], s7, R, t, K, tiny.boxes[idx], 64, ambient=1.0)
+    assert torch.equal(shaded.mask, flat.mask)
+    parts = torch.stack([s7[0, sl] for sl in (A.SKIN, A.HAIR, A.SHIRT, A.TROUSERS, A.SHOES)])
+    inside = flat.mask[:, 0] > 0.999                        # fully covered pixels: no edge mix
+
+    def share_in_part_colours(render) -> float:
+        colours = render.layer.color.permute(0, 2, 3, 1)[inside]
+        return float((torch.cdist(colours, parts).min(1).values < 2e-3).float().mean())
+
+    # Unshaded, a pixel is its part's colour (but where the head's hair blends in); shaded,
+    # almost none is.
+    assert share_in_part_colours(flat) > 0.85
+    assert share_in_part_colours(shaded) < 0.2
+
+
 def test_full_frame_render_agrees_with_crop_render(tiny):
     i = torch.tensor([10])
     R, t, K = _cam(tiny, i)
