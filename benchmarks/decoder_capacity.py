@@ -28,7 +28,8 @@ Then splits each decoder's error inside the mask between the body regions on the
 frames of ``dprobe evaluate`` (``benchmarks/mask_error.py``; S9 and S11, ``--frames`` each),
 beside each named model's own (shipped) decoder. The same decoder on oracle codes and on a
 model's codes separates the two places the arms can be lost: the decoder or the code.
-Resumable: a code whose ``figures.json`` exists in ``--out`` is not trained again.
+Resumable: a code whose ``figures.json`` exists in ``--out`` is not trained again
+(``--reevaluate`` measures its saved decoder again).
 """
 from __future__ import annotations
 
@@ -46,9 +47,10 @@ from mask_error import (
     evaluation_batches,
     model_reconstruction,
     reconstruction_row,
+    subject_columns,
 )
 from point_map_decoder import PointMapDecoder
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from dprobe.data.appearance import APPEARANCE_DIM
@@ -146,14 +148,24 @@ def decoder_reconstruction(decoder: nn.Module, codes: Codes) -> Reconstruct:
 
 def run_code(code: str, decoder_kind: str, studio: Studio, batches: list, out: Path,
              args: argparse.Namespace) -> dict:
-    """Train (or read back) one kind of decoder on one code and return its figures."""
-    figures_path = out / "figures.json"
-    if figures_path.is_file():
-        return json.loads(figures_path.read_text())
+    """Train (or read back) one kind of decoder on one code and return its figures; with
+    ``args.reevaluate``, measure a decoder trained before again (its training figures kept)."""
+    figures_path, weights_path = out / "figures.json", out / "decoder.safetensors"
     if decoder_kind in ORACLE_ONLY and code != "oracle":
         raise SystemExit(f"--decoder {decoder_kind} reads h_p as the joints in the crop: "
                          "oracle codes only")
     codes, cfg = oracle_codes(studio) if code == "oracle" else model_codes(code)
+    if figures_path.is_file():
+        figures = json.loads(figures_path.read_text())
+        if not args.reevaluate:
+            return figures
+        if not weights_path.is_file():
+            raise SystemExit(f"--reevaluate: {weights_path} is missing")
+        decoder = DECODERS[decoder_kind](cfg)
+        decoder.load_state_dict(load_file(weights_path))
+        figures.update(reconstruction_row(decoder_reconstruction(decoder.eval(), codes), batches))
+        figures_path.write_text(json.dumps(figures, indent=2))
+        return figures
     curve = []
 
     def measure(step: int, decoder: nn.Module) -> None:
@@ -165,8 +177,7 @@ def run_code(code: str, decoder_kind: str, studio: Studio, batches: list, out: P
     decoder = train_decoder(codes, lambda: DECODERS[decoder_kind](cfg), studio, args.steps,
                             args.seed, every=args.curve_every, on_every=measure)
     seconds = time.monotonic() - start
-    save_file({k: v.contiguous() for k, v in decoder.state_dict().items()},
-              out / "decoder.safetensors")
+    save_file({k: v.contiguous() for k, v in decoder.state_dict().items()}, weights_path)
     figures = {**reconstruction_row(decoder_reconstruction(decoder, codes), batches),
                "steps": args.steps, "train_s": round(seconds, 1), "curve": curve}
     figures_path.write_text(json.dumps(figures, indent=2))
@@ -186,6 +197,9 @@ def main() -> None:
     p.add_argument("--curve-every", type=int, default=0,
                    help="also measure the decoder every this many steps (training and "
                         "measurement time included in train_s)")
+    p.add_argument("--reevaluate", action="store_true",
+                   help="measure the decoders trained before again (e.g. after the table gained "
+                        "columns); their training figures are kept")
     p.add_argument("--frames", type=int, default=1000, help="evenly spaced frames per subject")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
@@ -204,7 +218,7 @@ def main() -> None:
         if code != "oracle":
             rows[f"{code}'s own decoder"] = reconstruction_row(model_reconstruction(code), batches)
     print(f"fresh decoders, {args.steps} steps each; S9 + S11 ({args.frames} frames each):")
-    print(markdown_table(rows, COLUMNS, label="decoder, codes"), end="")
+    print(markdown_table(rows, COLUMNS + subject_columns(batches), label="decoder, codes"), end="")
 
 
 if __name__ == "__main__":

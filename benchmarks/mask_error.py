@@ -3,10 +3,10 @@
     python benchmarks/mask_error.py --studio standard.h5 --model nsd --model cssl ... \
         [--frames 1000] [--threads 2]
 
-On the evaluation frames of ``dprobe evaluate`` (S9 and S11, ``--frames`` evenly spaced each),
-splits the squared error of each model's reconstruction (its own codes, composited over the
-crop's background) inside the person's mask between the body regions of
-``dprobe.metrics.body_regions`` (arms, legs, rest), and asks two what-ifs of the PSNR inside the
+On the evaluation frames of ``dprobe evaluate`` (S9 and S11, ``--frames`` evenly spaced each;
+``--subjects`` for others), splits the squared error of each model's reconstruction (its own
+codes, composited over the crop's background) inside the person's mask between the body
+regions of ``dprobe.metrics.body_regions`` (arms, legs, rest), and asks two what-ifs of the PSNR inside the
 mask (mean over frames, as ``dprobe evaluate``): with the arms' pixels exact, and with the arms'
 pixels as wrong on average as the rest of the mask. References that need no model: the true
 crop blurred inside the mask by a Gaussian of 0.7 and 1 px, and the studio's renderer drawing
@@ -57,24 +57,26 @@ def _blurred(crop: Tensor, mask: Tensor, sigma: float) -> Tensor:
     return mask * x + (1 - mask) * crop
 
 
-Batch = tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor]]
+#: ``(studio rows (B,), crops, backgrounds, masks (B, ., c, c), body regions, subject)``.
+Batch = tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor], str]
 #: A reconstruction: ``(studio rows (B,), crops, backgrounds (B, 3, c, c))`` -> composite
 #: ``(B, 3, c, c)``.
 Reconstruct = Callable[[Tensor, Tensor, Tensor], Tensor]
 
 
-def evaluation_batches(studio: Studio, frames: int, batch_size: int = 128) -> list[Batch]:
-    """The evaluation frames, read once for every model: studio rows, crops, backgrounds and
-    masks ``(B, ., c, c)`` and their body regions."""
+def evaluation_batches(studio: Studio, frames: int, batch_size: int = 128,
+                       subjects: tuple[str, ...] = TEST_SUBJECTS) -> list[Batch]:
+    """The evaluation frames (``frames`` evenly spaced of each subject's), read once for every
+    model: studio rows, crops, backgrounds and masks ``(B, ., c, c)`` and their body regions."""
     batches = []
-    for subject in TEST_SUBJECTS:
+    for subject in subjects:
         rows = EvalFrames(studio, subject).rows
         rows = rows[evenly_spaced(len(rows), frames)]
         for lo in range(0, len(rows), batch_size):
             chunk = rows[lo: lo + batch_size]
             batches.append((chunk, studio.image(chunk), studio.background(chunk), studio.mask(chunk),
                             body_regions(studio.joints2d[chunk], studio.pose(chunk),
-                                         studio.boxes[chunk], studio.crop_size)))
+                                         studio.boxes[chunk], studio.crop_size), subject))
     return batches
 
 
@@ -86,9 +88,10 @@ def model_reconstruction(name: str) -> Reconstruct:
 
 @torch.no_grad()
 def reconstruction_row(reconstruct: Reconstruct, batches: list[Batch]) -> dict[str, float]:
-    """Mean figures over frames of one reconstruction (see the module doc)."""
+    """Mean figures over frames of one reconstruction (see the module doc), and the PSNR in the
+    mask of each subject's frames alone (``subject_columns``)."""
     values: dict[str, list[Tensor]] = {k: [] for k, _, _ in COLUMNS}
-    for rows, crop, bg, mask, regions in batches:
+    for rows, crop, bg, mask, regions, subject in batches:
         x = reconstruct(rows, crop, bg)
         error = ((x - crop) ** 2).mean(1, keepdim=True)                 # (B, 1, c, c)
         arms, legs = regions["arms"] * mask, regions["legs"] * mask
@@ -100,6 +103,7 @@ def reconstruction_row(reconstruct: Reconstruct, batches: list[Batch]) -> dict[s
         area = mask.sum((1, 2, 3))
         rest_mse = total(rest) / rest.sum((1, 2, 3))
         values["psnr_mask"].append(psnr(x, crop, mask))
+        values.setdefault(f"psnr_mask {subject}", []).append(values["psnr_mask"][-1])
         values["arm_area"].append(arms.sum((1, 2, 3)) / area)
         values["arm_share"].append(total(arms) / total(mask))
         values["leg_share"].append(total(legs) / total(mask))
@@ -109,10 +113,16 @@ def reconstruction_row(reconstruct: Reconstruct, batches: list[Batch]) -> dict[s
     return {k: float(torch.cat(v).nanmean()) for k, v in values.items()}
 
 
+def subject_columns(batches: list[Batch]) -> tuple[tuple[str, str, str], ...]:
+    """Table columns of the PSNR in the mask per subject of ``batches``."""
+    subjects = dict.fromkeys(b[-1] for b in batches)
+    return tuple((f"psnr_mask {s}", f"PSNR in mask, {s} dB", "{:.2f}") for s in subjects)
+
+
 def blur_references(batches: list[Batch]) -> dict[str, float]:
     """PSNR in the mask of the true crop blurred inside the mask, per blur."""
     out: dict[str, list[Tensor]] = {"0.7": [], "1.0": []}
-    for _, crop, _, mask, _ in batches:
+    for _, crop, _, mask, _, _ in batches:
         for sigma in out:
             out[sigma].append(psnr(_blurred(crop, mask, float(sigma)), crop, mask))
     return {sigma: float(torch.cat(v).mean()) for sigma, v in out.items()}
@@ -135,7 +145,7 @@ def drawn_references(studio: Studio, batches: list[Batch]) -> dict[str, float]:
     the mask, which shading lowers); both."""
     out: dict[str, list[Tensor]] = {"pattern as its mean colour": [], "unshaded": [],
                                     "unshaded, pattern as its mean colour": []}
-    for rows, crop, bg, mask, _ in batches:
+    for rows, crop, bg, mask, _, _ in batches:
         cams = studio.camera[rows]
         R, t, K = (studio.cameras[k][cams] for k in ("R", "t", "K"))
         appearance = studio.appearance[rows]
@@ -156,13 +166,16 @@ def main() -> None:
     p.add_argument("--model", action="append", required=True,
                    help="a shipped model name or a checkpoint directory (repeat)")
     p.add_argument("--frames", type=int, default=1000, help="evenly spaced frames per subject")
+    p.add_argument("--subjects", nargs="+", default=list(TEST_SUBJECTS),
+                   help="the subjects whose frames are measured (default: the test subjects, "
+                        "as dprobe evaluate; training subjects show how well a decoder fits)")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     studio = Studio.open(args.studio)
-    batches = evaluation_batches(studio, args.frames)
+    batches = evaluation_batches(studio, args.frames, subjects=tuple(args.subjects))
     rows = {name: reconstruction_row(model_reconstruction(name), batches) for name in args.model}
-    print(markdown_table(rows, COLUMNS), end="")
+    print(markdown_table(rows, COLUMNS + subject_columns(batches)), end="")
     blurred = blur_references(batches)
     print("true crop blurred inside the mask: "
           + ", ".join(f"sigma {s} px -> {v:.2f} dB" for s, v in blurred.items()))
