@@ -6,12 +6,19 @@
 On the evaluation frames of ``dprobe evaluate`` (S9 and S11, ``--frames`` evenly spaced each;
 ``--subjects`` for others), splits the squared error of each model's reconstruction (its own
 codes, composited over the crop's background) inside the person's mask between the body
-regions of ``dprobe.metrics.body_regions`` (arms, legs, rest), and asks two what-ifs of the PSNR inside the
-mask (mean over frames, as ``dprobe evaluate``): with the arms' pixels exact, and with the arms'
-pixels as wrong on average as the rest of the mask. References that need no model: the true
-crop blurred inside the mask by a Gaussian of 0.7 and 1 px, and the studio's renderer drawing
-the same person less finely (``drawn_references``): the shirt's pattern as its mean colour,
-unshaded (each part its flat colour), both. Prints a Markdown table.
+regions of ``dprobe.metrics.body_regions`` (arms, legs, rest), and asks two what-ifs of the
+PSNR inside the mask (mean over frames, as ``dprobe evaluate``): with the arms' pixels exact,
+and with the arms' pixels as wrong on average as the rest of the mask. Also the PSNR in the
+mask per subject and the reconstruction's shift of the model's own prediction (mm, as
+``dprobe evaluate``'s ``reconstruction_shift``).
+
+References that need no model: the true crop blurred inside the mask by a Gaussian of 0.7 and
+1 px, and the studio's renderer drawing the same person less finely (``drawn_references``):
+the shirt's pattern as its mean colour, unshaded (each part its flat colour), both.
+
+``--plain-shirts`` measures every model on the same frames rendered again with each shirt
+solid, the mean of its pattern's colours: what the pattern costs a decoder. Prints a Markdown
+table.
 """
 from __future__ import annotations
 
@@ -26,11 +33,12 @@ from torch import Tensor
 from dprobe.data import appearance as A
 from dprobe.data.batches import evenly_spaced
 from dprobe.data.datasets import EvalFrames
-from dprobe.data.render import AMBIENT, render_crop
+from dprobe.data.render import AMBIENT, PersonLayer, render_crop
 from dprobe.data.studio import Studio
 from dprobe.data.subjects import TEST_SUBJECTS
 from dprobe.metrics.body_regions import body_regions
 from dprobe.metrics.image import gaussian_window, psnr
+from dprobe.metrics.pose import mpjpe
 from dprobe.models.protocol import composite
 from dprobe.models.registry import load
 from dprobe.report.tables import markdown_table
@@ -64,17 +72,42 @@ Batch = tuple[Tensor, Tensor, Tensor, Tensor, dict[str, Tensor], str]
 Reconstruct = Callable[[Tensor, Tensor, Tensor], Tensor]
 
 
+def _plain_shirt(appearance: Tensor) -> Tensor:
+    """Appearances ``(B, 25)`` with the shirt solid, the mean of its pattern's two colours (the
+    stripes' and the checks' square waves are half each colour)."""
+    out = appearance.clone()
+    out[:, A.SHIRT] = (appearance[:, A.SHIRT] + appearance[:, A.SHIRT2]) / 2
+    out[:, A.PATTERN] = torch.tensor([1.0, 0.0, 0.0])
+    return out
+
+
+def _person_layer(studio: Studio, rows: Tensor, appearance: Tensor, ambient: float = AMBIENT
+                  ) -> PersonLayer:
+    """The renderer's person in the crops of studio ``rows`` (their joints, cameras and boxes,
+    black outside the frame as the studio's crops) wearing ``appearance (B, 25)``."""
+    cams = studio.camera[rows]
+    R, t, K = (studio.cameras[k][cams] for k in ("R", "t", "K"))
+    return render_crop(studio.joints3d_world[rows], appearance, R, t, K, studio.boxes[rows],
+                       studio.crop_size, frame_hw=studio.frame_hw, ambient=ambient).layer
+
+
 def evaluation_batches(studio: Studio, frames: int, batch_size: int = 128,
-                       subjects: tuple[str, ...] = TEST_SUBJECTS) -> list[Batch]:
+                       subjects: tuple[str, ...] = TEST_SUBJECTS, plain_shirts: bool = False
+                       ) -> list[Batch]:
     """The evaluation frames (``frames`` evenly spaced of each subject's), read once for every
-    model: studio rows, crops, backgrounds and masks ``(B, ., c, c)`` and their body regions."""
+    model: studio rows, crops, backgrounds and masks ``(B, ., c, c)`` and their body regions.
+    With ``plain_shirts`` the crops are rendered again with each shirt solid, its pattern's
+    mean colour (the same silhouette, so the same masks and regions)."""
     batches = []
     for subject in subjects:
         rows = EvalFrames(studio, subject).rows
         rows = rows[evenly_spaced(len(rows), frames)]
         for lo in range(0, len(rows), batch_size):
             chunk = rows[lo: lo + batch_size]
-            batches.append((chunk, studio.image(chunk), studio.background(chunk), studio.mask(chunk),
+            crop, bg = studio.image(chunk), studio.background(chunk)
+            if plain_shirts:
+                crop = _person_layer(studio, chunk, _plain_shirt(studio.appearance[chunk])).over(bg)
+            batches.append((chunk, crop, bg, studio.mask(chunk),
                             body_regions(studio.joints2d[chunk], studio.pose(chunk),
                                          studio.boxes[chunk], studio.crop_size), subject))
     return batches
@@ -84,6 +117,21 @@ def model_reconstruction(name: str) -> Reconstruct:
     """A model's reconstruction of a crop from its own codes, over the crop's background."""
     model = load(name)
     return lambda rows, crop, bg: composite(*model.decode(*model.encode(crop)), bg)
+
+
+@torch.no_grad()
+def shift_row(name: str, batches: list[Batch]) -> dict[str, float]:
+    """The reconstruction's shift of a model's own prediction (mm, mean over frames, as
+    ``dprobe evaluate``'s ``reconstruction_shift``), over all frames and per subject."""
+    model = load(name)
+    values: dict[str, list[Tensor]] = {"shift": []}
+    for _, crop, bg, _, _, subject in batches:
+        h_a, h_p = model.encode(crop)
+        x = composite(*model.decode(h_a, h_p), bg)
+        shift = mpjpe(model.regress(model.encode(x)[1]), model.regress(h_p))
+        values["shift"].append(shift)
+        values.setdefault(f"shift {subject}", []).append(shift)
+    return {k: float(torch.cat(v).mean()) for k, v in values.items()}
 
 
 @torch.no_grad()
@@ -113,10 +161,15 @@ def reconstruction_row(reconstruct: Reconstruct, batches: list[Batch]) -> dict[s
     return {k: float(torch.cat(v).nanmean()) for k, v in values.items()}
 
 
-def subject_columns(batches: list[Batch]) -> tuple[tuple[str, str, str], ...]:
-    """Table columns of the PSNR in the mask per subject of ``batches``."""
-    subjects = dict.fromkeys(b[-1] for b in batches)
-    return tuple((f"psnr_mask {s}", f"PSNR in mask, {s} dB", "{:.2f}") for s in subjects)
+def subject_columns(batches: list[Batch], shift: bool = False) -> tuple[tuple[str, str, str], ...]:
+    """Table columns of the PSNR in the mask per subject of ``batches`` (and of the
+    reconstruction's shift, overall and per subject, with ``shift``)."""
+    subjects = tuple(dict.fromkeys(b[-1] for b in batches))
+    columns = tuple((f"psnr_mask {s}", f"PSNR in mask, {s} dB", "{:.2f}") for s in subjects)
+    if shift:
+        columns += (("shift", "shift mm", "{:.1f}"),) + tuple(
+            (f"shift {s}", f"shift, {s} mm", "{:.1f}") for s in subjects)
+    return columns
 
 
 def blur_references(batches: list[Batch]) -> dict[str, float]:
@@ -128,15 +181,6 @@ def blur_references(batches: list[Batch]) -> dict[str, float]:
     return {sigma: float(torch.cat(v).mean()) for sigma, v in out.items()}
 
 
-def _plain_shirt(appearance: Tensor) -> Tensor:
-    """Appearances ``(B, 25)`` with the shirt solid, the mean of its pattern's two colours (the
-    stripes' and the checks' square waves are half each colour)."""
-    out = appearance.clone()
-    out[:, A.SHIRT] = (appearance[:, A.SHIRT] + appearance[:, A.SHIRT2]) / 2
-    out[:, A.PATTERN] = torch.tensor([1.0, 0.0, 0.0])
-    return out
-
-
 @torch.no_grad()
 def drawn_references(studio: Studio, batches: list[Batch]) -> dict[str, float]:
     """PSNR in the mask of the renderer's crops of the same person (same joints, camera, box
@@ -146,13 +190,10 @@ def drawn_references(studio: Studio, batches: list[Batch]) -> dict[str, float]:
     out: dict[str, list[Tensor]] = {"pattern as its mean colour": [], "unshaded": [],
                                     "unshaded, pattern as its mean colour": []}
     for rows, crop, bg, mask, _, _ in batches:
-        cams = studio.camera[rows]
-        R, t, K = (studio.cameras[k][cams] for k in ("R", "t", "K"))
         appearance = studio.appearance[rows]
         for name, app, ambient in zip(out, (_plain_shirt(appearance), appearance,
                                             _plain_shirt(appearance)), (AMBIENT, 1.0, 1.0)):
-            layer = render_crop(studio.joints3d_world[rows], app, R, t, K, studio.boxes[rows],
-                                studio.crop_size, ambient=ambient).layer
+            layer = _person_layer(studio, rows, app, ambient)
             if ambient == 1.0:
                 gain = (crop * mask).sum((1, 2, 3)) / (layer.color * mask).sum((1, 2, 3))
                 layer = replace(layer, color=layer.color * gain.clamp_min(0)[:, None, None, None])
@@ -169,18 +210,24 @@ def main() -> None:
     p.add_argument("--subjects", nargs="+", default=list(TEST_SUBJECTS),
                    help="the subjects whose frames are measured (default: the test subjects, "
                         "as dprobe evaluate; training subjects show how well a decoder fits)")
+    p.add_argument("--plain-shirts", action="store_true",
+                   help="measure crops rendered again with every shirt solid (its pattern's "
+                        "mean colour) instead of the captured ones")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     studio = Studio.open(args.studio)
-    batches = evaluation_batches(studio, args.frames, subjects=tuple(args.subjects))
-    rows = {name: reconstruction_row(model_reconstruction(name), batches) for name in args.model}
-    print(markdown_table(rows, COLUMNS + subject_columns(batches)), end="")
+    batches = evaluation_batches(studio, args.frames, subjects=tuple(args.subjects),
+                                 plain_shirts=args.plain_shirts)
+    rows = {name: {**reconstruction_row(model_reconstruction(name), batches),
+                   **shift_row(name, batches)} for name in args.model}
+    print(markdown_table(rows, COLUMNS + subject_columns(batches, shift=True)), end="")
     blurred = blur_references(batches)
     print("true crop blurred inside the mask: "
           + ", ".join(f"sigma {s} px -> {v:.2f} dB" for s, v in blurred.items()))
-    print("the renderer's crop drawn less finely: " + ", ".join(
-        f"{name} -> {v:.2f} dB" for name, v in drawn_references(studio, batches).items()))
+    if not args.plain_shirts:  # the references are drawn against the captured patterns
+        print("the renderer's crop drawn less finely: " + ", ".join(
+            f"{name} -> {v:.2f} dB" for name, v in drawn_references(studio, batches).items()))
 
 
 if __name__ == "__main__":
