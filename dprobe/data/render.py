@@ -129,6 +129,8 @@ def render_person(joints: Tensor, appearance: Tensor, R: Tensor, t: Tensor, K: T
     (the width of the anti-aliased edge); ``ambient`` the share of the light every surface gets
     whatever its normal (1: unshaded, each part its flat colour).
     """
+    if not 0.0 <= ambient <= 1.0:
+        raise ValueError(f"ambient must be a share of the light in [0, 1], got {ambient}")
     B, h, w, _ = pixels.shape
     dtype = pixels.dtype
     pts_w, forward_w, up_w = body_points(joints.to(dtype))

@@ -1,5 +1,6 @@
 import h5py
 import numpy as np
+import pytest
 import torch
 
 from dprobe.data import appearance as A
@@ -96,6 +97,8 @@ def test_unshaded_render_is_flat_part_colours_on_the_same_silhouette(tiny):
     # almost none is.
     assert share_in_part_colours(flat) > 0.85
     assert share_in_part_colours(shaded) < 0.2
+    with pytest.raises(ValueError, match="ambient"):
+        render_crop(tiny.joints3d_world[idx], s7, R, t, K, tiny.boxes[idx], 64, ambient=1.5)
 
 
 def test_full_frame_render_agrees_with_crop_render(tiny):
