@@ -163,7 +163,8 @@ def run_code(code: str, decoder_kind: str, studio: Studio, batches: list, out: P
             raise SystemExit(f"--reevaluate: {weights_path} is missing")
         decoder = DECODERS[decoder_kind](cfg)
         decoder.load_state_dict(load_file(weights_path))
-        figures.update(reconstruction_row(decoder_reconstruction(decoder.eval(), codes), batches))
+        figures.update(reconstruction_row(decoder_reconstruction(decoder.eval(), codes), batches),
+                       frames=args.frames)
         figures_path.write_text(json.dumps(figures, indent=2))
         return figures
     curve = []
@@ -179,7 +180,8 @@ def run_code(code: str, decoder_kind: str, studio: Studio, batches: list, out: P
     seconds = time.monotonic() - start
     save_file({k: v.contiguous() for k, v in decoder.state_dict().items()}, weights_path)
     figures = {**reconstruction_row(decoder_reconstruction(decoder, codes), batches),
-               "steps": args.steps, "train_s": round(seconds, 1), "curve": curve}
+               "frames": args.frames, "steps": args.steps, "train_s": round(seconds, 1),
+               "curve": curve}
     figures_path.write_text(json.dumps(figures, indent=2))
     return figures
 
@@ -216,7 +218,8 @@ def main() -> None:
             rows[label] = run_code(code, kind, studio, batches, out, args)
             print(f"{label}: {json.dumps(rows[label])}", flush=True)
         if code != "oracle":
-            rows[f"{code}'s own decoder"] = reconstruction_row(model_reconstruction(code), batches)
+            rows[f"{code}'s own decoder"] = reconstruction_row(model_reconstruction(load(code)),
+                                                                   batches)
     print(f"fresh decoders, {args.steps} steps each; S9 + S11 ({args.frames} frames each):")
     print(markdown_table(rows, COLUMNS + subject_columns(batches), label="decoder, codes"), end="")
 

@@ -40,6 +40,7 @@ from dprobe.metrics.body_regions import body_regions
 from dprobe.metrics.image import gaussian_window, psnr
 from dprobe.metrics.pose import mpjpe
 from dprobe.models.protocol import composite
+from dprobe.models.reference import ReferenceModel
 from dprobe.models.registry import load
 from dprobe.report.tables import markdown_table
 
@@ -113,17 +114,15 @@ def evaluation_batches(studio: Studio, frames: int, batch_size: int = 128,
     return batches
 
 
-def model_reconstruction(name: str) -> Reconstruct:
+def model_reconstruction(model: ReferenceModel) -> Reconstruct:
     """A model's reconstruction of a crop from its own codes, over the crop's background."""
-    model = load(name)
     return lambda rows, crop, bg: composite(*model.decode(*model.encode(crop)), bg)
 
 
 @torch.no_grad()
-def shift_row(name: str, batches: list[Batch]) -> dict[str, float]:
+def shift_row(model: ReferenceModel, batches: list[Batch]) -> dict[str, float]:
     """The reconstruction's shift of a model's own prediction (mm, mean over frames, as
     ``dprobe evaluate``'s ``reconstruction_shift``), over all frames and per subject."""
-    model = load(name)
     values: dict[str, list[Tensor]] = {"shift": []}
     for _, crop, bg, _, _, subject in batches:
         h_a, h_p = model.encode(crop)
@@ -219,8 +218,9 @@ def main() -> None:
     studio = Studio.open(args.studio)
     batches = evaluation_batches(studio, args.frames, subjects=tuple(args.subjects),
                                  plain_shirts=args.plain_shirts)
-    rows = {name: {**reconstruction_row(model_reconstruction(name), batches),
-                   **shift_row(name, batches)} for name in args.model}
+    models = {name: load(name) for name in args.model}
+    rows = {name: {**reconstruction_row(model_reconstruction(model), batches),
+                   **shift_row(model, batches)} for name, model in models.items()}
     print(markdown_table(rows, COLUMNS + subject_columns(batches, shift=True)), end="")
     blurred = blur_references(batches)
     print("true crop blurred inside the mask: "
