@@ -154,11 +154,12 @@ def run_code(code: str, decoder_kind: str, studio: Studio, batches: list, out: P
     if decoder_kind in ORACLE_ONLY and code != "oracle":
         raise SystemExit(f"--decoder {decoder_kind} reads h_p as the joints in the crop: "
                          "oracle codes only")
+    trained = figures_path.is_file()
+    if trained and not args.reevaluate:
+        return json.loads(figures_path.read_text())
     codes, cfg = oracle_codes(studio) if code == "oracle" else model_codes(code)
-    if figures_path.is_file():
+    if trained:
         figures = json.loads(figures_path.read_text())
-        if not args.reevaluate:
-            return figures
         if not weights_path.is_file():
             raise SystemExit(f"--reevaluate: {weights_path} is missing")
         decoder = DECODERS[decoder_kind](cfg)
