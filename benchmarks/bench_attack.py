@@ -15,7 +15,8 @@ Measured side by side in one run, interleaved, medians of ``--repeats``:
   upsampling and convolution apart (what ``SubpixelConv2d`` gains);
 - FLOPs of one iteration (``torch.utils.flop_counter.FlopCounterMode``: matmuls and convolutions)
   per second against the float32 matrix-multiply peak of this CPU measured in the same run
-  (2048^2 matmul), two ways: the best iteration against the best single product (both
+  (a 2048^2 product through each of PyTorch's two CPU kernels, ``torch.mm``'s BLAS and
+  oneDNN, the faster taken: ``PRODUCT_KINDS``), two ways: the best iteration against the best single product (both
   extremes of a noisy host), and paired (each repeat's iteration rate against the product rate
   sustained for as long right after it; the median over repeats); plus a ``torch.profiler``
   table of where the time goes;
@@ -29,14 +30,17 @@ Measured side by side in one run, interleaved, medians of ``--repeats``:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
+import resource
 import statistics
 import time
 from pathlib import Path
 
 import torch
+from host import cpu_summary
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -72,46 +76,61 @@ def write_subsection(path: Path, title: str, body: str) -> None:
     path.write_text(text.rstrip("\n") + "\n")
 
 
+def minor_faults() -> int:
+    """Minor page faults of this process so far (every thread)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def timed(fn) -> float:
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
 
 
-def cpu_summary() -> str:
-    """The CPU's model name and which native bf16 instructions it has (from /proc/cpuinfo)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return "CPU unknown"
-    name = re.search(r"^model name\s*:\s*(.*)$", info, re.M)
-    flags_line = re.search(r"^flags\s*:\s*(.*)$", info, re.M)
-    flags = set(flags_line.group(1).split()) if flags_line else set()
-    bf16 = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
-    return (f"{name.group(1) if name else 'CPU'}, native bf16: "
-            f"{', '.join(bf16) if bf16 else 'none (emulated)'}")
+#: The two matrix-multiply kernels a CPU build of PyTorch has: ``torch.mm`` (its BLAS, MKL in the
+#: official wheels) and oneDNN, the library that runs its CPU convolutions (the same product as a
+#: 1x1 convolution). Neither is always the faster: MKL takes a slower path on AMD CPUs (on a
+#: Zen 5 host 198 GFLOP/s against oneDNN's 425-447, 2 threads, float32), so the peak is the
+#: better of the two.
+PRODUCT_KINDS = ("blas", "onednn")
+KERNEL_NAMES = {"blas": "torch.mm", "onednn": "oneDNN 1x1 convolution"}
+#: Side of the square products timed for each precision's peak (bf16 smaller: without native
+#: bf16 a larger product takes tens of seconds).
+PEAK_SIZES = {"fp32": (torch.float32, 2048), "bf16": (torch.bfloat16, 1024)}
 
 
-def _operands(dtype: torch.dtype, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two random ``n x n`` matrices in ``dtype``, their product computed once (warm-up)."""
-    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    torch.mm(a, b)
-    return a, b
+def _product(kind: str, dtype: torch.dtype, n: int):
+    """A callable computing one ``n x n`` by ``n x n`` matrix product in ``dtype`` with the
+    kernel ``kind`` (``PRODUCT_KINDS``), called once (warm-up). ``onednn``: a 1x1 convolution
+    of a channels-last ``n``-channel map of ``n`` pixels (32 rows) with ``n`` filters."""
+    if kind == "blas":
+        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+        fn = functools.partial(torch.mm, a, b)
+    elif kind == "onednn":
+        x = torch.randn(1, n, 32, n // 32).to(dtype).contiguous(memory_format=torch.channels_last)
+        w = torch.randn(n, n, 1, 1).to(dtype).contiguous(memory_format=torch.channels_last)
+        fn = functools.partial(torch.nn.functional.conv2d, x, w)
+    else:
+        raise ValueError(f"unknown product kind {kind!r}; expected one of {PRODUCT_KINDS}")
+    fn()
+    return fn
 
 
-def matmul_peak(dtype: torch.dtype, repeats: int, n: int = 2048) -> float:
-    """Best FLOP/s of an ``n x n`` matrix product in ``dtype`` over ``repeats`` tries."""
-    a, b = _operands(dtype, n)
-    return max(2 * n**3 / timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+def matmul_peak(kind: str, dtype: torch.dtype, repeats: int, n: int = 2048) -> float:
+    """Best FLOP/s of an ``n x n`` matrix product in ``dtype`` with kernel ``kind`` over
+    ``repeats`` tries."""
+    fn = _product(kind, dtype, n)
+    return max(2 * n**3 / timed(fn) for _ in range(repeats))
 
 
-def sustained_matmul_rate(dtype: torch.dtype, seconds: float, n: int = 2048) -> float:
-    """FLOP/s of back-to-back ``n x n`` matrix products in ``dtype`` kept up for at least
-    ``seconds``: the rate this CPU sustains over as long as the work it is compared with."""
-    a, b = _operands(dtype, n)
+def sustained_matmul_rate(kind: str, dtype: torch.dtype, seconds: float, n: int = 2048) -> float:
+    """FLOP/s of back-to-back ``n x n`` matrix products in ``dtype`` with kernel ``kind`` kept
+    up for at least ``seconds``: the rate this CPU sustains over as long as the work it is
+    compared with."""
+    fn = _product(kind, dtype, n)
     start, count = time.perf_counter(), 0
     while time.perf_counter() - start < seconds:
-        torch.mm(a, b)
+        fn()
         count += 1
     return count * 2 * n**3 / (time.perf_counter() - start)
 
@@ -170,15 +189,23 @@ def main() -> None:
     for config, (target, generator) in runs.values():           # warm-up
         attack(target, generator, batch, config)
     times: dict[str, list[float]] = {name: [] for name in runs}
-    peaks: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    faults = dict.fromkeys(runs, 0)  # minor page faults during each run's timed attacks
+    # The float32 kernel the paired estimator sustains: the faster of the two on this CPU.
+    fastest = max(PRODUCT_KINDS, key=lambda kind: matmul_peak(kind, torch.float32, 3))
+    peaks: dict[tuple[str, str], list[float]] = {(p, kind): [] for p in PEAK_SIZES
+                                                 for kind in PRODUCT_KINDS}
     paired_peaks: list[float] = []  # float32, sustained right after each repeat's fused runs
     for _ in range(args.repeats):
         for name, (config, (target, generator)) in runs.items():
+            before = minor_faults()
             times[name].append(timed(lambda c=config, t=target, g=generator: attack(t, g, batch, c)))
+            faults[name] += minor_faults() - before
             if name == f"fused K={K}":
-                paired_peaks.append(sustained_matmul_rate(torch.float32, times[name][-1]))
-        peaks["fp32"].append(matmul_peak(torch.float32, 3))
-        peaks["bf16"].append(matmul_peak(torch.bfloat16, 3, n=1024))
+                paired_peaks.append(sustained_matmul_rate(fastest, torch.float32,
+                                                          times[name][-1]))
+        for (p, kind), tries in peaks.items():
+            dtype, n = PEAK_SIZES[p]
+            tries.append(matmul_peak(kind, dtype, 3, n))
     median = {name: statistics.median(v) for name, v in times.items()}
     per_iter = {v: (median[f"{v} K={K}"] - median[f"{v} K=0"]) / K
                 for v in variants}
@@ -186,7 +213,8 @@ def main() -> None:
     # (the fastest K-iteration run less the fastest setup), the same estimator on both sides:
     # a median against a best would count the host's noise as inefficiency.
     best_rate = {v: K / (min(times[f"{v} K={K}"]) - min(times[f"{v} K=0"])) for v in variants}
-    peak = {k: max(v) for k, v in peaks.items()}
+    kernel_peak = {key: max(v) for key, v in peaks.items()}
+    peak = {p: max(kernel_peak[p, kind] for kind in PRODUCT_KINDS) for p in PEAK_SIZES}
     # The paired estimator: each repeat's fused iteration rate against the matmul rate sustained
     # for as long, right after it (the same host conditions on both sides); median over repeats.
     paired = [K / (tk - t0) / p for tk, t0, p in
@@ -195,8 +223,11 @@ def main() -> None:
     print(json.dumps({"ms_per_iteration": {v: 1000 * t for v, t in per_iter.items()},
                       "peak_gflops": {k: v / 1e9 for k, v in peak.items()}}), flush=True)
     iter_flops = iteration_flops(model, gen, batch)
+    profiled_faults = minor_faults()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        attack(model, gen, batch, AttackConfig(iterations=K, threshold_mm=1e9, boxes="truth"))
+        profiled_s = timed(lambda: attack(model, gen, batch, AttackConfig(
+            iterations=K, threshold_mm=1e9, boxes="truth")))
+    profiled_faults = minor_faults() - profiled_faults
     ops = prof.key_averages()
     total = sum(e.self_cpu_time_total for e in ops)
     top = sorted(ops, key=lambda e: e.self_cpu_time_total, reverse=True)[:10]
@@ -209,6 +240,11 @@ def main() -> None:
 
     rate = {v: 1 / t for v, t in per_iter.items()}
     util = iter_flops * best_rate["fused"] / peak["fp32"]
+
+    def peak_kernels(p: str) -> str:
+        return ", ".join(f"{KERNEL_NAMES[kind]} {kernel_peak[p, kind] / 1e9:.1f}"
+                         for kind in PRODUCT_KINDS)
+
     util_bf16 = iter_flops * best_rate["fused bf16"] / peak["bf16"]
     util_paired = sorted(iter_flops * u for u in paired)
     lines = [
@@ -238,24 +274,30 @@ def main() -> None:
         f"- One iteration: {iter_flops / 1e9:.2f} GFLOP (FlopCounterMode: convolutions and "
         f"matmuls, forward + backward); at the best of the repeats, {best_rate['fused']:.2f} "
         f"it/s, that is {iter_flops * best_rate['fused'] / 1e9:.1f} GFLOP/s against a float32 "
-        f"matmul peak (2048², best of {3 * args.repeats} tries) of {peak['fp32'] / 1e9:.1f} "
-        f"GFLOP/s measured in the same run: **{100 * util:.0f}%** (goal >= 60%).",
+        f"matmul peak (2048², best of {3 * args.repeats} tries of each kernel) of "
+        f"{peak['fp32'] / 1e9:.1f} GFLOP/s measured in the same run "
+        f"({peak_kernels('fp32')}): **{100 * util:.0f}%** (goal >= 60%).",
         f"- The same utilisation, paired: each repeat's fused iteration rate against the float32 "
-        f"matmul rate sustained for as long right after it (sustained peaks "
+        f"matmul rate ({fastest}) sustained for as long right after it (sustained peaks "
         f"{min(paired_peaks) / 1e9:.0f}-{max(paired_peaks) / 1e9:.0f} GFLOP/s): median "
         f"**{100 * statistics.median(util_paired):.0f}%**, range "
         f"{100 * util_paired[0]:.0f}-{100 * util_paired[-1]:.0f}% over {args.repeats} repeats.",
         f"- bf16 autocast: {rate['fused bf16'] / rate['fused']:.2f}x the float32 iterations/s; "
         f"at its best {iter_flops * best_rate['fused bf16'] / 1e9:.1f} GFLOP/s against a bf16 "
-        f"matmul peak (1024²) "
-        f"of {peak['bf16'] / 1e9:.1f} GFLOP/s: {100 * util_bf16:.0f}%; "
+        f"matmul peak (1024²) of {peak['bf16'] / 1e9:.1f} GFLOP/s ({peak_kernels('bf16')}): "
+        f"{100 * util_bf16:.0f}%; "
         f"after a default attack (threshold {AttackConfig().threshold_mm:g} mm, lr "
         f"{AttackConfig().lr:g}, 20 iterations, the first {BF16_SAMPLES} samples) the final MPJPE moves "
         f"by {moved.mean():.1f} mm on average (max {moved.max():.1f} mm; float32 mean "
         f"{full['fp32'].final.mean():.1f} mm, bf16 {full['bf16'].final.mean():.1f} mm), success "
         f"{full['fp32'].success.float().mean():.0%} vs {full['bf16'].success.float().mean():.0%}.",
         "",
-        f"Where the time goes (torch.profiler, one fused attack of K={K}, self CPU time):",
+        f"Where the time goes (torch.profiler, one fused attack of K={K}, self CPU time). The "
+        f"profiler changes what it measures: the attack took {1000 * profiled_s:.0f} ms under it "
+        f"against {1000 * median[f'fused K={K}']:.0f} ms (median) without, and took "
+        f"{profiled_faults} minor page faults (fresh memory pages mapped on first write) "
+        f"against {faults[f'fused K={K}'] / args.repeats:.0f} on average without; a fault's cost "
+        "lands on the op that first writes the page, inflating its share when faults are many:",
         "",
         "| op | self CPU ms | share | calls |",
         "|---|---|---|---|",

@@ -23,7 +23,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import statistics
 import sys
@@ -32,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from host import cpu_summary
 
 from dprobe import ops
 from dprobe.geometry import box_to_theta
@@ -211,7 +211,7 @@ def to_markdown(results: dict[int, dict], command: str, threads: int, repeats: s
             f"1, float32, {threads} threads, medians of {repeats} repeats, every placement and "
             "variant of one frame size interleaved in one loop. fwd+bwd: gradients of fg, mask and "
             "both thetas; '+bg' (256² only): also of the background. Machine: "
-            f"{platform.machine()}, torch {torch.__version__}; load average at the start: {load} "
+            f"{cpu_summary()}, torch {torch.__version__}; load average at the start: {load} "
             "(a shared 2-core VM: absolute times swing with contention, the ratios come from one "
             "interleaved loop)."
         ),

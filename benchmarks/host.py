@@ -1,0 +1,23 @@
+"""The machine a benchmark ran on, in one line for benchmarks/RESULTS.md."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+#: CPU flags worth naming beside a figure: the widest float vectors and native bf16 arithmetic.
+NOTABLE_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def cpu_summary(cpuinfo: str | None = None) -> str:
+    """The CPU's model name and which of ``NOTABLE_FLAGS`` it has, from ``/proc/cpuinfo`` (or
+    the text ``cpuinfo``), e.g. ``"AMD EPYC (avx2, avx512f, avx512_bf16)"``."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return "CPU unknown"
+    name = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.M)
+    flags_line = re.search(r"^flags\s*:\s*(.*)$", cpuinfo, re.M)
+    flags = set(flags_line.group(1).split()) if flags_line else set()
+    present = [f for f in NOTABLE_FLAGS if f in flags]
+    return f"{name.group(1) if name else 'CPU'} ({', '.join(present) if present else 'no AVX2'})"
