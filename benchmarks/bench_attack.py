@@ -16,8 +16,8 @@ Measured side by side in one run, interleaved, medians of ``--repeats``:
 - FLOPs of one iteration (``torch.utils.flop_counter.FlopCounterMode``: matmuls and convolutions)
   per second against the float32 matrix-multiply peak of this CPU measured in the same run
   (a 2048^2 product through each of PyTorch's two CPU kernels, ``torch.mm``'s BLAS and
-  oneDNN, the faster taken: ``PRODUCT_KINDS``), two ways: the best iteration against the best single product (both
-  extremes of a noisy host), and paired (each repeat's iteration rate against the product rate
+  oneDNN, the faster taken: ``PRODUCT_KINDS``), two ways: the best iteration against the best
+  single product (both extremes of a noisy host), and paired (each repeat's iteration rate against the product rate
   sustained for as long right after it; the median over repeats); plus a ``torch.profiler``
   table of where the time goes;
 - bf16 autocast (``AttackConfig(precision="bf16")``): iterations/s, its FLOP rate against the
@@ -190,10 +190,17 @@ def main() -> None:
         attack(target, generator, batch, config)
     times: dict[str, list[float]] = {name: [] for name in runs}
     faults = dict.fromkeys(runs, 0)  # minor page faults during each run's timed attacks
-    # The float32 kernel the paired estimator sustains: the faster of the two on this CPU.
-    fastest = max(PRODUCT_KINDS, key=lambda kind: matmul_peak(kind, torch.float32, 3))
     peaks: dict[tuple[str, str], list[float]] = {(p, kind): [] for p in PEAK_SIZES
                                                  for kind in PRODUCT_KINDS}
+
+    def measure_peaks() -> None:
+        for (p, kind), tries in peaks.items():
+            dtype, n = PEAK_SIZES[p]
+            tries.append(matmul_peak(kind, dtype, 3, n))
+
+    measure_peaks()
+    # The float32 kernel the paired estimator sustains: the faster of the two on this CPU.
+    fastest = max(PRODUCT_KINDS, key=lambda kind: peaks["fp32", kind][0])
     paired_peaks: list[float] = []  # float32, sustained right after each repeat's fused runs
     for _ in range(args.repeats):
         for name, (config, (target, generator)) in runs.items():
@@ -203,9 +210,7 @@ def main() -> None:
             if name == f"fused K={K}":
                 paired_peaks.append(sustained_matmul_rate(fastest, torch.float32,
                                                           times[name][-1]))
-        for (p, kind), tries in peaks.items():
-            dtype, n = PEAK_SIZES[p]
-            tries.append(matmul_peak(kind, dtype, 3, n))
+        measure_peaks()
     median = {name: statistics.median(v) for name, v in times.items()}
     per_iter = {v: (median[f"{v} K={K}"] - median[f"{v} K=0"]) / K
                 for v in variants}
@@ -215,6 +220,11 @@ def main() -> None:
     best_rate = {v: K / (min(times[f"{v} K={K}"]) - min(times[f"{v} K=0"])) for v in variants}
     kernel_peak = {key: max(v) for key, v in peaks.items()}
     peak = {p: max(kernel_peak[p, kind] for kind in PRODUCT_KINDS) for p in PEAK_SIZES}
+
+    def peak_kernels(p: str) -> str:
+        """Each kernel's peak in precision ``p``, GFLOP/s, for the text."""
+        return ", ".join(f"{KERNEL_NAMES[kind]} {kernel_peak[p, kind] / 1e9:.1f}"
+                         for kind in PRODUCT_KINDS)
     # The paired estimator: each repeat's fused iteration rate against the matmul rate sustained
     # for as long, right after it (the same host conditions on both sides); median over repeats.
     paired = [K / (tk - t0) / p for tk, t0, p in
@@ -240,11 +250,6 @@ def main() -> None:
 
     rate = {v: 1 / t for v, t in per_iter.items()}
     util = iter_flops * best_rate["fused"] / peak["fp32"]
-
-    def peak_kernels(p: str) -> str:
-        return ", ".join(f"{KERNEL_NAMES[kind]} {kernel_peak[p, kind] / 1e9:.1f}"
-                         for kind in PRODUCT_KINDS)
-
     util_bf16 = iter_flops * best_rate["fused bf16"] / peak["bf16"]
     util_paired = sorted(iter_flops * u for u in paired)
     lines = [
@@ -274,7 +279,7 @@ def main() -> None:
         f"- One iteration: {iter_flops / 1e9:.2f} GFLOP (FlopCounterMode: convolutions and "
         f"matmuls, forward + backward); at the best of the repeats, {best_rate['fused']:.2f} "
         f"it/s, that is {iter_flops * best_rate['fused'] / 1e9:.1f} GFLOP/s against a float32 "
-        f"matmul peak (2048², best of {3 * args.repeats} tries of each kernel) of "
+        f"matmul peak (2048², best of {3 * (args.repeats + 1)} tries of each kernel) of "
         f"{peak['fp32'] / 1e9:.1f} GFLOP/s measured in the same run "
         f"({peak_kernels('fp32')}): **{100 * util:.0f}%** (goal >= 60%).",
         f"- The same utilisation, paired: each repeat's fused iteration rate against the float32 "
