@@ -15,8 +15,8 @@ Measured side by side in one run, interleaved, medians of ``--repeats``:
   upsampling and convolution apart (what ``SubpixelConv2d`` gains);
 - FLOPs of one iteration (``torch.utils.flop_counter.FlopCounterMode``: matmuls and convolutions)
   per second against the float32 matrix-multiply peak of this CPU measured in the same run
-  (a 2048^2 product through each of PyTorch's two CPU kernels, ``torch.mm``'s BLAS and
-  oneDNN, the faster taken: ``PRODUCT_KINDS``), two ways: the best iteration against the best
+  (a 2048^2 product through each of PyTorch's CPU kernels, ``torch.mm``'s BLAS and oneDNN's
+  matmul and 1x1 convolution, the fastest taken: ``PRODUCT_KINDS``), two ways: the best iteration against the best
   single product (both extremes of a noisy host), and paired (each repeat's iteration rate against the product rate
   sustained for as long right after it; the median over repeats); plus a ``torch.profiler``
   table of where the time goes;
@@ -87,13 +87,14 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-#: The two matrix-multiply kernels a CPU build of PyTorch has: ``torch.mm`` (its BLAS, MKL in the
-#: official wheels) and oneDNN, the library that runs its CPU convolutions (the same product as a
-#: 1x1 convolution). Neither is always the faster: MKL takes a slower path on AMD CPUs (on a
-#: Zen 5 host 198 GFLOP/s against oneDNN's 425-447, 2 threads, float32), so the peak is the
-#: better of the two.
-PRODUCT_KINDS = ("blas", "onednn")
-KERNEL_NAMES = {"blas": "torch.mm", "onednn": "oneDNN 1x1 convolution"}
+#: The matrix-multiply kernels a CPU build of PyTorch has: ``torch.mm`` (its BLAS, MKL in the
+#: official wheels) and oneDNN, the library that runs its CPU convolutions, both as its matrix
+#: product (inner product) and as a 1x1 convolution. None is always the fastest: MKL takes a
+#: slower path on AMD CPUs (on a Zen 5 host 188-199 GFLOP/s in float32 against oneDNN's
+#: 411-452, 2 threads), and in bf16 any of the three can lead. The peak is the best of them.
+PRODUCT_KINDS = ("blas", "onednn-matmul", "onednn-conv")
+KERNEL_NAMES = {"blas": "torch.mm", "onednn-matmul": "oneDNN matmul",
+                "onednn-conv": "oneDNN 1x1 convolution"}
 #: Side of the square products timed for each precision's peak (bf16 smaller: without native
 #: bf16 a larger product takes tens of seconds).
 PEAK_SIZES = {"fp32": (torch.float32, 2048), "bf16": (torch.bfloat16, 1024)}
@@ -101,12 +102,14 @@ PEAK_SIZES = {"fp32": (torch.float32, 2048), "bf16": (torch.bfloat16, 1024)}
 
 def _product(kind: str, dtype: torch.dtype, n: int):
     """A callable computing one ``n x n`` by ``n x n`` matrix product in ``dtype`` with the
-    kernel ``kind`` (``PRODUCT_KINDS``), called once (warm-up). ``onednn``: a 1x1 convolution
-    of a channels-last ``n``-channel map of ``n`` pixels (32 rows) with ``n`` filters."""
-    if kind == "blas":
+    kernel ``kind`` (``PRODUCT_KINDS``), called once (warm-up). ``onednn-matmul``: oneDNN's
+    inner product on oneDNN tensors (``torch._C._nn.mkldnn_linear``); ``onednn-conv``: a 1x1
+    convolution of a channels-last ``n``-channel map of ``n`` pixels (32 rows), ``n`` filters."""
+    if kind in ("blas", "onednn-matmul"):
         a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-        fn = functools.partial(torch.mm, a, b)
-    elif kind == "onednn":
+        fn = (functools.partial(torch.mm, a, b) if kind == "blas" else
+              functools.partial(torch._C._nn.mkldnn_linear, a.to_mkldnn(), b.to_mkldnn()))
+    elif kind == "onednn-conv":
         x = torch.randn(1, n, 32, n // 32).to(dtype).contiguous(memory_format=torch.channels_last)
         w = torch.randn(n, n, 1, 1).to(dtype).contiguous(memory_format=torch.channels_last)
         fn = functools.partial(torch.nn.functional.conv2d, x, w)
@@ -199,7 +202,7 @@ def main() -> None:
             tries.append(matmul_peak(kind, dtype, 3, n))
 
     measure_peaks()
-    # The float32 kernel the paired estimator sustains: the faster of the two on this CPU.
+    # The float32 kernel the paired estimator sustains: the fastest on this CPU.
     fastest = max(PRODUCT_KINDS, key=lambda kind: peaks["fp32", kind][0])
     paired_peaks: list[float] = []  # float32, sustained right after each repeat's fused runs
     for _ in range(args.repeats):
