@@ -90,8 +90,8 @@ def timed(fn) -> float:
 #: The matrix-multiply kernels a CPU build of PyTorch has: ``torch.mm`` (its BLAS, MKL in the
 #: official wheels) and oneDNN, the library that runs its CPU convolutions, both as its matrix
 #: product (inner product) and as a 1x1 convolution. None is always the fastest: MKL takes a
-#: slower path on AMD CPUs (on a Zen 5 host 188-199 GFLOP/s in float32 against oneDNN's
-#: 411-452, 2 threads), and in bf16 any of the three can lead. The peak is the best of them.
+#: slower path on AMD CPUs (on a Zen 5 host 184-212 GFLOP/s in float32 against oneDNN's
+#: 411-467, 2 threads), and in bf16 any of the three can lead. The peak is the best of them.
 PRODUCT_KINDS = ("blas", "onednn-matmul", "onednn-conv")
 KERNEL_NAMES = {"blas": "torch.mm", "onednn-matmul": "oneDNN matmul",
                 "onednn-conv": "oneDNN 1x1 convolution"}
