@@ -16,10 +16,11 @@ Measured side by side in one run, interleaved, medians of ``--repeats``:
 - FLOPs of one iteration (``torch.utils.flop_counter.FlopCounterMode``: matmuls and convolutions)
   per second against the float32 matrix-multiply peak of this CPU measured in the same run
   (a 2048^2 product through each of PyTorch's CPU kernels, ``torch.mm``'s BLAS and oneDNN's
-  matmul and 1x1 convolution, the fastest taken: ``PRODUCT_KINDS``), two ways: the best iteration against the best
-  single product (both extremes of a noisy host), and paired (each repeat's iteration rate against the product rate
-  sustained for as long right after it; the median over repeats); plus a ``torch.profiler``
-  table of where the time goes;
+  matmul and 1x1 convolution, the fastest taken: ``PRODUCT_KINDS``), two ways: the best
+  iteration against the best single product (both extremes of a noisy host), and paired (each
+  repeat's iteration rate against the product rate sustained for as long right after it; the
+  median over repeats); plus a ``torch.profiler`` table of where the time goes, with the page
+  faults it caused;
 - bf16 autocast (``AttackConfig(precision="bf16")``): iterations/s, its FLOP rate against the
   bf16 matmul peak (1024^2: without native bf16 a larger product takes tens of seconds), and
   how far each sample's final MPJPE moves against float32 after a full default attack
