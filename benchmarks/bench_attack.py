@@ -106,13 +106,14 @@ def _product(kind: str, dtype: torch.dtype, n: int):
     kernel ``kind`` (``PRODUCT_KINDS``), called once (warm-up). ``onednn-matmul``: oneDNN's
     inner product on oneDNN tensors (``torch._C._nn.mkldnn_linear``); ``onednn-conv``: a 1x1
     convolution of a channels-last ``n``-channel map of ``n`` pixels (32 rows), ``n`` filters."""
-    if kind in ("blas", "onednn-matmul"):
-        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-        fn = (functools.partial(torch.mm, a, b) if kind == "blas" else
-              functools.partial(torch._C._nn.mkldnn_linear, a.to_mkldnn(), b.to_mkldnn()))
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    if kind == "blas":
+        fn = functools.partial(torch.mm, a, b)
+    elif kind == "onednn-matmul":
+        fn = functools.partial(torch._C._nn.mkldnn_linear, a.to_mkldnn(), b.to_mkldnn())
     elif kind == "onednn-conv":
         x = torch.randn(1, n, 32, n // 32).to(dtype).contiguous(memory_format=torch.channels_last)
-        w = torch.randn(n, n, 1, 1).to(dtype).contiguous(memory_format=torch.channels_last)
+        w = b.reshape(n, n, 1, 1).contiguous(memory_format=torch.channels_last)
         fn = functools.partial(torch.nn.functional.conv2d, x, w)
     else:
         raise ValueError(f"unknown product kind {kind!r}; expected one of {PRODUCT_KINDS}")
@@ -193,7 +194,7 @@ def main() -> None:
     for config, (target, generator) in runs.values():           # warm-up
         attack(target, generator, batch, config)
     times: dict[str, list[float]] = {name: [] for name in runs}
-    faults = dict.fromkeys(runs, 0)  # minor page faults during each run's timed attacks
+    fused_faults = 0  # minor page faults during the timed fused K-iteration attacks
     peaks: dict[tuple[str, str], list[float]] = {(p, kind): [] for p in PEAK_SIZES
                                                  for kind in PRODUCT_KINDS}
 
@@ -210,8 +211,8 @@ def main() -> None:
         for name, (config, (target, generator)) in runs.items():
             before = minor_faults()
             times[name].append(timed(lambda c=config, t=target, g=generator: attack(t, g, batch, c)))
-            faults[name] += minor_faults() - before
             if name == f"fused K={K}":
+                fused_faults += minor_faults() - before
                 paired_peaks.append(sustained_matmul_rate(fastest, torch.float32,
                                                           times[name][-1]))
         measure_peaks()
@@ -305,7 +306,7 @@ def main() -> None:
         f"profiler changes what it measures: the attack took {1000 * profiled_s:.0f} ms under it "
         f"against {1000 * median[f'fused K={K}']:.0f} ms (median) without, and took "
         f"{profiled_faults} minor page faults (fresh memory pages mapped on first write) "
-        f"against {faults[f'fused K={K}'] / args.repeats:.0f} on average without; a fault's cost "
+        f"against {fused_faults / args.repeats:.0f} on average without; a fault's cost "
         "lands on the op that first writes the page, inflating its share when faults are many:",
         "",
         "| op | self CPU ms | share | calls |",

@@ -18,6 +18,8 @@ def cpu_summary(cpuinfo: str | None = None) -> str:
             return "CPU unknown"
     name = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.M)
     flags_line = re.search(r"^flags\s*:\s*(.*)$", cpuinfo, re.M)
-    flags = set(flags_line.group(1).split()) if flags_line else set()
-    present = [f for f in NOTABLE_FLAGS if f in flags]
-    return f"{name.group(1) if name else 'CPU'} ({', '.join(present) if present else 'no AVX2'})"
+    model = name.group(1) if name else "CPU"
+    if not flags_line:
+        return f"{model} (flags unknown)"
+    present = [f for f in NOTABLE_FLAGS if f in flags_line.group(1).split()]
+    return f"{model} ({', '.join(present) if present else 'no AVX2'})"
