@@ -13,3 +13,7 @@ def test_names_the_model_and_its_vector_and_bf16_flags():
 def test_a_cpu_without_avx2_says_so():
     text = "model name\t: Old CPU\nflags\t\t: fpu sse2 avx\n"
     assert cpu_summary(text) == "Old CPU (no AVX2)"
+
+
+def test_cpuinfo_without_flags_says_they_are_unknown():
+    assert cpu_summary("model name\t: Some CPU\n") == "Some CPU (flags unknown)"
