@@ -8,12 +8,16 @@
 - fixtures ``make_model``, ``batch_of`` and ``one_thread`` (imported by the conftest files that
   use them);
 - ``run_cli``, ``snapshot`` and ``assert_refused``: run ``dprobe`` in-process and check that a bad
-  input prints one line, exits with status 2 and creates or changes nothing.
+  input prints one line, exits with status 2 and creates or changes nothing;
+- ``DPROBE`` and ``default_signals``: run ``dprobe`` as a child process whose signal
+  dispositions are the defaults, whatever the test runner inherited.
 """
 from __future__ import annotations
 
 import hashlib
 import re
+import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +30,19 @@ from dprobe.geometry import euler_xyz_to_matrix
 from dprobe.models.network import NetworkConfig
 from dprobe.models.reference import ReferenceModel
 from dprobe.models.regressor import RegressorConfig
+
+#: The ``dprobe`` command as a child process (the current interpreter, this checkout's package).
+DPROBE = [sys.executable, "-c", "import sys; from dprobe.cli import main; sys.exit(main())"]
+
+
+def default_signals() -> None:
+    """``preexec_fn`` of child processes that a test signals: SIGINT and SIGTERM back to their
+    default dispositions. A background job of a non-interactive shell starts with SIGINT ignored
+    and its children inherit that (Python then installs no KeyboardInterrupt handler), so
+    without this a test of Ctrl-C would test how the suite was launched, not dprobe."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
 
 SIZE = 32
 SMALL_NET = NetworkConfig(crop_size=SIZE, width=8, max_channels=32, dim_app=16, dim_pose=30)

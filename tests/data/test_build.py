@@ -1,6 +1,5 @@
 import signal
 import subprocess
-import sys
 import time
 
 import h5py
@@ -11,7 +10,7 @@ from dprobe.cli import main
 from dprobe.data.build import PRESETS, open_or_build_tiny
 from dprobe.data.studio import REQUIRED_DATASETS, Studio
 from dprobe.errors import DprobeError
-from tests.support import assert_refused
+from tests.support import DPROBE, assert_refused, default_signals
 
 
 def test_file_layout_is_the_contract(tiny_path):
@@ -151,30 +150,45 @@ def test_build_refuses_a_missing_folder(tmp_path, capsys):
                    match="output folder .*no does not exist", watch=(tmp_path,))
 
 
+def _ignore_sigint() -> None:
+    """``preexec_fn`` of a child started as a background job is: SIGINT ignored."""
+    default_signals()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def test_interrupted_build_leaves_no_partial_file(tmp_path):
-    """Real `dprobe studio build` processes (run side by side), each signalled (SIGINT, SIGTERM)
-    while it writes its temporary file: each exits with status 130 and leaves nothing."""
+    """Real `dprobe studio build` processes, run side by side while they write their temporary
+    files: started with the default signal dispositions (as from a terminal), one gets SIGINT and
+    one SIGTERM; a third, started with SIGINT ignored (as a background job is), gets SIGINT,
+    keeps building (the Unix convention), then SIGTERM. Each signalled build exits with status
+    130 and leaves nothing."""
+    starts = {"SIGINT": default_signals, "SIGTERM": default_signals,
+              "SIGINT-ignored": _ignore_sigint}
     runs = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        folder = tmp_path / signum.name
+    for name, preexec in starts.items():
+        folder = tmp_path / name
         folder.mkdir()
-        runs[signum] = (folder, subprocess.Popen(
-            [sys.executable, "-c", "import sys; from dprobe.cli import main; sys.exit(main())",
-             "studio", "build", "--out", str(folder / "studio.h5"), "--quiet"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        runs[name] = (folder, subprocess.Popen(
+            [*DPROBE, "studio", "build", "--out", str(folder / "studio.h5"), "--quiet"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec))
     try:
-        for signum, (folder, proc) in runs.items():
+        for name, (folder, proc) in runs.items():
             partial = folder / "studio.h5.partial"
             deadline = time.monotonic() + 300
             while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert partial.exists(), f"{signum.name}: the build never started writing"
-            proc.send_signal(signum)
-        for signum, (folder, proc) in runs.items():
+            assert partial.exists(), f"{name}: the build never started writing"
+            proc.send_signal(signal.SIGTERM if name == "SIGTERM" else signal.SIGINT)
+        ignoring = runs["SIGINT-ignored"][1]
+        time.sleep(1.0)
+        assert ignoring.poll() is None, "a build that ignores SIGINT stopped on SIGINT"
+        assert (tmp_path / "SIGINT-ignored" / "studio.h5.partial").exists()
+        ignoring.send_signal(signal.SIGTERM)
+        for name, (folder, proc) in runs.items():
             _, err = proc.communicate(timeout=120)
-            assert proc.returncode == 130, (signum.name, proc.returncode, err)
+            assert proc.returncode == 130, (name, proc.returncode, err)
             assert err.strip() == "dprobe: interrupted", err
-            assert list(folder.iterdir()) == [], signum.name
+            assert list(folder.iterdir()) == [], name
     finally:
         for _, proc in runs.values():
             proc.kill()

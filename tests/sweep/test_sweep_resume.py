@@ -4,13 +4,10 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 from dprobe.sweep.store import ResultsStore
-from tests.support import run_cli
-
-DPROBE = [sys.executable, "-c", "import sys; from dprobe.cli import main; sys.exit(main())"]
+from tests.support import DPROBE, run_cli
 
 
 def finished_items(db) -> int:
