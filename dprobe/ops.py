@@ -417,7 +417,7 @@ def export_onnx(
     :func:`composite_crop` (and every other dprobe op wrapper) switches to its decomposition into
     standard ops (hand-built grids as base grid @ theta^T, MatMul, GridSample), so the graph holds
     no custom op and needs no custom-op library at run time. Opset 17 is the default on purpose:
-    from opset 20 some runtimes change GridSample's interpolation (see export/README.md).
+    from opset 20 some runtimes change GridSample's interpolation (see examples/embedding/README.md).
     """
     import warnings
 

@@ -602,7 +602,7 @@ def test_library_missing_is_a_clear_error(monkeypatch):
 # ---------------------------------------------------------------------------------------------
 def _load_demo_maker():
     spec = importlib.util.spec_from_file_location(
-        "make_op_demo_module", ROOT / "export" / "make_op_demo_module.py"
+        "make_op_demo_module", ROOT / "examples" / "embedding" / "make_op_demo_module.py"
     )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -612,12 +612,12 @@ def _load_demo_maker():
 @pytest.mark.slow
 def test_cpp_program_matches_python(tmp_path):
     if shutil.which("cmake") is None or shutil.which("c++") is None:
-        pytest.fail("cmake and a C++ compiler are needed to build export/cpp")
+        pytest.fail("cmake and a C++ compiler are needed to build examples/embedding/cpp")
     build = tmp_path / "build"
     cfg = [
         "cmake",
         "-S",
-        str(ROOT / "export" / "cpp"),
+        str(ROOT / "examples" / "embedding" / "cpp"),
         "-B",
         str(build),
         f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",

@@ -49,7 +49,7 @@ class _Inputs(torch.nn.Module):
 
 def save_inputs(path: str | Path, frames: Tensor, backgrounds: Tensor,
                 boxes: Tensor | None = None) -> None:
-    """Write the inputs of ``export/cpp/pipeline``'s program: ``frames``, ``backgrounds``
+    """Write the inputs of ``examples/embedding/cpp/pipeline``'s program: ``frames``, ``backgrounds``
     ``(B, 3, H, W)`` and optionally ``boxes (B, 3)`` px, as a TorchScript module file."""
     tensors = {"frames": frames, "backgrounds": backgrounds}
     if boxes is not None:

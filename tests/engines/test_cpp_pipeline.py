@@ -78,11 +78,11 @@ def test_cpp_predict_and_refusals(tiny_export, batch, tmp_path):
 
 @pytest.fixture(scope="session")
 def demo_program(tmp_path_factory):
-    """export/cpp/pipeline built with CMake against the installed package (once per session)."""
+    """examples/embedding/cpp/pipeline built with CMake against the installed package (once per session)."""
     if shutil.which("cmake") is None or shutil.which("c++") is None:
-        pytest.fail("cmake and a C++ compiler are needed to build export/cpp/pipeline")
+        pytest.fail("cmake and a C++ compiler are needed to build examples/embedding/cpp/pipeline")
     build = tmp_path_factory.mktemp("pipeline_demo")
-    for cmd in (["cmake", "-S", str(ROOT / "export" / "cpp" / "pipeline"), "-B", str(build),
+    for cmd in (["cmake", "-S", str(ROOT / "examples" / "embedding" / "cpp" / "pipeline"), "-B", str(build),
                  f"-DPython_EXECUTABLE={sys.executable}"],
                 ["cmake", "--build", str(build), "--parallel", "2"]):
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)

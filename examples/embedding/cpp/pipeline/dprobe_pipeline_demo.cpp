@@ -4,7 +4,7 @@
 //
 // EXPORT_DIR is written by `dprobe export --formats torchscript`, OPS_LIBRARY is dprobe's op
 // library (lib_C.so), INPUTS.pt a TorchScript module holding the tensors `frames` and
-// `backgrounds` (B, 3, H, W) and optionally `boxes` (B, 3) px (export/make_pipeline_inputs.py).
+// `backgrounds` (B, 3, H, W) and optionally `boxes` (B, 3) px (examples/embedding/make_pipeline_inputs.py).
 // Prints one line per sample of the end-to-end prediction (`joints b` + 51 values, mm) and of
 // the attack (`attack b initial_mm final_mm iterations success`).
 #include <pipeline/attack.h>

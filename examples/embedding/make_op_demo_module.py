@@ -1,6 +1,6 @@
-"""Write the TorchScript module run by the C++ example program export/cpp/dprobe_op_demo.
+"""Write the TorchScript module run by the C++ example program examples/embedding/cpp/dprobe_op_demo.
 
-    python export/make_op_demo_module.py OUT.pt [--seed N]
+    python examples/embedding/make_op_demo_module.py OUT.pt [--seed N]
 
 The module's forward(fg, mask, background, src_theta, dst_theta) returns a scalar loss on
 torch.ops.dprobe.composite_crop; it carries example inputs as attributes example_<name> so the C++

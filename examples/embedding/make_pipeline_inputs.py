@@ -1,6 +1,6 @@
-"""Write the inputs of the C++ example program export/cpp/pipeline and print Python's numbers.
+"""Write the inputs of the C++ example program examples/embedding/cpp/pipeline and print Python's numbers.
 
-    python export/make_pipeline_inputs.py --export DIR --studio tiny.h5 --out inputs.pt
+    python examples/embedding/make_pipeline_inputs.py --export DIR --studio tiny.h5 --out inputs.pt
                                           [--frames 4] [--iterations 50] [--truth-boxes]
 
 Takes evenly spaced frames of the studio with their camera backgrounds, saves them for the

@@ -2,7 +2,7 @@
 //
 //   dprobe_op_demo MODULE.pt OP_LIBRARY.so
 //
-// MODULE.pt is written by export/make_op_demo_module.py: a scripted module whose forward(fg, mask,
+// MODULE.pt is written by examples/embedding/make_op_demo_module.py: a scripted module whose forward(fg, mask,
 // background, src_theta, dst_theta) returns a scalar loss built on torch.ops.dprobe.composite_crop
 // and which carries example inputs as attributes example_fg, example_mask, ... The program loads
 // the op library (registering the schemas, the CPU kernels and the C++ autograd), loads the
