@@ -30,3 +30,11 @@ def tiny_path(tmp_path_factory):
 def tiny(tiny_path) -> Studio:
     """The tiny studio in memory."""
     return Studio.open(tiny_path)
+
+
+@pytest.fixture(scope="session")
+def tiny48_path(tmp_path_factory):
+    """The same `tiny` studio with 48 px crops (``--crop-size 48``), built once per session."""
+    path = tmp_path_factory.mktemp("studio48") / "tiny48.h5"
+    build_studio("tiny", path, seed=0, progress=False, crop_size=48)
+    return path

@@ -4,7 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from dprobe.cli.options import add_force, add_quiet, add_seed, add_studio, open_studio
+from dprobe.cli.options import (
+    add_force,
+    add_quiet,
+    add_seed,
+    add_studio,
+    open_studio,
+    positive_int,
+)
 from dprobe.errors import DprobeError
 from dprobe.files import check_writable
 
@@ -15,8 +22,9 @@ def _build(args: argparse.Namespace) -> int:
     from dprobe.data.build import build_studio
 
     stats = build_studio(args.preset, args.out, seed=args.seed, force=args.force,
-                         progress=not args.quiet)
-    print(f"wrote {args.out}: {stats['crops']} crops of {stats['subjects']} subjects in "
+                         progress=not args.quiet, crop_size=args.crop_size)
+    print(f"wrote {args.out}: {stats['crops']} crops ({args.crop_size} px) of "
+          f"{stats['subjects']} subjects in "
           f"{stats['seconds']:.1f} s ({stats['crops_per_second']:.0f} crops/s rendered), "
           f"{stats['bytes'] / 1e6:.1f} MB")
     return 0
@@ -69,6 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="tiny (tests, seconds) or standard (training, ~2 min); default "
                         "%(default)s")
     b.add_argument("--out", required=True, metavar="FILE", help="output HDF5 file")
+    b.add_argument("--crop-size", type=positive_int, default=64, metavar="C",
+                   help="side of the stored crops, px (default %(default)s); models of other "
+                        "crop sizes are probed on any studio: their crops are rendered again")
     add_seed(b)
     add_force(b)
     add_quiet(b)

@@ -12,7 +12,7 @@ import math
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import h5py
 import numpy as np
@@ -22,7 +22,7 @@ from torch import Tensor
 from dprobe.data import appearance as A
 from dprobe.data.motion import ACTION_NAMES, Style, perform
 from dprobe.data.render import body_points, render_crop, render_room
-from dprobe.data.studio import Studio
+from dprobe.data.studio import Studio, check_crop_size
 from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.errors import DprobeError
 from dprobe.files import atomic_output, check_writable
@@ -144,8 +144,11 @@ def make_sequences(names: list[str], apps: Tensor, preset: Preset,
 
 
 def build_studio(preset_name: str, out: str | os.PathLike, seed: int = 0, force: bool = False,
-                 chunk: int = 96, progress: bool = True) -> dict:
+                 chunk: int = 96, progress: bool = True, crop_size: int | None = None) -> dict:
     """Render a studio preset into ``out`` (HDF5); returns build statistics.
+
+    ``crop_size`` (px, default the preset's 64) is the size of the stored crops; everything
+    else (subjects, poses, cameras, boxes) depends only on the preset and ``seed``.
 
     The file is written to a temporary name and moved into place only when complete, so an
     existing file is never left half-written; without ``force`` an existing ``out`` is refused.
@@ -155,6 +158,8 @@ def build_studio(preset_name: str, out: str | os.PathLike, seed: int = 0, force:
                           f"{', '.join(PRESETS)}")
     out = check_writable(out, force)
     preset = PRESETS[preset_name]
+    if crop_size is not None:
+        preset = replace(preset, crop_size=check_crop_size(crop_size))
     gen = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
     cams = studio_cameras(preset.frame_size, gen)

@@ -15,6 +15,12 @@ Layout (N crops, c crop size, n_cam cameras, H x W frames):
 
 ``Studio`` holds the same arrays as tensors; ``dprobe.data.h36m`` builds one from Human3.6M, so
 the datasets work on either.
+
+The stored crops are a cache at the file's ``crop_size``, not a limit: ``image``, ``mask`` and
+``background`` take a ``size`` and give the same boxes' crops at that size, rendered again by
+the studio's renderer from the stored joints, appearance, cameras and backgrounds (a capture
+without them, such as Human3.6M, resamples its stored crops instead: ``renderable``). Crops at
+another size are made on first use, row by row, and kept.
 """
 from __future__ import annotations
 
@@ -67,6 +73,7 @@ class Studio:
     backgrounds: Tensor | None = None   # (n_cam, H, W, 3) uint8
     row_rotations: Tensor | None = None  # (N, 3, 3) world->camera, where it varies per row
     attrs: dict = field(default_factory=dict)
+    _sized: dict = field(default_factory=dict, repr=False)  # size -> _SizedCrops
 
     @property
     def n(self) -> int:
@@ -137,18 +144,34 @@ class Studio:
                 out[idx] = (crop.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
         return out
 
+    @property
+    def renderable(self) -> bool:
+        """Whether crops at other sizes are rendered (joints, appearance vectors and full-frame
+        backgrounds are all present) rather than resampled from the stored crops."""
+        return self.backgrounds is not None and self.appearance.shape[-1] > 0
+
     # ---- per-index accessors (idx: int, slice, list or LongTensor) -------------------------
-    def image(self, idx) -> Tensor:
-        """Crops ``(B, 3, c, c)`` float32 in [0, 1]."""
-        return _to_float_image(self.crops[idx])
+    def image(self, idx, size: int | None = None) -> Tensor:
+        """Crops ``(B, 3, s, s)`` float32 in [0, 1]; ``s`` is ``size`` (default: the stored
+        ``crop_size``)."""
+        return _to_float_image(self._at(size, "crops", idx))
 
-    def background(self, idx) -> Tensor:
-        """Background crops ``(B, 3, c, c)`` float32 in [0, 1] (same boxes as the crops)."""
-        return _to_float_image(self.bg_crops[idx])
+    def background(self, idx, size: int | None = None) -> Tensor:
+        """Background crops ``(B, 3, s, s)`` float32 in [0, 1] (same boxes as the crops)."""
+        return _to_float_image(self._at(size, "bg_crops", idx))
 
-    def mask(self, idx) -> Tensor:
-        """Soft silhouettes ``(B, 1, c, c)`` float32 in [0, 1]."""
-        return self.masks[idx].unsqueeze(-3).float() / 255
+    def mask(self, idx, size: int | None = None) -> Tensor:
+        """Soft silhouettes ``(B, 1, s, s)`` float32 in [0, 1]."""
+        return self._at(size, "masks", idx).unsqueeze(-3).float() / 255
+
+    def _at(self, size: int | None, kind: str, idx) -> Tensor:
+        """Rows ``idx`` of the uint8 crops, masks or background crops at ``size`` px."""
+        if size is None or size == self.crop_size:
+            return getattr(self, kind)[idx]
+        check_crop_size(size)
+        if size not in self._sized:
+            self._sized[size] = _SizedCrops(self, size)
+        return self._sized[size].rows(kind, idx)
 
     def pose(self, idx) -> Tensor:
         """Pose targets ``(B, 17, 3)``: root-relative joints in the camera frame, mm."""
@@ -210,6 +233,65 @@ class Studio:
             "actions": self.action_names, "sequences": int(self.sequence.unique().numel()),
             **{k: v for k, v in self.attrs.items() if k in ("preset", "seed", "version")},
         }
+
+
+#: The crop sizes a studio and the models probed on it may have (px).
+CROP_SIZES = range(16, 513)
+
+
+def check_crop_size(size: int) -> int:
+    """``size`` if it is a crop size dprobe can render (``CROP_SIZES``), else a DprobeError."""
+    if isinstance(size, bool) or not isinstance(size, int) or size not in CROP_SIZES:
+        raise DprobeError(f"crop size {size!r} px is not supported; use a whole number from "
+                          f"{CROP_SIZES.start} to {CROP_SIZES.stop - 1}")
+    return size
+
+
+class _SizedCrops:
+    """A studio's crops, masks and background crops at another size, made on first use per row:
+    rendered again where the studio is ``renderable``, else resampled from the stored crops."""
+
+    def __init__(self, studio: Studio, size: int, chunk: int = 64) -> None:
+        self.studio, self.size, self.chunk = studio, size, chunk
+        n = studio.n
+        self.crops = torch.zeros(n, size, size, 3, dtype=torch.uint8)
+        self.bg_crops = torch.zeros_like(self.crops)
+        self.masks = torch.zeros(n, size, size, dtype=torch.uint8)
+        self.done = torch.zeros(n, dtype=torch.bool)
+
+    def rows(self, kind: str, idx) -> Tensor:
+        wanted = torch.arange(self.studio.n)[idx].reshape(-1)
+        missing = wanted[~self.done[wanted]].unique()
+        if missing.numel():
+            for part in missing.split(self.chunk):
+                self._make(part)
+        return getattr(self, kind)[idx]
+
+    def _make(self, rows: Tensor) -> None:
+        from dprobe.data.render import render_crop
+
+        s, size = self.studio, self.size
+        if s.renderable:
+            cam = s.camera[rows]
+            frames = s.backgrounds[cam].permute(0, 3, 1, 2).float() / 255
+            r = render_crop(s.joints3d_world[rows], s.appearance[rows], s.cameras["R"][cam],
+                            s.cameras["t"][cam], s.cameras["K"][cam], s.boxes[rows], size,
+                            frames)
+            image, mask = r.image, r.mask
+            background = crop_at(frames, s.theta(rows), size)
+        else:  # the stored crops, resampled over their whole extent
+            identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(len(rows), 2, 3)
+            image = crop_at(s.image(rows), identity, size)
+            mask = crop_at(s.mask(rows), identity, size)
+            background = crop_at(s.background(rows), identity, size)
+        self.crops[rows] = _to_uint8(image.permute(0, 2, 3, 1))
+        self.masks[rows] = _to_uint8(mask[:, 0])
+        self.bg_crops[rows] = _to_uint8(background.permute(0, 2, 3, 1))
+        self.done[rows] = True
+
+
+def _to_uint8(x: Tensor) -> Tensor:
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8)
 
 
 def _to_float_image(x: Tensor) -> Tensor:
