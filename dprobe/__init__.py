@@ -9,6 +9,8 @@ Layers (every import points down; docs/conventions.md holds the conventions):
 - above ``models``: ``probes`` (held-out evaluation, swap, zero appearance, channels, embedding,
   the attack), ``export`` and ``engines`` (deployment), ``sweep`` (specs, results store,
   backends), ``report`` (figures, tables, HTML), which nothing imports but the CLI;
+- ``sources`` (where a model comes from: a shipped name, a checkpoint or export folder, the
+  user's code) sits on ``models`` and ``export``; ``sweep`` and the CLI load models through it;
 - ``cli`` on top: one module per command group.
 """
 

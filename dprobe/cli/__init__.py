@@ -15,13 +15,25 @@ import signal
 import sys
 
 from dprobe import __version__
-from dprobe.cli import attack, bench, demo, export, models, probe, report, studio, sweep, train
+from dprobe.cli import (
+    attack,
+    bench,
+    check,
+    demo,
+    export,
+    models,
+    probe,
+    report,
+    studio,
+    sweep,
+    train,
+)
 from dprobe.cli.options import Parser
 from dprobe.errors import DprobeError
 
 __all__ = ["build_parser", "main"]
 
-GROUPS = (studio, demo, train, models, probe, attack, sweep, report, export, bench)
+GROUPS = (studio, demo, train, models, check, probe, attack, sweep, report, export, bench)
 
 
 def build_parser() -> Parser:

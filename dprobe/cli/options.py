@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_THREADS",
     "Parser",
     "add_force",
+    "add_model",
     "add_quiet",
     "add_seed",
     "add_studio",
@@ -73,6 +74,16 @@ seed = _number(int, "a whole number", lambda v: 0 <= v < 2**63, what="in [0, 2^6
 def add_studio(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--studio", required=required, metavar="FILE",
                    help="studio HDF5 file (`dprobe studio build`)")
+
+
+def add_model(p: argparse.ArgumentParser, several: bool = False, flag: str = "--model") -> None:
+    """``--model SOURCE`` (repeatable with ``several``): any model source
+    (``dprobe.sources``)."""
+    from dprobe.sources import SOURCE_FORMS
+
+    p.add_argument(flag, required=True, action="append" if several else "store",
+                   metavar="SOURCE", help=f"the model: {SOURCE_FORMS}"
+                                          + (" (repeat for several)" if several else ""))
 
 
 def add_force(p: argparse.ArgumentParser) -> None:
