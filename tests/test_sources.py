@@ -4,8 +4,9 @@ import pytest
 
 from dprobe.errors import DprobeError
 from dprobe.models.checkpoint import save_checkpoint
+from dprobe.models.reference import ReferenceModel
 from dprobe.sources import KINDS, load_model, parse_source
-from tests.support import make_model  # noqa: F401  (fixture)
+from tests.support import SMALL_NET
 
 USER = "tests/models/user_networks.py"
 
@@ -18,12 +19,12 @@ def test_a_shipped_name():
     assert load_model("nsd").crop_size == 64
 
 
-def test_a_checkpoint_folder(tmp_path, make_model):
-    folder = save_checkpoint(make_model(), tmp_path / "mine")
+def test_a_checkpoint_folder(tmp_path):
+    folder = save_checkpoint(ReferenceModel(SMALL_NET), tmp_path / "mine")
     source = parse_source(str(folder))
     assert (source.kind, source.label) == ("checkpoint", "mine")
     assert source.location == str(folder.resolve())
-    assert load_model(source).crop_size == make_model().crop_size
+    assert load_model(source).crop_size == SMALL_NET.crop_size
 
 
 @pytest.mark.parametrize("text", [f"{USER}:build", "tests.models.user_networks:build"])
