@@ -42,7 +42,7 @@ from dprobe.probes.attack import (
     success_curve,
     summarise,
 )
-from dprobe.probes.attack_generators import DecoderGenerator, RendererGenerator
+from dprobe.probes.attack_generators import make_generator
 
 __all__ = ["register"]
 
@@ -53,15 +53,6 @@ SUMMARY_COLUMNS = (
     ("psnr_db", "PSNR dB", "{:.2f}"), ("mse", "MSE", "{:.4f}"),
 )
 CURVE_POINTS = 61
-
-
-def _generator(name: str, target, target_name: str, studio):
-    """The generator named on the command line (see ``--generator``)."""
-    if name == "self":
-        return DecoderGenerator(target, target_name)
-    if name == "renderer":
-        return RendererGenerator(studio.crop_size, studio.frame_hw)
-    return DecoderGenerator(registry.load(name), name)
 
 
 def _config(args: argparse.Namespace) -> AttackConfig:
@@ -88,7 +79,7 @@ def _attack(args: argparse.Namespace) -> int:
     studio = open_studio(args.studio)
     rows = select_rows(studio, args.subjects, args.frames)
     target = registry.load(args.target)
-    generator = _generator(args.generator, target, args.target, studio)
+    generator = make_generator(args.generator, target, studio.frame_hw)
     pick = set(evenly_spaced(rows.numel(), args.examples)) if args.examples else set()
 
     records, examples, images = [], [], {"input": [], "initial": [], "attacked": []}

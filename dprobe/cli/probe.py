@@ -1,4 +1,4 @@
-"""``dprobe probe swap|zero|channels|embed|metrics|all``: the disentanglement probes (issue 9).
+"""``dprobe probe NAME|all``: the disentanglement probes (``dprobe.probes.registry``).
 
 Output folder (written atomically): ``<out>/<model>/<probe>.json`` (the probe's numbers, its
 settings and wall-clock seconds) and the probe's PNG figures beside it; ``<out>/summary.json``
@@ -26,43 +26,21 @@ from dprobe.errors import DprobeError
 
 __all__ = ["register"]
 
-COMMANDS = ("swap", "zero", "channels", "embed", "metrics", "all")
 #: Epochs of each IOB decoder unless --iob-epochs says otherwise.
 IOB_EPOCHS = 40
-
-
-def _headline(probe: str, numbers: dict) -> dict:
-    """The few numbers of a probe that the summary shows."""
-    if probe == "swap":
-        f = numbers["featured"]
-        return {"leak": f["leak"], "leak_raw": f["leak_raw"],
-                "mean_leak_all_pairs": f["mean_leak_all_pairs"]}
-    if probe == "zero":
-        return {k: numbers[k] for k in ("retention_zero", "retention_mean")}
-    if probe == "channels":
-        return numbers["flips"]
-    if probe == "embed":
-        return {"action_from_h_a": numbers["action_from_h_a"]["accuracy"],
-                "subject_from_h_p": numbers["subject_from_h_p"]["accuracy"],
-                "r2_from_h_p": numbers["r2_from_h_p"]}
-    out = {"dc": numbers["dc"], "dc_batched": numbers["dc_batched"]["mean"],
-           "dc_shuffled_batched": numbers["dc_shuffled_batched"]["mean"]}
-    for key in ("iob_a", "iob_p"):
-        if key in numbers:
-            out[key] = numbers[key]["iob"]
-    return out
 
 
 def _probe(args: argparse.Namespace) -> int:
     from dprobe.files import atomic_directory
     from dprobe.metrics.disentanglement import IOBSchedule
     from dprobe.models import registry
+    from dprobe.probes.base import ProbeSettings
     from dprobe.probes.counterfactual import Scene
-    from dprobe.probes.run import PROBES, ProbeSettings, run_probe
+    from dprobe.probes.registry import get_probe, probe_names, run_probe
     from dprobe.report.probe_figures import write_probe_figures
 
     set_threads(args.threads)
-    probes = PROBES if args.command_probe == "all" else (args.command_probe,)
+    probes = probe_names() if args.command_probe == "all" else (args.command_probe,)
     names = [str(m) for m in args.model]
     stems = [Path(m).name for m in names]
     if len(set(stems)) != len(stems):
@@ -96,7 +74,7 @@ def _probe(args: argparse.Namespace) -> int:
                 (folder / f"{probe}.json").write_text(json.dumps(numbers, indent=2) + "\n")
                 figures = write_probe_figures(probe, result, folder, stem)
                 summary["models"][stem][probe] = {"seconds": result.seconds,
-                                                  **_headline(probe, result.numbers()),
+                                                  **get_probe(probe).headline(result.numbers()),
                                                   "figures": figures}
             summary["models"][stem]["seconds"] = time.perf_counter() - started
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -105,13 +83,17 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``probe`` with its sub-commands."""
+    """Add ``probe`` with its sub-commands (one per registered probe, and ``all``)."""
+    from dprobe.probes.registry import get_probe, probe_names
+
+    names = probe_names()
+    listing = "; ".join(f"{name}: {get_probe(name).title}" for name in names)
     p = sub.add_parser("probe", help="probes of pose/appearance disentanglement",
-                       description="Swap, zero-appearance, channel, embedding and metric probes "
-                                   "of one or more models on a studio, scored against its "
-                                   "exact counterfactual renders (JSON + PNG per probe).")
-    p.add_argument("command_probe", choices=COMMANDS, metavar="PROBE",
-                   help="swap | zero | channels | embed | metrics | all")
+                       description="Probes of one or more models on a studio, scored against "
+                                   "its exact counterfactual renders (JSON + PNG per probe). "
+                                   f"{listing}; all: every one of them.")
+    p.add_argument("command_probe", choices=(*names, "all"), metavar="PROBE",
+                   help=" | ".join((*names, "all")))
     p.add_argument("--model", required=True, action="append",
                    help="shipped name or checkpoint directory (repeat for several)")
     add_studio(p)

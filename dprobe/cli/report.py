@@ -1,5 +1,5 @@
 """``dprobe report --db FILE --out DIR``: the static HTML report of a sweep's results, and the
-same report as GitHub Markdown (``report.md``) beside it (issue 13)."""
+same report as GitHub Markdown (``report.md``) beside it."""
 from __future__ import annotations
 
 import argparse

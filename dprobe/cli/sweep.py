@@ -1,4 +1,4 @@
-"""``dprobe sweep plan|run``: robustness sweeps from a TOML spec into an SQLite table (issue 13).
+"""``dprobe sweep plan|run``: robustness sweeps from a TOML spec into an SQLite table.
 
 ``plan SPEC`` prints the work items, samples and an estimated time; ``run SPEC --db FILE``
 computes every unfinished item (killed and started again, it resumes; see ``dprobe.sweep``).

@@ -53,8 +53,8 @@ Defaults and why:
   (the paper's 20 mm); the paper's successful attacks end at 170-200 mm.
 - ``iterations = 50``: 50 updates at the default ``lr`` can move every entry of ``h`` by up to 5
   code RMS (or 5 colour units: any colour), far more than a successful attack needs (most
-  succeed within 20, see benchmarks/RESULTS.md, "Attack (issue 10)"), while a table of 13 runs
-  stays within minutes on 2 CPU threads.
+  succeed within 20: benchmarks/attack_tables.py, figures in benchmarks/RESULTS.md), while a
+  table of 13 runs stays within minutes on 2 CPU threads.
 - ``lr = 0.1``: each update moves every entry of ``h`` by at most about 0.1 of the code's RMS
   (decoders) or 0.1 colour units (renderer; Adam's steps are about ``lr`` per entry whatever
   the gradient's scale), a small change of the image per step. In trials on the tiny studio,
@@ -64,6 +64,7 @@ Defaults and why:
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -85,6 +86,7 @@ __all__ = [
     "AttackResult",
     "attack",
     "attack_rows",
+    "attack_summary",
     "result_rows",
     "select_rows",
     "studio_batch",
@@ -358,30 +360,33 @@ def success_curve(final_mm: Tensor, thresholds_mm: Tensor) -> Tensor:
     return (final_mm[None, :] > thresholds_mm[:, None]).float().mean(dim=1)
 
 
-def summarise(rows: Sequence[dict], key: str = "subject") -> dict[str, dict]:
-    """Figures per ``key`` value (e.g. subject) and over all rows (``"all"``) of result rows.
+def attack_summary(rows: Sequence[dict]) -> dict:
+    """The figures of a group of result rows (``result_rows``, or the sweep's stored rows).
 
     ``samples``; means of ``initial_mpjpe_mm``, ``final_mpjpe_mm`` (mm) and ``iterations``;
     ``success`` (fraction); ``ssim``, ``psnr_db``, ``mse``: means over the samples the attack
-    changed (iterations > 0; a sample that starts past the threshold is not attacked and its
-    images are identical), None where there is none.
+    changed (``attacked``: iterations > 0; a sample that starts past the threshold is not
+    attacked and its images are identical). A mean leaves out values that are None or not
+    finite (the PSNR of identical images is infinite) and is None where none is left.
     """
+    def mean(values: list) -> float | None:
+        finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+        return sum(finite) / len(finite) if finite else None
+
+    attacked = [r for r in rows if r["iterations"] > 0]
+    return {
+        "samples": len(rows),
+        **{k: mean([r[k] for r in rows])
+           for k in ("initial_mpjpe_mm", "final_mpjpe_mm", "iterations", "success")},
+        **{k: mean([r[k] for r in attacked]) for k in ("ssim", "psnr_db", "mse")},
+        "attacked": len(attacked),
+    }
+
+
+def summarise(rows: Sequence[dict], key: str = "subject") -> dict[str, dict]:
+    """``attack_summary`` per ``key`` value (e.g. subject) and over all rows (``"all"``)."""
     groups: dict[str, list[dict]] = {}
     for row in rows:
         groups.setdefault(str(row[key]), []).append(row)
     groups["all"] = list(rows)
-
-    def mean(values: list[float]) -> float | None:
-        return sum(values) / len(values) if values else None
-
-    out = {}
-    for name, group in groups.items():
-        attacked = [r for r in group if r["iterations"] > 0]
-        out[name] = {
-            "samples": len(group),
-            **{k: mean([float(r[k]) for r in group])
-               for k in ("initial_mpjpe_mm", "final_mpjpe_mm", "iterations", "success")},
-            **{k: mean([r[k] for r in attacked]) for k in ("ssim", "psnr_db", "mse")},
-            "attacked": len(attacked),
-        }
-    return out
+    return {name: attack_summary(group) for name, group in groups.items()}

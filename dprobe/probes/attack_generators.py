@@ -14,6 +14,9 @@ A generator fixes, for a batch of frames, everything but one appearance variable
   silhouette (the renderer's coverage, which depends on geometry only) is exactly ``M^0``. The
   attacked image is a genuine render of the same person in the same pose in other clothes.
 
+``make_generator(name, target, frame_hw)`` is the generator a command line or a sweep names:
+``"self"`` (the target's decoder), ``"renderer"``, or a model (shipped name or checkpoint).
+
 ``step_scale`` gives each sample's unit of change of ``h_a`` (the attack's learning rate is
 multiplied by it): the RMS of the initial code for a decoder, whose code scales differ by
 orders of magnitude between models (DRNet's ``h_a`` is ~1e-3, NSD's ~1), and 1 (colour units)
@@ -32,16 +35,22 @@ from torch import Tensor
 from dprobe.data import appearance as A
 from dprobe.data.render import render_crop
 from dprobe.geometry import crop_at
+from dprobe.models import registry
 from dprobe.models.protocol import PoseAppearanceModel
 
 __all__ = [
     "COLOUR_ENTRIES",
+    "GENERATOR_KINDS",
     "AttackGenerator",
     "DecoderGenerator",
     "RendererGenerator",
     "Synthesis",
     "frame_theta",
+    "make_generator",
 ]
+
+#: Generators that are not a model: the target's own decoder, and the studio renderer.
+GENERATOR_KINDS = ("self", "renderer")
 
 #: Indices of the colour entries of the appearance vector the renderer generator optimises.
 COLOUR_ENTRIES = torch.cat([torch.arange(s.start, s.stop) for s in
@@ -164,3 +173,16 @@ class RendererGenerator:
     def with_models(self, convert: Callable[[PoseAppearanceModel], PoseAppearanceModel]
                     ) -> RendererGenerator:
         return self
+
+
+def make_generator(name: str, target: PoseAppearanceModel, frame_hw: tuple[int, int],
+                   load: Callable[[str], PoseAppearanceModel] = registry.load
+                   ) -> AttackGenerator:
+    """The generator ``name`` for attacks on ``target`` in frames of ``frame_hw`` px: "self"
+    (the target's decoder), "renderer" (the studio renderer, drawing the target's crop size),
+    or a model's decoder, ``load(name)`` (a shipped name or checkpoint directory)."""
+    if name == "self":
+        return DecoderGenerator(target, "self")
+    if name == "renderer":
+        return RendererGenerator(target.crop_size, frame_hw)
+    return DecoderGenerator(load(name), name)

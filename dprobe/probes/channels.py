@@ -33,9 +33,10 @@ from tqdm import tqdm
 from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.metrics.pose import mpjpe
 from dprobe.models.protocol import PoseAppearanceModel, composite
+from dprobe.probes.base import Probe, ProbeResult, ProbeSettings
 from dprobe.probes.counterfactual import Scene, batches, reconstruct
 
-__all__ = ["ChannelResult", "appearance_probability", "channel_probe", "mix_channels",
+__all__ = ["PROBE", "ChannelResult", "appearance_probability", "channel_probe", "mix_channels",
            "nearest_pose_probability", "projection_weights"]
 
 
@@ -123,7 +124,7 @@ def _first_above(ks: list[int], values: list[float], level: float = 0.5) -> int 
 
 
 @dataclass
-class ChannelResult:
+class ChannelResult(ProbeResult):
     """Appearance probabilities, K-sweep curves and the strip of decoded images."""
 
     probability: Tensor
@@ -206,3 +207,17 @@ def channel_probe(model: PoseAppearanceModel, scene: Scene, a: str = "S7", b: st
                 "probability_subjects": list(probability_subjects), "subjects": list(subjects),
                 "probability_poses": len(prob_rows)}
     return ChannelResult(probability, curves, flips, settings, strip)
+
+
+def _run(model: PoseAppearanceModel, scene: Scene, settings: ProbeSettings,
+         progress: bool) -> ChannelResult:
+    a, b = settings.pair
+    return channel_probe(model, scene, a=a, b=b, per_camera=settings.per_camera,
+                         k_step=settings.k_step, progress=progress)
+
+
+#: 2.7 CPU seconds per frame per camera (one thread, the reference machine).
+PROBE = Probe(name="channels", title="the appearance channels of the pose code and the K-sweep "
+                                     "(paper Fig. 5-6)",
+              run=_run, result_type=ChannelResult, headline=lambda numbers: numbers["flips"],
+              estimate_seconds=lambda s: 2.7 * s.per_camera)

@@ -1,4 +1,4 @@
-"""Control models whose disentanglement is known by construction (issue 9, item 6).
+"""Control models whose disentanglement is known by construction.
 
 ``StudioModel``: the studio itself wrapped as a ``PoseAppearanceModel``. Its encoder is an
 oracle that recognises every image its ``Scene`` handed out (stored crops and counterfactual

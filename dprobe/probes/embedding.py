@@ -25,9 +25,10 @@ from torch import Tensor
 from dprobe.data import appearance as A
 from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.models.protocol import PoseAppearanceModel
+from dprobe.probes.base import Probe, ProbeResult, ProbeSettings
 from dprobe.probes.counterfactual import Scene, encode_all
 
-__all__ = ["EmbeddingResult", "embedding_probe", "linear_classifier_score",
+__all__ = ["PROBE", "EmbeddingResult", "embedding_probe", "linear_classifier_score",
            "linear_regression_score"]
 
 #: Attributes regressed from the codes, and their entries in the appearance vector.
@@ -76,7 +77,7 @@ def linear_regression_score(codes: Tensor, targets: Tensor, folds: int = 5, seed
 
 
 @dataclass
-class EmbeddingResult:
+class EmbeddingResult(ProbeResult):
     """Linear-probe scores and the t-SNE points of one subject's appearance codes."""
 
     numbers_: dict
@@ -137,3 +138,23 @@ def _linear_probes(h_a: Tensor, h_p: Tensor, h_a_cf: Tensor, h_p_cf: Tensor, ran
     numbers["r2_from_h_p"]["build"] = linear_regression_score(h_p, build, seed=seed)
     numbers["r2_from_h_a"]["build"] = linear_regression_score(h_a, build, seed=seed)
     return numbers
+
+
+def _run(model: PoseAppearanceModel, scene: Scene, settings: ProbeSettings,
+         progress: bool) -> EmbeddingResult:
+    return embedding_probe(model, scene, tsne_subject=settings.pair[0],
+                           per_camera=settings.embed_per_camera, seed=settings.seed,
+                           progress=progress)
+
+
+def _headline(numbers: dict) -> dict:
+    return {"action_from_h_a": numbers["action_from_h_a"]["accuracy"],
+            "subject_from_h_p": numbers["subject_from_h_p"]["accuracy"],
+            "r2_from_h_p": numbers["r2_from_h_p"]}
+
+
+#: 1.1 CPU seconds per frame per camera (one thread, the reference machine).
+PROBE = Probe(name="embed", title="t-SNE and held-out linear probes of the codes "
+                                  "(paper Fig. 4, 9)",
+              run=_run, result_type=EmbeddingResult, headline=_headline,
+              estimate_seconds=lambda s: 1.1 * s.embed_per_camera)

@@ -1,4 +1,4 @@
-"""Evaluation of a model on the held-out subjects (issue 4, item 5).
+"""Evaluation of a model on the held-out subjects.
 
 Per subject and over all of them (frames pooled):
 - reconstruction of each crop from its own codes, composited over its background: PSNR (dB) and

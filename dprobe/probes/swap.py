@@ -24,9 +24,10 @@ from tqdm import tqdm
 from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.metrics.image import psnr, ssim
 from dprobe.models.protocol import PoseAppearanceModel, composite
+from dprobe.probes.base import Probe, ProbeResult, ProbeSettings
 from dprobe.probes.counterfactual import Scene, batches, reconstruct
 
-__all__ = ["SwapResult", "appearance_leak", "swap_probe"]
+__all__ = ["PROBE", "SwapResult", "appearance_leak", "swap_probe"]
 
 
 def appearance_leak(x: Tensor, toward_b: Tensor, toward_a: Tensor,
@@ -40,7 +41,7 @@ def appearance_leak(x: Tensor, toward_b: Tensor, toward_a: Tensor,
 
 
 @dataclass
-class SwapResult:
+class SwapResult(ProbeResult):
     """Leak matrices (rows: pose subject A, columns: appearance subject B) and example images."""
 
     subjects: list[str]
@@ -142,3 +143,21 @@ def swap_probe(model: PoseAppearanceModel, scene: Scene,
     feat["mean_leak_all_pairs"] = _mean_off_diagonal(leak)
     feat["mean_leak_raw_all_pairs"] = _mean_off_diagonal(raw)
     return SwapResult(subjects, leak, pooled, raw, feat, len(rows_a), examples)
+
+
+def _run(model: PoseAppearanceModel, scene: Scene, settings: ProbeSettings,
+         progress: bool) -> SwapResult:
+    return swap_probe(model, scene, featured=settings.pair, per_camera=settings.per_camera,
+                      progress=progress)
+
+
+def _headline(numbers: dict) -> dict:
+    f = numbers["featured"]
+    return {"leak": f["leak"], "leak_raw": f["leak_raw"],
+            "mean_leak_all_pairs": f["mean_leak_all_pairs"]}
+
+
+#: 6 CPU seconds per frame per camera (one thread, the reference machine).
+PROBE = Probe(name="swap", title="the appearance leak of a swapped appearance code (paper Fig. 2)",
+              run=_run, result_type=SwapResult, headline=_headline,
+              estimate_seconds=lambda s: 6.0 * s.per_camera)

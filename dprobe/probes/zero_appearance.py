@@ -22,9 +22,10 @@ from tqdm import tqdm
 
 from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.models.protocol import PoseAppearanceModel, composite
+from dprobe.probes.base import Probe, ProbeResult, ProbeSettings
 from dprobe.probes.counterfactual import Scene
 
-__all__ = ["ZeroAppearanceResult", "between_subject_variance", "zero_appearance_probe"]
+__all__ = ["PROBE", "ZeroAppearanceResult", "between_subject_variance", "zero_appearance_probe"]
 
 
 def between_subject_variance(images: Tensor, mask: Tensor) -> Tensor:
@@ -36,7 +37,7 @@ def between_subject_variance(images: Tensor, mask: Tensor) -> Tensor:
 
 
 @dataclass
-class ZeroAppearanceResult:
+class ZeroAppearanceResult(ProbeResult):
     """Retention with a zero and with the mean appearance code, and example images."""
 
     numbers_: dict
@@ -91,3 +92,19 @@ def zero_appearance_probe(model: PoseAppearanceModel, scene: Scene,
     examples = {"studio render": renders[:, k], "D(E(x))": stacked["reconstruction"][:, k],
                 "D(0, h_p)": stacked["zero"][:, k], "D(mean h_a, h_p)": stacked["mean"][:, k]}
     return ZeroAppearanceResult(numbers, examples)
+
+
+def _run(model: PoseAppearanceModel, scene: Scene, settings: ProbeSettings,
+         progress: bool) -> ZeroAppearanceResult:
+    return zero_appearance_probe(model, scene, per_camera=settings.per_camera, progress=progress)
+
+
+def _headline(numbers: dict) -> dict:
+    return {k: numbers[k] for k in ("retention_zero", "retention_mean")}
+
+
+#: 2.5 CPU seconds per frame per camera (one thread, the reference machine).
+PROBE = Probe(name="zero", title="the appearance the pose code keeps under a zero or mean "
+                                 "appearance code (paper Fig. 3)",
+              run=_run, result_type=ZeroAppearanceResult, headline=_headline,
+              estimate_seconds=lambda s: 2.5 * s.per_camera)

@@ -18,6 +18,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from dprobe.probes.attack import attack_summary
+from dprobe.probes.registry import probe_names
 from dprobe.report import sweep_figures
 from dprobe.report.attack_figures import plot_poses
 from dprobe.report.document import (
@@ -33,12 +35,12 @@ from dprobe.report.document import (
     to_markdown,
 )
 from dprobe.report.paper_tables import TABLE2, TABLE4
-from dprobe.report.probe_tables import leak_table, linear_probe_table, metric_table, probe_values
+from dprobe.report.probe_tables import leak_table, linear_probe_table, metric_table
 from dprobe.report.sweep_tables import (
     SETTING_KEYS,
+    fmt,
     image_table,
     main_setting,
-    mean,
     mpjpe_table,
     setting_text,
 )
@@ -60,11 +62,10 @@ pre { background: #f4f4f4; padding: 0.6em; font-size: 0.8em; overflow-x: auto; }
 p.note { font-size: 0.85em; color: #555; }
 """
 
-PROBE_ORDER = ("swap", "zero", "channels", "embed", "metrics")
-
 
 def _robustness(rows: list[dict], img: Path) -> list[Block]:
-    """The per target / generator / setting summary and the two robustness figures."""
+    """The per target / generator / setting summary (``dprobe.probes.attack.attack_summary``)
+    and the two robustness figures."""
     groups = defaultdict(list)
     for r in rows:
         groups[(r["target"], r["generator"], *(r[k] for k in SETTING_KEYS))].append(r)
@@ -72,12 +73,10 @@ def _robustness(rows: list[dict], img: Path) -> list[Block]:
               "initial MPJPE mm", "final MPJPE mm", "iterations", "SSIM", "PSNR dB"]
     body = []
     for key, group in sorted(groups.items(), key=lambda kv: str(kv[0])):
-        body.append([*key, len(group), f"{mean(r['success'] for r in group):.2f}",
-                     f"{mean(r['initial_mpjpe_mm'] for r in group):.1f}",
-                     f"{mean(r['final_mpjpe_mm'] for r in group):.1f}",
-                     f"{mean(r['iterations'] for r in group):.1f}",
-                     f"{mean(r['ssim'] for r in group):.3f}",
-                     f"{(mean(r['psnr_db'] for r in group) or float('nan')):.2f}"])
+        s = attack_summary(group)
+        body.append([*key, s["samples"], fmt(s["success"], 2), fmt(s["initial_mpjpe_mm"], 1),
+                     fmt(s["final_mpjpe_mm"], 1), fmt(s["iterations"], 1), fmt(s["ssim"], 3),
+                     fmt(s["psnr_db"], 2)])
     sweep_figures.success_rate_curves(rows, img / "success_rate.png")
     sweep_figures.final_vs_ssim(rows, img / "final_vs_ssim.png")
     return [Heading("Robustness"), Table(header, body),
@@ -150,7 +149,7 @@ def _attack_sections(rows: list[dict], store, img: Path) -> list[Block]:
 
 def _probe_sections(store, img: Path) -> list[Block]:
     items = store.items("probe")
-    values = probe_values(store)
+    values = store.probe_values()
     models = ["nsd", "drnet", "cssl", "cssl-da"]  # the paper's, always shown
     models += sorted(m for m in values if m not in models)
     out: list[Block] = [Heading("Table 3: disentanglement metrics")]
@@ -183,7 +182,7 @@ def _probe_sections(store, img: Path) -> list[Block]:
         by_model[s["model"]][s["probe"]] = item
     for model, probes in sorted(by_model.items()):
         out.append(Heading(model, 3))
-        for probe in PROBE_ORDER:
+        for probe in probe_names():
             item = probes.get(probe)
             if item is None:
                 continue

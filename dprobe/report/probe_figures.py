@@ -1,10 +1,14 @@
-"""PNG figures of the probes (issue 9), each titled with the paper figure it mirrors.
+"""PNG figures of the probes, each titled with the paper figure it mirrors.
 
-Every function takes a probe's result object (``dprobe.probes.*``) and a path, and writes one
-PNG readable without the code: titles, axis labels with units, colour bars, a caption.
+Every figure function takes a probe's result object (``dprobe.probes.*``) and a path, and
+writes one PNG readable without the code: titles, axis labels with units, colour bars, a
+caption. A probe's figures are drawn by the writer registered for its name
+(``@figure_writer("swap")``: ``(result, folder, model) -> file names``; figures are the report's
+part of a probe, see ``dprobe.probes.registry``); ``write_probe_figures`` calls it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -14,10 +18,30 @@ import matplotlib.pyplot as plt
 import numpy as np
 from torch import Tensor
 
-__all__ = ["channel_curves", "channel_strip", "image_grid", "swap_matrix", "tsne_plot",
-           "write_probe_figures"]
+from dprobe.probes.base import ProbeResult
+from dprobe.probes.registry import probe_names
+
+__all__ = ["FIGURE_WRITERS", "channel_curves", "channel_strip", "figure_writer", "image_grid",
+           "swap_matrix", "tsne_plot", "write_probe_figures"]
 
 DPI = 90
+
+#: ``(result, folder, model) -> file names``: draws one probe's figures into a folder.
+ProbeFigures = Callable[[ProbeResult, Path, str], list[str]]
+#: The figure writer of each probe that has figures, by probe name.
+FIGURE_WRITERS: dict[str, ProbeFigures] = {}
+
+
+def figure_writer(probe: str) -> Callable[[ProbeFigures], ProbeFigures]:
+    """Register the decorated function as the figure writer of the probe named ``probe``."""
+    if probe not in probe_names():
+        raise ValueError(f"no probe named {probe!r} is registered")
+
+    def register(writer: ProbeFigures) -> ProbeFigures:
+        FIGURE_WRITERS[probe] = writer
+        return writer
+
+    return register
 
 
 def _save(fig, path: Path, caption: str) -> None:
@@ -133,33 +157,45 @@ def tsne_plot(result, path: Path, model: str) -> None:
           f"{acc['accuracy']:.2f}, chance {acc['chance']:.2f}.")
 
 
-def write_probe_figures(probe: str, result, out: Path, model: str) -> list[str]:
-    """Write the figures of one probe's result into ``out``; returns the file names."""
-    written = []
+@figure_writer("swap")
+def _swap_figures(result, out: Path, model: str) -> list[str]:
+    swap_matrix(result, out / "swap_leak_matrix.png", model)
+    f = result.featured
+    image_grid(result.examples, out / "swap_images.png",
+               f"{model}: pose of {f['pose_subject']}, appearance code of "
+               f"{f['appearance_subject']} (cf. paper Fig. 2)",
+               f"leak {f['leak']:.2f} (0 = clean swap); rows: inputs, the synthesis, the "
+               "model's reconstruction of the studio's counterfactual, the counterfactual.")
+    return ["swap_leak_matrix.png", "swap_images.png"]
 
-    def name(stem: str) -> Path:
-        written.append(f"{stem}.png")
-        return out / f"{stem}.png"
 
-    if probe == "swap":
-        swap_matrix(result, name("swap_leak_matrix"), model)
-        f = result.featured
-        image_grid(result.examples, name("swap_images"),
-                   f"{model}: pose of {f['pose_subject']}, appearance code of "
-                   f"{f['appearance_subject']} (cf. paper Fig. 2)",
-                   f"leak {f['leak']:.2f} (0 = clean swap); rows: inputs, the synthesis, the "
-                   "model's reconstruction of the studio's counterfactual, the counterfactual.")
-    elif probe == "zero":
-        n = result.numbers_
-        image_grid(result.examples, name("zero_appearance_images"),
-                   f"{model}: one pose worn by each subject, decoded with zero / mean appearance "
-                   "code (cf. paper Fig. 3)",
-                   f"retention with h_a = 0: {n['retention_zero']:.2f}, with mean h_a: "
-                   f"{n['retention_mean']:.2f} (1 = the pose code keeps all the appearance).",
-                   n["subjects"])
-    elif probe == "channels":
-        channel_curves(result, name("channel_curves"), model)
-        channel_strip(result, name("channel_strip"), model)
-    elif probe == "embed":
-        tsne_plot(result, name("tsne_appearance"), model)
-    return written
+@figure_writer("zero")
+def _zero_figures(result, out: Path, model: str) -> list[str]:
+    n = result.numbers_
+    image_grid(result.examples, out / "zero_appearance_images.png",
+               f"{model}: one pose worn by each subject, decoded with zero / mean appearance "
+               "code (cf. paper Fig. 3)",
+               f"retention with h_a = 0: {n['retention_zero']:.2f}, with mean h_a: "
+               f"{n['retention_mean']:.2f} (1 = the pose code keeps all the appearance).",
+               n["subjects"])
+    return ["zero_appearance_images.png"]
+
+
+@figure_writer("channels")
+def _channel_figures(result, out: Path, model: str) -> list[str]:
+    channel_curves(result, out / "channel_curves.png", model)
+    channel_strip(result, out / "channel_strip.png", model)
+    return ["channel_curves.png", "channel_strip.png"]
+
+
+@figure_writer("embed")
+def _embedding_figures(result, out: Path, model: str) -> list[str]:
+    tsne_plot(result, out / "tsne_appearance.png", model)
+    return ["tsne_appearance.png"]
+
+
+def write_probe_figures(probe: str, result: ProbeResult, out: Path, model: str) -> list[str]:
+    """Write the figures of one probe's result into ``out`` (none for a probe without a figure
+    writer); returns the file names."""
+    writer = FIGURE_WRITERS.get(probe)
+    return [] if writer is None else writer(result, out, model)

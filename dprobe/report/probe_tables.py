@@ -2,28 +2,19 @@
 `dprobe probe` outputs.
 
 Input: ``values``, model -> dotted name -> number, the name starting with its probe
-(``swap.featured.leak``, ``metrics.iob_a.iob``; ``probe_values`` of the results store, or a
+(``swap.featured.leak``, ``metrics.iob_a.iob``; ``ResultsStore.probe_values()``, or a
 ``dprobe probe`` JSON flattened the same way). A missing number is shown as ``-``; a channel
 count K that the sweep over K never reached as ``never``.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 
 from dprobe.report import paper_tables as paper
 
-__all__ = ["leak_table", "linear_probe_table", "metric_table", "probe_values"]
+__all__ = ["leak_table", "linear_probe_table", "metric_table"]
 
 Rows = tuple[list[str], list[list[str]]]
-
-
-def probe_values(store) -> dict[str, dict[str, float]]:
-    """model -> ``probe.name`` -> value, every probe number of a results store."""
-    values: dict[str, dict[str, float]] = defaultdict(dict)
-    for r in store.query("SELECT model, probe, name, value FROM probe_values"):
-        values[r["model"]][f"{r['probe']}.{r['name']}"] = r["value"]
-    return dict(values)
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:

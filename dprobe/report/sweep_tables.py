@@ -16,6 +16,7 @@ from dprobe.report import paper_tables as paper
 
 __all__ = [
     "SETTING_KEYS",
+    "fmt",
     "image_table",
     "main_setting",
     "mean",
@@ -49,7 +50,8 @@ def _self_rows(rows: Sequence[dict], setting: tuple | None) -> list[dict]:
             and tuple(r[k] for k in SETTING_KEYS) == setting]
 
 
-def _fmt(value: float | None, digits: int) -> str:
+def fmt(value: float | None, digits: int) -> str:
+    """``value`` with ``digits`` decimals, ``-`` for None."""
     return "-" if value is None else f"{value:.{digits}f}"
 
 
@@ -73,18 +75,18 @@ def mpjpe_table(rows: Sequence[dict], models: Sequence[str] = ("nsd", "drnet", "
         for m in models:
             ours = by.get((subject, m), [])
             published = paper.TABLE1.get(subject, {}).get(m)
-            line += [_fmt(mean(r["initial_mpjpe_mm"] for r in ours), 1),
-                     _fmt(mean(r["final_mpjpe_mm"] for r in ours), 1),
-                     _fmt(published[0] if published else None, 1),
-                     _fmt(published[1] if published else None, 1)]
+            line += [fmt(mean(r["initial_mpjpe_mm"] for r in ours), 1),
+                     fmt(mean(r["final_mpjpe_mm"] for r in ours), 1),
+                     fmt(published[0] if published else None, 1),
+                     fmt(published[1] if published else None, 1)]
         body.append(line)
     line = ["average"]
     for m in models:
         ours = [r for r in selected if r["target"] == m]
         published = paper.TABLE1_AVERAGE.get(m)
-        line += [_fmt(mean(r["initial_mpjpe_mm"] for r in ours), 1),
-                 _fmt(mean(r["final_mpjpe_mm"] for r in ours), 1),
-                 _fmt(published[0], 1), _fmt(published[1], 1)]
+        line += [fmt(mean(r["initial_mpjpe_mm"] for r in ours), 1),
+                 fmt(mean(r["final_mpjpe_mm"] for r in ours), 1),
+                 fmt(published[0], 1), fmt(published[1], 1)]
     body.append(line)
     return header, body
 
@@ -102,6 +104,6 @@ def image_table(rows: Sequence[dict], models: Sequence[str], published: dict
         line = [title]
         for m in models:
             ours = mean(r[key] for r in selected if r["target"] == m)
-            line += [_fmt(ours, digits), _fmt(published.get(m, {}).get(key), digits)]
+            line += [fmt(ours, digits), fmt(published.get(m, {}).get(key), digits)]
         body.append(line)
     return header, body

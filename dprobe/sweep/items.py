@@ -14,7 +14,7 @@ are the per-sample results plus the item's settings; its artifacts show the firs
 attacked image, side by side, and ``example_poses.json`` its poses (``EXAMPLE_POSE_KEYS``: the
 ground truth and the target's predictions on the frame, the initial synthesis and the attacked
 image; lists of 17 x 3 numbers, mm, root-relative, camera frame). A probe item runs
-``dprobe.probes.run.run_probe``; its values are every number of the probe's result, its
+``dprobe.probes.registry.run_probe``; its values are every number of the probe's result, its
 artifacts ``numbers.json`` and the probe's figures.
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dprobe import __version__
 from dprobe.data.batches import evenly_spaced
 from dprobe.data.studio import Studio
 from dprobe.errors import DprobeError
-from dprobe.sweep.spec import Item, item_key
+from dprobe.sweep.spec import Item, item_key, probe_settings
 from dprobe.sweep.store import EXAMPLE_POSES, ItemResult, flatten_numbers
 
 __all__ = ["EXAMPLE_POSE_KEYS", "FigureWriter", "Worker", "WorkerSetup", "attack_studio_rows",
@@ -156,18 +156,9 @@ class Worker:
         result.cpu_seconds = time.process_time() - cpu
         return result
 
-    def _generator(self, name: str, target):
-        """The attack generator ``name``: "self" (``target``'s decoder), "renderer", a model."""
-        from dprobe.probes.attack_generators import DecoderGenerator, RendererGenerator
-
-        if name == "self":
-            return DecoderGenerator(target, "self")
-        if name == "renderer":
-            return RendererGenerator(target.crop_size, self.studio.frame_hw)
-        return DecoderGenerator(self.model(name), name)
-
     def _attack(self, item: Item) -> ItemResult:
         from dprobe.probes.attack import AttackConfig, attack, result_rows, studio_batch
+        from dprobe.probes.attack_generators import make_generator
 
         s = item.settings
         target = self.model(s["target"])
@@ -180,7 +171,9 @@ class Worker:
                 raise ValueError("the cpp engine attacks only with generator 'self'")
             result = self.cpp_attack(s["target"]).attack(target, batch, config)
         else:
-            result = attack(target, self._generator(s["generator"], target), batch, config)
+            generator = make_generator(s["generator"], target, self.studio.frame_hw,
+                                       load=self.model)
+            result = attack(target, generator, batch, config)
         settings = {"target": s["target"], "generator": s["generator"], "engine": s["engine"],
                     "threshold_mm": s["threshold_mm"], "max_iterations": s["iterations"],
                     "lr": s["lr"], "eps": s["eps"], "boxes": s["boxes"],
@@ -202,19 +195,13 @@ class Worker:
                           version=__version__)
 
     def _probe(self, item: Item) -> ItemResult:
-        from dprobe.metrics.disentanglement import IOBSchedule
         from dprobe.probes.counterfactual import Scene
-        from dprobe.probes.run import ProbeSettings, run_probe
+        from dprobe.probes.registry import run_probe
 
         s = item.settings
         if self._scene is None:
             self._scene = Scene(self.studio)
-        settings = ProbeSettings(
-            per_camera=s["per_camera"], embed_per_camera=s["embed_per_camera"],
-            metrics_per_camera=s["metrics_per_camera"], pair=tuple(s["pair"]),
-            k_step=s["k_step"], seed=s["seed"],
-            iob=IOBSchedule(epochs=s["iob_epochs"]) if s["iob_epochs"] else None)
-        result = run_probe(s["probe"], self.model(s["model"]), self._scene, settings)
+        result = run_probe(s["probe"], self.model(s["model"]), self._scene, probe_settings(s))
         numbers = result.numbers()
         artifacts = [("numbers.json", "application/json",
                       json.dumps(numbers, indent=1, sort_keys=True).encode())]

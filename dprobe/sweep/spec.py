@@ -20,7 +20,7 @@ A spec names a studio and up to two grids::
     eps = 0.0                # relative budget on h_a; 0 = none
     boxes = "detector"       # "detector" | "truth"
     engines = ["eager"]      # "eager" (PyTorch) | "cpp" (the C++ attack, generator "self" only)
-    [probes]                 # models x probes (dprobe.probes.run)
+    [probes]                 # models x probes (dprobe.probes.registry; default: all of them)
     models = ["nsd"]
     probes = ["swap", "zero", "channels", "embed", "metrics"]
     per_camera = 4           # and embed_per_camera, metrics_per_camera, pair, k_step,
@@ -50,10 +50,13 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from dprobe.errors import DprobeError
+from dprobe.metrics.disentanglement import IOBSchedule
+from dprobe.probes.attack_generators import GENERATOR_KINDS
+from dprobe.probes.base import ProbeSettings
+from dprobe.probes.registry import get_probe, probe_names
 
 __all__ = [
     "ATTACK_ENGINES",
-    "GENERATOR_KINDS",
     "SELF_ONLY_ENGINES",
     "AttackGrid",
     "Item",
@@ -64,6 +67,7 @@ __all__ = [
     "load_spec",
     "parse_spec",
     "plan_items",
+    "probe_settings",
     "studio_identity",
 ]
 
@@ -73,20 +77,10 @@ __all__ = [
 ATTACK_ENGINES = ("eager", "cpp")
 #: Engines that attack only with the target's own decoder as the generator (``"self"``).
 SELF_ONLY_ENGINES = ("cpp",)
-#: Generators that are not a model: the target's own decoder, and the studio renderer.
-GENERATOR_KINDS = ("self", "renderer")
 PRESETS = ("tiny", "standard")
-PROBE_NAMES = ("swap", "zero", "channels", "embed", "metrics")
 #: CPU seconds per sample and attack evaluation (forward + backward of target and generator,
-#: measured with one thread on the reference machine: benchmarks/RESULTS.md "Sweeps (issue 13)").
+#: measured with one thread on the reference machine by benchmarks/bench_sweep.py).
 SECONDS_PER_EVALUATION = {"decoder": 0.03, "renderer": 0.04}
-#: CPU seconds of a probe per unit of the setting that sizes it (same machine, one thread):
-#: frames per camera for swap / zero / channels / embed, metrics frames per camera.
-SECONDS_PER_PROBE = {"swap": ("per_camera", 6.0), "zero": ("per_camera", 2.5),
-                     "channels": ("per_camera", 2.7), "embed": ("embed_per_camera", 1.1),
-                     "metrics": ("metrics_per_camera", 0.025)}
-#: CPU seconds of one epoch of one IOB decoder (metrics probe with iob_epochs > 0; a rough guess).
-SECONDS_PER_IOB_EPOCH = 1.5
 
 _SUBJECT = re.compile(r"^(S\d+|C\d{3})$")
 
@@ -119,10 +113,10 @@ class AttackGrid:
 
 @dataclass(frozen=True)
 class ProbeGrid:
-    """The ``[probes]`` table (see ``dprobe.probes.run.ProbeSettings`` for each setting)."""
+    """The ``[probes]`` table (see ``dprobe.probes.base.ProbeSettings`` for each setting)."""
 
     models: tuple[str, ...]
-    probes: tuple[str, ...] = PROBE_NAMES
+    probes: tuple[str, ...] = field(default_factory=probe_names)
     per_camera: int = 4
     embed_per_camera: int = 24
     metrics_per_camera: int = 250
@@ -255,8 +249,9 @@ def _probe_grid(source: str, t: dict) -> ProbeGrid:
     for name in v["models"]:
         _check_model(source, "probes.models", name)
     for p in v.get("probes", ()):
-        if p not in PROBE_NAMES:
-            _fail(source, f"unknown probe {p!r} in probes.probes (known: {', '.join(PROBE_NAMES)})")
+        if p not in probe_names():
+            _fail(source, f"unknown probe {p!r} in probes.probes (known: "
+                          f"{', '.join(probe_names())})")
     if "pair" in v:
         _check_subjects(source, "probes.pair", v["pair"])
         if len(v["pair"]) != 2 or v["pair"][0] == v["pair"][1]:
@@ -359,9 +354,19 @@ def plan_items(spec: SweepSpec, studio: dict) -> list[Item]:
     return items
 
 
+def probe_settings(settings: dict) -> ProbeSettings:
+    """The probe settings of a probe item's ``settings`` (``iob_epochs = 0``: no IOB)."""
+    s = settings
+    return ProbeSettings(
+        per_camera=s["per_camera"], embed_per_camera=s["embed_per_camera"],
+        metrics_per_camera=s["metrics_per_camera"], pair=tuple(s["pair"]), k_step=s["k_step"],
+        seed=s["seed"], iob=IOBSchedule(epochs=s["iob_epochs"]) if s["iob_epochs"] else None)
+
+
 def estimate_seconds(items: list[Item]) -> float:
     """Upper bound of the one-thread compute time (s) of ``items``: every attack sample runs
-    its full budget (``SECONDS_PER_EVALUATION``), each probe costs ``SECONDS_PER_PROBE``."""
+    its full budget (``SECONDS_PER_EVALUATION``), each probe what its declaration estimates
+    (``Probe.estimate_seconds``)."""
     total = 0.0
     for item in items:
         s = item.settings
@@ -370,8 +375,5 @@ def estimate_seconds(items: list[Item]) -> float:
                                           else "decoder"]
             total += cost * s["frames"] * (s["iterations"] + 1)
         else:
-            setting, cost = SECONDS_PER_PROBE[s["probe"]]
-            total += cost * s[setting]
-            if s["probe"] == "metrics":
-                total += 2 * SECONDS_PER_IOB_EPOCH * s["iob_epochs"]
+            total += get_probe(s["probe"]).estimate_seconds(probe_settings(s))
     return total

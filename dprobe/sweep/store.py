@@ -236,7 +236,7 @@ class ResultsStore:
         return written
 
     # ---- reading --------------------------------------------------------------------------
-    def query(self, sql: str, params: Iterable = ()) -> list[dict]:
+    def _query(self, sql: str, params: Iterable = ()) -> list[dict]:
         """Rows of a SELECT as dicts."""
         cur = self.db.execute(sql, tuple(params))
         names = [d[0] for d in cur.description]
@@ -244,15 +244,23 @@ class ResultsStore:
 
     def attack_samples(self) -> list[dict]:
         """Every attack sample row, ordered by item key and sample."""
-        return self.query("SELECT * FROM attack_samples ORDER BY item_key, sample")
+        return self._query("SELECT * FROM attack_samples ORDER BY item_key, sample")
 
     def items(self, kind: str | None = None) -> list[dict]:
         """Finished items (``settings`` parsed), ordered by key."""
-        rows = self.query("SELECT * FROM items" + (" WHERE kind = ?" if kind else "")
+        rows = self._query("SELECT * FROM items" + (" WHERE kind = ?" if kind else "")
                           + " ORDER BY key", (kind,) if kind else ())
         for row in rows:
             row["settings"] = json.loads(row["settings"])
         return rows
+
+    def probe_values(self) -> dict[str, dict[str, float]]:
+        """Every probe number: model -> ``probe.name`` -> value (``swap.featured.leak``)."""
+        values: dict[str, dict[str, float]] = {}
+        for model, probe, name, value in self.db.execute(
+                "SELECT model, probe, name, value FROM probe_values"):
+            values.setdefault(model, {})[f"{probe}.{name}"] = value
+        return values
 
     def artifact(self, key: str, name: str) -> bytes | None:
         """The bytes of one artifact, or None."""
@@ -267,7 +275,7 @@ class ResultsStore:
 
     def runs(self) -> list[dict]:
         """Every run, oldest first (``versions`` parsed)."""
-        rows = self.query("SELECT * FROM runs ORDER BY id")
+        rows = self._query("SELECT * FROM runs ORDER BY id")
         for row in rows:
             row["versions"] = json.loads(row["versions"] or "{}")
         return rows

@@ -1,4 +1,4 @@
-"""The controls of issue 9 (item 6): the probes are trusted only while these hold.
+"""The probes' controls: the probes are trusted only while these hold.
 
 - the studio wrapped as a model (disentangled by construction): leak ~0, retention ~0;
 - a model whose decoder ignores h_a (appearance travels in the pose code): leak ~1,

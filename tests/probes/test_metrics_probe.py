@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dprobe.metrics.disentanglement import IOBSchedule
-from dprobe.probes.disentanglement import metrics_probe
+from dprobe.probes.metrics_probe import metrics_probe
 
 
 def test_metrics_probe_on_the_blind_model(blind_model):

@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 
 from dprobe.errors import DprobeError
-from dprobe.sweep.runner import run_items
+from dprobe.sweep.backends import run_items
 from dprobe.sweep.spec import parse_spec, plan_items
 from dprobe.sweep.store import ATTACK_COLUMNS, ItemResult, ResultsStore, flatten_numbers
 from tests.support import assert_refused

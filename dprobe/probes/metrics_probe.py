@@ -10,6 +10,7 @@ samples: it is far from 0 for few samples of high-dimensional codes). ``IOB(I, A
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import torch
 
@@ -21,9 +22,13 @@ from dprobe.metrics.disentanglement import (
     information_over_bias,
 )
 from dprobe.models.protocol import PoseAppearanceModel
+from dprobe.probes.base import Probe, ProbeResult, ProbeSettings
 from dprobe.probes.counterfactual import Scene, encode_all
 
-__all__ = ["metrics_probe"]
+__all__ = ["PROBE", "MetricsResult", "metrics_probe"]
+
+#: CPU seconds of one epoch of one IOB decoder (one thread; a rough guess).
+SECONDS_PER_IOB_EPOCH = 1.5
 
 
 def metrics_probe(model: PoseAppearanceModel, scene: Scene,
@@ -56,3 +61,42 @@ def metrics_probe(model: PoseAppearanceModel, scene: Scene,
         out["iob_p"] = information_over_bias(h_p[pick], images[pick], iob, progress, "P")
         out["iob_seconds"] = time.perf_counter() - started
     return out
+
+
+@dataclass
+class MetricsResult(ProbeResult):
+    """The metrics probe's figures (``metrics_probe``; it has no images)."""
+
+    numbers_: dict
+
+    def numbers(self) -> dict:
+        """The JSON-able figures."""
+        return self.numbers_
+
+
+def _run(model: PoseAppearanceModel, scene: Scene, settings: ProbeSettings,
+         progress: bool) -> MetricsResult:
+    return MetricsResult(metrics_probe(model, scene, per_camera=settings.metrics_per_camera,
+                                       iob=settings.iob, seed=settings.seed, progress=progress))
+
+
+def _headline(numbers: dict) -> dict:
+    out = {"dc": numbers["dc"], "dc_batched": numbers["dc_batched"]["mean"],
+           "dc_shuffled_batched": numbers["dc_shuffled_batched"]["mean"]}
+    for key in ("iob_a", "iob_p"):
+        if key in numbers:
+            out[key] = numbers[key]["iob"]
+    return out
+
+
+def _estimate_seconds(settings: ProbeSettings) -> float:
+    """0.025 CPU seconds per frame per camera (one thread, the reference machine), and the
+    training of the two IOB decoders."""
+    iob = 0.0 if settings.iob is None else 2 * SECONDS_PER_IOB_EPOCH * settings.iob.epochs
+    return 0.025 * settings.metrics_per_camera + iob
+
+
+PROBE = Probe(name="metrics", title="distance correlation and IOB of the two codes "
+                                    "(paper Table 3)",
+              run=_run, result_type=MetricsResult, headline=_headline,
+              estimate_seconds=_estimate_seconds)

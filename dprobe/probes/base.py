@@ -1,0 +1,71 @@
+"""What a probe is: the settings every probe reads, the result every probe returns, and the
+declaration (``Probe``) that a probe module makes of itself.
+
+A probe module ends with ``PROBE = Probe(...)``; ``dprobe.probes.registry`` lists the modules
+and is what the command line, the sweeps and the report read.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from dprobe.metrics.disentanglement import IOBSchedule
+from dprobe.models.protocol import PoseAppearanceModel
+from dprobe.probes.counterfactual import Scene
+
+__all__ = ["Probe", "ProbeResult", "ProbeSettings", "RunProbe"]
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """What the probes sample: frames per camera (swap / zero / channels, embedding, metrics),
+    the featured pair (pose subject, appearance subject), the K step, and IOB (None: skipped)."""
+
+    per_camera: int = 4
+    embed_per_camera: int = 24
+    metrics_per_camera: int = 250
+    pair: tuple[str, str] = ("S7", "S8")
+    k_step: int = 50
+    iob: IOBSchedule | None = field(default_factory=IOBSchedule)
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        """The settings as plain JSON values."""
+        return asdict(self)
+
+
+class ProbeResult(ABC):
+    """What a probe returns: ``numbers()``, its JSON-able figures, and ``seconds``, the
+    wall-clock time (s) of the run (set by ``dprobe.probes.registry.run_probe``)."""
+
+    seconds: float = 0.0
+
+    @abstractmethod
+    def numbers(self) -> dict:
+        """The JSON-able figures."""
+
+
+#: ``(model, scene, settings, progress) -> result``: one run of a probe.
+RunProbe = Callable[[PoseAppearanceModel, Scene, ProbeSettings, bool], ProbeResult]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The declaration of a probe.
+
+    ``name``: what the command line, sweep specs and the results store call it (lower case);
+    ``title``: what it measures, in a few words (help text);
+    ``run``: ``(model, scene, settings, progress) -> result``, the result an instance of
+    ``result_type`` (a ``ProbeResult``);
+    ``headline``: the few numbers of ``result.numbers()`` that summaries show (a dict);
+    ``estimate_seconds``: an upper bound of one run's CPU time (s, one thread, the reference
+    machine of benchmarks/RESULTS.md) under the given settings, for ``dprobe sweep plan``.
+    """
+
+    name: str
+    title: str
+    run: RunProbe
+    result_type: type[ProbeResult]
+    headline: Callable[[dict], dict]
+    estimate_seconds: Callable[[ProbeSettings], float]
