@@ -20,11 +20,13 @@ The stored crops are a cache at the file's ``crop_size``, not a limit: ``image``
 ``background`` take a ``size`` and give the same boxes' crops at that size, rendered again by
 the studio's renderer from the stored joints, appearance, cameras and backgrounds (a capture
 without them, such as Human3.6M, resamples its stored crops instead: ``renderable``). Crops at
-another size are made on first use, row by row, and kept.
+another size are made on first use, row by row, and kept. ``at_crop_size(c)`` is the same
+studio seen at ``c`` px: its ``crop_size`` is ``c`` and every accessor, dataset and probe that
+reads it gets ``c``-px crops (the views of one studio share what they have made).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import h5py
@@ -74,6 +76,7 @@ class Studio:
     row_rotations: Tensor | None = None  # (N, 3, 3) world->camera, where it varies per row
     attrs: dict = field(default_factory=dict)
     _sized: dict = field(default_factory=dict, repr=False)  # size -> _SizedCrops
+    _view_size: int | None = field(default=None, repr=False)  # at_crop_size's size
 
     @property
     def n(self) -> int:
@@ -82,7 +85,22 @@ class Studio:
 
     @property
     def crop_size(self) -> int:
+        """The side (px) of the crops this studio hands out (``at_crop_size``; by default the
+        stored crops')."""
+        return self._view_size or self.stored_crop_size
+
+    @property
+    def stored_crop_size(self) -> int:
+        """The side (px) of the crops stored in the file."""
         return int(self.crops.shape[1])
+
+    def at_crop_size(self, size: int) -> Studio:
+        """This studio handing out ``size``-px crops, masks and background crops (module doc);
+        itself when that is already its size."""
+        if size == self.crop_size:
+            return self
+        return replace(self, _view_size=None if size == self.stored_crop_size
+                       else check_crop_size(size))
 
     def __len__(self) -> int:
         return self.n
@@ -135,7 +153,7 @@ class Studio:
         """
         assert self.backgrounds is not None
         out = torch.empty_like(self.crops)
-        c = self.crop_size
+        c = self.stored_crop_size
         for cam in range(self.backgrounds.shape[0]):
             background = self.backgrounds[cam].permute(2, 0, 1)[None].float() / 255
             rows = torch.nonzero(self.camera == cam).flatten()
@@ -165,8 +183,10 @@ class Studio:
         return self._at(size, "masks", idx).unsqueeze(-3).float() / 255
 
     def _at(self, size: int | None, kind: str, idx) -> Tensor:
-        """Rows ``idx`` of the uint8 crops, masks or background crops at ``size`` px."""
-        if size is None or size == self.crop_size:
+        """Rows ``idx`` of the uint8 crops, masks or background crops at ``size`` px (default:
+        ``crop_size``)."""
+        size = self.crop_size if size is None else size
+        if size == self.stored_crop_size:
             return getattr(self, kind)[idx]
         check_crop_size(size)
         if size not in self._sized:
@@ -195,7 +215,8 @@ class Studio:
                               "crops), so full frames cannot be composited")
         idx = torch.as_tensor(idx).reshape(-1)
         bg = self.backgrounds[self.camera[idx]].permute(0, 3, 1, 2).float() / 255
-        person = torch.cat((self.image(idx), self.mask(idx)), dim=1)
+        stored = self.stored_crop_size
+        person = torch.cat((self.image(idx, stored), self.mask(idx, stored)), dim=1)
         pasted = paste_at(person, self.theta(idx), self.frame_hw)
         m = pasted[:, 3:4]
         return pasted[:, :3] * m + (1 - m) * bg
@@ -281,9 +302,10 @@ class _SizedCrops:
             background = crop_at(frames, s.theta(rows), size)
         else:  # the stored crops, resampled over their whole extent
             identity = torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(len(rows), 2, 3)
-            image = crop_at(s.image(rows), identity, size)
-            mask = crop_at(s.mask(rows), identity, size)
-            background = crop_at(s.background(rows), identity, size)
+            stored = s.stored_crop_size
+            image = crop_at(s.image(rows, stored), identity, size)
+            mask = crop_at(s.mask(rows, stored), identity, size)
+            background = crop_at(s.background(rows, stored), identity, size)
         self.crops[rows] = _to_uint8(image.permute(0, 2, 3, 1))
         self.masks[rows] = _to_uint8(mask[:, 0])
         self.bg_crops[rows] = _to_uint8(background.permute(0, 2, 3, 1))

@@ -73,3 +73,23 @@ def test_build_refuses_an_unsupported_crop_size(tmp_path, capsys):
 def test_info_reports_the_crop_size(tiny48_path, capsys):
     status, out, _ = run_cli(capsys, "studio", "info", "--studio", tiny48_path)
     assert status == 0 and '"crop_size": 48' in out
+
+
+def test_a_view_at_another_size_hands_out_that_size(tiny):
+    view = tiny.at_crop_size(96)
+    assert view.crop_size == 96 and view.stored_crop_size == 64 and tiny.crop_size == 64
+    rows = torch.tensor([2, 7])
+    assert view.image(rows).shape == (2, 3, 96, 96) and view.mask(rows).shape == (2, 1, 96, 96)
+    assert torch.equal(view.background(rows), tiny.background(rows, 96))
+    assert torch.equal(view.full_frame(rows), tiny.full_frame(rows))  # frames do not change
+    assert view.at_crop_size(64).crop_size == 64 and tiny.at_crop_size(64) is tiny
+    assert view._sized is tiny._sized  # what one view made, the others reuse
+
+
+def test_datasets_read_the_views_size(tiny):
+    from dprobe.data.datasets import LabelledFrames, MultiViewPairs
+
+    item = LabelledFrames(tiny.at_crop_size(48), subjects=("S1",))[0]
+    assert item["crop"].shape == (3, 48, 48) and item["bg"].shape == (3, 48, 48)
+    pair = MultiViewPairs(tiny.at_crop_size(80), subjects=["S9"])[0]
+    assert pair["crop_i"].shape == pair["app_j"].shape == (3, 80, 80)
