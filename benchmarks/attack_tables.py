@@ -1,172 +1,124 @@
-"""The attack's results beside the paper's Tables 1, 2 and 4 (issue 10).
+"""The attack's results beside the paper's Tables 1, 2 and 4, from a sweep's results database.
 
-    python benchmarks/attack_tables.py --studio /tmp/standard.h5 [--frames 8] [--write]
+    python -m benchmarks.attack_tables --db standard.sqlite [--json [FILE]]
 
-Runs the appearance-only attack with its defaults (``dprobe.probes.attack``; detector boxes)
-on ``--frames`` evenly spaced frames of each of S1, S5, S6, S7, S8, S9, S11 for every target x
-generator pair: targets NSD, DRNet, CSSL; generators the target itself, each other model's
-decoder and the studio renderer; and CSSL-DA with itself (Table 4). Prints Markdown tables
-with the paper's numbers beside ours; --write puts them in benchmarks/RESULTS.md ("Attack
-results beside the paper"), rewritten after every run (the self-generator runs come first).
---rows DIR keeps every run's per-sample rows (JSONL) and reuses the runs already there.
+Reads the attack samples of a sweep (`dprobe sweep run`, e.g. sweeps/standard.toml: every
+shipped target through its own decoder, the other models' decoders and the studio renderer)
+under its main attack setting (``dprobe.report.sweep_tables.main_setting``) and prints Table 1
+(initial and final MPJPE per subject, generator: the target's own decoder), the target x
+generator matrix, and Tables 2 and 4 (how much the attack changed the image), with the
+paper's numbers beside ours. ``--json`` writes them as the results record (default
+benchmarks/results/attack.json), with the sweep's command, machine and day.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import time
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-import torch
+from benchmarks.record import RESULTS_DIR, column, command_line, make_record, table, write_record
+from benchmarks.sweep_provenance import sweep_provenance
+from dprobe.probes.attack import attack_summary
+from dprobe.report.document import Table, text, to_markdown
+from dprobe.report.paper_tables import TABLE2, TABLE4
+from dprobe.report.sweep_tables import (
+    SETTING_KEYS,
+    image_table,
+    main_setting,
+    mpjpe_table,
+    setting_text,
+)
+from dprobe.sweep.store import ResultsStore
 
-from dprobe.data.studio import Studio
-from dprobe.models import load
-from dprobe.probes.attack import AttackConfig, attack_rows, result_rows, select_rows, summarise
-from dprobe.probes.attack_generators import DecoderGenerator, RendererGenerator
+#: The shipped models in the paper's order; other targets follow in the order they appear.
+MODELS = ("nsd", "drnet", "cssl", "cssl-da")
 
-SUBJECTS = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
-TARGETS = ("nsd", "drnet", "cssl")
-GENERATORS = ("self", *TARGETS, "renderer")
-
-#: The paper's Table 1 (initial, final MPJPE mm) per subject, and Tables 2 and 4.
-PAPER_T1 = {
-    "nsd": {"S1": (21.0, 179.7), "S5": (19.6, 180.0), "S6": (22.3, 179.8), "S7": (18.8, 179.2),
-            "S8": (16.8, 178.6), "all": (19.7, 179.5)},
-    "drnet": {"S1": (23.9, 169.7), "S5": (14.1, 166.7), "S6": (23.5, 177.9),
-              "S7": (17.6, 177.5), "S8": (21.7, 198.9), "all": (20.2, 177.5)},
-    "cssl": {"S1": (21.5, 176.9), "S5": (25.3, 186.5), "S6": (26.8, 196.7),
-             "S7": (24.1, 191.8), "S8": (30.5, 186.9), "all": (25.6, 207.5)},
-}
-PAPER_IMAGES = {"nsd": (0.947, 24.65, 0.012), "drnet": (0.963, 26.45, 0.007),
-                "cssl": (0.943, 24.37, 0.013), "cssl-da": (0.926, 22.90, 0.018)}
-
-
-def run(target_name: str, generator_name: str, studio: Studio, rows: torch.Tensor,
-        models: dict) -> list[dict]:
-    """Per-sample result rows of one attack run with the default settings."""
-    target = models[target_name]
-    if generator_name == "renderer":
-        generator = RendererGenerator(studio.crop_size, studio.frame_hw)
-    else:
-        name = target_name if generator_name == "self" else generator_name
-        generator = DecoderGenerator(models[name], name)
-    out = []
-    for chunk, batch, result in attack_rows(target, generator, studio, rows, AttackConfig()):
-        out += result_rows(studio, chunk, batch, result)
-    return out
+MEASURES = (
+    "The appearance-only attack (`dprobe.probes.attack`) on each target through each generator "
+    "(its own decoder, the other models' decoders, the studio renderer), from a sweep's "
+    "samples under its main attack setting. Initial: MPJPE (mm) between the prediction on the "
+    "original frame and on the unattacked synthesis; final: on the attacked image (each attack "
+    "stops once the error passes the threshold, so final errors sit just above it); success: "
+    "final > threshold. Paper columns: the published Tables 1, 2 and 4 (S1-S8; none for S9, "
+    "S11).")
 
 
-def fmt(value: float | None, pattern: str) -> str:
-    return "-" if value is None else pattern.format(value)
+def _ordered(names: set[str], first: Sequence[str]) -> list[str]:
+    return [n for n in first if n in names] + sorted(names - set(first))
 
 
-def tables(summaries: dict, seconds: dict, frames: int, total: float, command: str) -> str:
-    """All tables as Markdown (ours, with the paper's figures in parentheses)."""
-    n, c = frames * len(SUBJECTS), AttackConfig()
-    out = [
-        f"Command: `{command}` (2 threads; default settings: threshold {c.threshold_mm:g} mm, "
-        f"{c.iterations} iterations, lr {c.lr:g}, {c.boxes} boxes). {frames} evenly spaced frames per subject x 7 subjects = {n} "
-        f"samples per run; {len(summaries)} of 13 runs done, {total / 60:.1f} min of attacks "
-        "(wall) on the shared 2-core VM. Paper figures in parentheses (the paper reports S1-S8; none for S9, S11).",
-        "",
-        "**Table 1**: MPJPE (mm) to the prediction on the original frame, before (initial: the "
-        "unattacked resynthesis) and after the attack, self generator.",
-        "",
-        "| subject | " + " | ".join(f"{t} initial | {t} final" for t in TARGETS)
-        + " | average initial | average final |",
-        "|---|" + "---|" * (2 * len(TARGETS) + 2),
-    ]
-    for subject in (*SUBJECTS, "all"):
-        cells, avg = [], []
-        for t in TARGETS:
-            s = summaries.get((t, "self"), {}).get(subject)
-            if s is None:
-                cells += ["-", "-"]
+def matrix_table(rows: Sequence[dict]) -> Table:
+    """Every target x generator pair under the main setting: final MPJPE (mm) / success rate /
+    mean iterations, initial MPJPE in brackets; "(= self)" where the generator is the target
+    named again (its own decoder, the "self" column)."""
+    setting = main_setting(rows)
+    chosen = [r for r in rows if tuple(r[k] for k in SETTING_KEYS) == setting]
+    targets = _ordered({r["target"] for r in chosen}, MODELS)
+    generators = _ordered({r["generator"] for r in chosen}, ("self", *MODELS, "renderer"))
+    if "renderer" in generators:  # the studio renderer last, after the models' decoders
+        generators = [g for g in generators if g != "renderer"] + ["renderer"]
+    body = []
+    for t in targets:
+        cells = [t]
+        for g in generators:
+            group = [r for r in chosen if r["target"] == t and r["generator"] == g]
+            if g == t and not group:
+                cells.append("(= self)")
                 continue
-            paper = PAPER_T1[t].get(subject)
-            for i, key in enumerate(("initial_mpjpe_mm", "final_mpjpe_mm")):
-                cells.append(fmt(s[key], "{:.1f}") + (f" ({paper[i]})" if paper else ""))
-            avg.append((s["initial_mpjpe_mm"], s["final_mpjpe_mm"]))
-        cells += [f"{sum(a[i] for a in avg) / len(avg):.1f}" if avg else "-" for i in (0, 1)]
-        out.append(f"| {'average' if subject == 'all' else subject} | " + " | ".join(cells) + " |")
-    out += [
-        "",
-        f"**Target x generator**: final MPJPE (mm) / success rate (final > {c.threshold_mm:g} "
-        "mm) / mean iterations; initial MPJPE in brackets.",
-        "",
-        "| target \\ generator | " + " | ".join(GENERATORS) + " |",
-        "|---|" + "---|" * len(GENERATORS),
-    ]
-    for t in TARGETS:
-        cells = []
-        for g in GENERATORS:
-            s = summaries.get((t, g), {}).get("all")
-            cells.append("-" if s is None else
+            s = attack_summary(group) if group else None
+            cells.append("-" if s is None or s["final_mpjpe_mm"] is None else
                          f"{s['final_mpjpe_mm']:.0f} / {s['success']:.0%} / "
                          f"{s['iterations']:.1f} [{s['initial_mpjpe_mm']:.0f}]")
-        out.append(f"| {t} | " + " | ".join(cells) + " |")
-    out += [
-        "",
-        "**Tables 2 and 4**: attacked vs initial synthesised target crop (64 px), means over the "
-        "samples the attack changed (iterations > 0), self generator; renderer generator beside.",
-        "",
-        "| target | generator | SSIM | PSNR dB | MSE | success | samples changed |",
-        "|---|---|---|---|---|---|---|",
+        body.append(cells)
+    return Table(["target \\ generator", *generators], body)
+
+
+def tables(rows: Sequence[dict]) -> list[tuple[str, Table]]:
+    """The captioned tables of the attack samples ``rows`` (``ResultsStore.attack_samples``)."""
+    setting = main_setting(rows)
+    where = (f"generator: the target's own decoder; setting {setting_text(setting)}"
+             if setting else "no sample used the target's own decoder as the generator")
+    per_cell = len(rows) // max(1, len({(r["target"], r["generator"]) for r in rows}))
+    return [
+        (f"Table 1: mean MPJPE (mm) over samples; {where}. The paper prints 207.5 as CSSL's "
+         "average final though its subjects average 187.8.", Table(*mpjpe_table(rows))),
+        ("Target x generator: final MPJPE (mm) / success rate / mean iterations, initial MPJPE "
+         f"in brackets; about {per_cell} samples per cell. (= self): the target's own decoder, "
+         "the self column.", matrix_table(rows)),
+        (f"Table 2: attacked vs initial synthesised images, means over the samples the attack "
+         f"changed (iterations > 0); {where}.",
+         Table(*image_table(rows, ("nsd", "drnet", "cssl"), TABLE2))),
+        ("Table 4: the same for CSSL without and with data augmentation.",
+         Table(*image_table(rows, ("cssl", "cssl-da"), TABLE4))),
     ]
-    for t in (*TARGETS, "cssl-da"):
-        for g in ("self", "renderer"):
-            s = summaries.get((t, g), {}).get("all")
-            if s is None:
-                continue
-            paper = PAPER_IMAGES.get(t) if g == "self" else None
-            values = [fmt(s[k], p) + (f" ({paper[i]})" if paper else "")
-                      for i, (k, p) in enumerate((("ssim", "{:.3f}"), ("psnr_db", "{:.2f}"),
-                                                  ("mse", "{:.4f}")))]
-            out.append(f"| {t} | {g} | " + " | ".join(values)
-                       + f" | {s['success']:.0%} | {s['attacked']} / {s['samples']} |")
-    out += ["", "Seconds per run: " + ", ".join(f"{t}<-{g} {v:.0f}"
-                                                for (t, g), v in seconds.items()) + "."]
-    return "\n".join(out)
+
+
+def to_record(captioned: list[tuple[str, Table]], provenance: dict[str, str]) -> dict:
+    """The results record of the tables, with the sweep's ``command``, ``host`` and ``date``."""
+    return make_record(
+        title="Attack results beside the paper", measures=MEASURES, **provenance,
+        tables=[table([column(h) for h in t.header], t.body, caption)
+                for caption, t in captioned])
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--studio", required=True)
-    ap.add_argument("--frames", type=int, default=8)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rows", default=None, help="folder for per-run JSONL rows")
-    ap.add_argument("--write", action="store_true")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--db", type=Path, required=True, help="a sweep's results database")
+    ap.add_argument("--json", nargs="?", type=Path, const=RESULTS_DIR / "attack.json",
+                    default=None, metavar="FILE",
+                    help="write the results record (default file: %(const)s)")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    studio = Studio.open(args.studio)
-    rows = select_rows(studio, SUBJECTS, args.frames)
-    models = {name: load(name) for name in (*TARGETS, "cssl-da")}
-    pairs = ([(t, "self") for t in (*TARGETS, "cssl-da")] + [(t, "renderer") for t in TARGETS]
-             + [(t, g) for t in TARGETS for g in TARGETS if g != t])
-    summaries, seconds = {}, {}
-    command = (f"python benchmarks/attack_tables.py --studio {args.studio} --frames {args.frames}"
-               f"{' --rows ' + args.rows if args.rows else ''} --write")
-    for t, g in pairs:
-        saved = Path(args.rows) / f"{t}__{g}.jsonl" if args.rows else None
-        tick = time.perf_counter()
-        if saved is not None and saved.is_file():
-            records = [json.loads(line) for line in saved.read_text().splitlines()]
-            seconds[(t, g)] = json.loads(saved.with_suffix(".seconds").read_text())
-        else:
-            records = run(t, g, studio, rows, models)
-            seconds[(t, g)] = time.perf_counter() - tick
-            if saved is not None:
-                saved.parent.mkdir(parents=True, exist_ok=True)
-                saved.write_text("".join(json.dumps(r) + "\n" for r in records))
-                saved.with_suffix(".seconds").write_text(json.dumps(seconds[(t, g)]))
-        summaries[(t, g)] = summarise(records)
-        print(f"{t} <- {g}: {summaries[(t, g)]['all']} ({seconds[(t, g)]:.0f} s)", flush=True)
-        md = tables(summaries, seconds, args.frames, sum(seconds.values()), command)
-        if args.write:
-            from bench_attack import RESULTS, write_subsection
-
-            write_subsection(RESULTS, "Attack results beside the paper", md)
-    print(md)
+    with ResultsStore.open(args.db, create=False) as store:
+        rows = store.attack_samples()
+        provenance = sweep_provenance(store, command_line("benchmarks.attack_tables",
+                                                          sys.argv[1:]))
+    if not rows:
+        sys.exit(f"{args.db} holds no attack samples")
+    captioned = tables(rows)
+    print(to_markdown([b for caption, t in captioned for b in (text(caption), t)]), end="")
+    if args.json is not None:
+        write_record(to_record(captioned, provenance), args.json)
 
 
 if __name__ == "__main__":

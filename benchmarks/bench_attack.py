@@ -1,6 +1,6 @@
-"""Benchmark of the appearance-only attack loop (issue 10).
+"""Benchmark of the appearance-only attack loop.
 
-    python benchmarks/bench_attack.py [--studio F] [--threads 2] [--repeats 3] [--write]
+    python -m benchmarks.bench_attack [--studio F] [--threads 2] [--repeats 3] [--json [FILE]]
 
 Target and generator: the shipped NSD model (self), batch 32 of 256^2 frames of S9/S11 from a
 studio (built `tiny` in a temporary folder if none is given), ground-truth boxes, no early stop.
@@ -26,7 +26,8 @@ Measured side by side in one run, interleaved, medians of ``--repeats``:
   how far each sample's final MPJPE moves against float32 after a full default attack
   (threshold, 20 iterations) of the first ``BF16_SAMPLES`` samples.
 
---write replaces the "Attack loop performance" subsection of benchmarks/RESULTS.md.
+Prints its section of the results page; ``--json`` writes its record (default
+benchmarks/results/attack_loop.json).
 """
 from __future__ import annotations
 
@@ -34,17 +35,27 @@ import argparse
 import functools
 import json
 import os
-import re
 import resource
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
-from host import cpu_summary
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmarks.host import host_line
+from benchmarks.record import (
+    RESULTS_DIR,
+    column,
+    command_line,
+    figure,
+    make_record,
+    table,
+    write_record,
+)
+from benchmarks.results_page import render_section
 from dprobe.data.build import open_or_build_tiny
 from dprobe.export.graphs import AttackStep
 from dprobe.models import load
@@ -52,29 +63,21 @@ from dprobe.models.inference import inference_copy
 from dprobe.probes.attack import AttackConfig, attack, frame_theta, select_rows, studio_batch
 from dprobe.probes.attack_generators import DecoderGenerator
 
-SECTION = "## Attack (issue 10)"
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BATCH = 32
 #: Samples of the full bf16-vs-float32 attack (bf16 has no native arithmetic on AVX2 CPUs).
 BF16_SAMPLES = 8
-
-
-def write_subsection(path: Path, title: str, body: str) -> None:
-    """Put ``### title`` and ``body`` at the end of ``SECTION`` of ``path`` (created if
-    missing), or in place of an older ``### title`` there."""
-    text = path.read_text()
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n"
-    block = f"### {title}\n\n{body.strip()}\n\n"
-    old = re.compile(rf"^### {re.escape(title)}\n.*?(?=^##|\Z)", re.M | re.S)
-    if old.search(text):
-        text = old.sub(lambda _: block, text, count=1)
-    else:
-        start = text.index(SECTION) + len(SECTION)
-        nxt = re.compile(r"^## ", re.M).search(text, start)
-        at = nxt.start() if nxt else len(text)
-        text = text[:at].rstrip("\n") + "\n\n" + block + text[at:]
-    path.write_text(text.rstrip("\n") + "\n")
+#: What the benchmark measures, for its section of the results page (K: the timed iterations).
+MEASURES = (
+    "Iterations per second of the appearance-only attack loop: the shipped NSD attacked "
+    "through its own decoder, batch 32 of 256² frames (S9, S11), ground-truth boxes, no early "
+    "stop. One iteration (one Adam update: the loop body's forward and backward) = "
+    "(T(K iterations) - T(0)) / K with K = {K}, medians of interleaved repeats. Loops: the "
+    "fused `composite_crop`; its plain-PyTorch reference; the fused loop on the models as "
+    "given instead of the attack's inference copies; on copies that keep upsampling and "
+    "convolution apart; and under bf16 autocast. The FLOP rate of one iteration (convolutions "
+    "and matmuls, forward + backward) is compared with this CPU's matrix-multiply peak "
+    "measured in the same run: the best of torch.mm (BLAS), oneDNN's matmul and oneDNN's 1x1 "
+    "convolution, 2048² in float32, 1024² in bf16.")
 
 
 def minor_faults() -> int:
@@ -170,7 +173,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--iterations", type=int, default=5, help="K of the timed attacks")
-    ap.add_argument("--write", action="store_true")
+    ap.add_argument("--json", nargs="?", type=Path, const=RESULTS_DIR / "attack_loop.json",
+                    default=None, metavar="FILE",
+                    help="write the results record (default file: %(const)s)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     studio = open_or_build_tiny(args.studio)
@@ -257,67 +262,71 @@ def main() -> None:
     util = iter_flops * best_rate["fused"] / peak["fp32"]
     util_bf16 = iter_flops * best_rate["fused bf16"] / peak["bf16"]
     util_paired = sorted(iter_flops * u for u in paired)
-    lines = [
-        f"Command: `python benchmarks/bench_attack.py --repeats {args.repeats} --iterations {K}"
-        f"{' --studio ' + str(args.studio) if args.studio else ''} --write` ({args.threads} "
-        f"threads, torch {torch.__version__}; {cpu_summary()}). NSD attacked through its own decoder, batch "
-        f"{BATCH} of 256² frames (S9, S11), ground-truth boxes, no early stop; one iteration = "
-        f"(T(K={K}) - T(K=0)) / {K}, medians of {args.repeats} interleaved repeats. Load average "
-        f"at the start: {load_avg} (1 / 5 / 15 min; the 2-core VM is shared, so absolute times "
-        "are inflated by other work; ratios come from the same interleaved loop).",
-        "",
-        "| loop | ms / iteration | iterations/s | x plain composite |",
-        "|---|---|---|---|",
-    ]
-    for v in variants:
-        lines.append(f"| {v} | {1000 * per_iter[v]:.1f} | {rate[v]:.2f} | "
-                     f"{rate[v] / rate['reference']:.2f} |")
     gain = rate["fused"] / rate["fused, models as given"]
     subpixel_gain = rate["fused"] / rate["fused, upsampling apart"]
-    lines += [
-        "",
-        f"- Fused vs plain composite: **{rate['fused'] / rate['reference']:.2f}x** iterations/s "
-        "(goal >= 1.5x).",
-        f"- Inference copies (batch norm folded, upsampling merged into the next convolution, "
-        f"channels-last) vs the models as given: {gain:.2f}x iterations/s (fused loop); the "
-        f"merged upsampling alone (vs copies that keep it apart): {subpixel_gain:.2f}x.",
-        f"- One iteration: {iter_flops / 1e9:.2f} GFLOP (FlopCounterMode: convolutions and "
-        f"matmuls, forward + backward); at the best of the repeats, {best_rate['fused']:.2f} "
-        f"it/s, that is {iter_flops * best_rate['fused'] / 1e9:.1f} GFLOP/s against a float32 "
-        f"matmul peak (2048², best of {3 * (args.repeats + 1)} tries of each kernel) of "
-        f"{peak['fp32'] / 1e9:.1f} GFLOP/s measured in the same run "
-        f"({peak_kernels('fp32')}): **{100 * util:.0f}%** (goal >= 60%).",
-        f"- The same utilisation, paired: each repeat's fused iteration rate against the float32 "
-        f"matmul rate ({fastest}) sustained for as long right after it (sustained peaks "
-        f"{min(paired_peaks) / 1e9:.0f}-{max(paired_peaks) / 1e9:.0f} GFLOP/s): median "
-        f"**{100 * statistics.median(util_paired):.0f}%**, range "
-        f"{100 * util_paired[0]:.0f}-{100 * util_paired[-1]:.0f}% over {args.repeats} repeats.",
-        f"- bf16 autocast: {rate['fused bf16'] / rate['fused']:.2f}x the float32 iterations/s; "
-        f"at its best {iter_flops * best_rate['fused bf16'] / 1e9:.1f} GFLOP/s against a bf16 "
-        f"matmul peak (1024²) of {peak['bf16'] / 1e9:.1f} GFLOP/s ({peak_kernels('bf16')}): "
-        f"{100 * util_bf16:.0f}%; "
-        f"after a default attack (threshold {AttackConfig().threshold_mm:g} mm, lr "
-        f"{AttackConfig().lr:g}, 20 iterations, the first {BF16_SAMPLES} samples) the final MPJPE moves "
-        f"by {moved.mean():.1f} mm on average (max {moved.max():.1f} mm; float32 mean "
-        f"{full['fp32'].final.mean():.1f} mm, bf16 {full['bf16'].final.mean():.1f} mm), success "
-        f"{full['fp32'].success.float().mean():.0%} vs {full['bf16'].success.float().mean():.0%}.",
-        "",
-        f"Where the time goes (torch.profiler, one fused attack of K={K}, self CPU time). The "
-        f"profiler changes what it measures: the attack took {1000 * profiled_s:.0f} ms under it "
-        f"against {1000 * median[f'fused K={K}']:.0f} ms (median) without, and took "
-        f"{profiled_faults} minor page faults (fresh memory pages mapped on first write) "
-        f"against {fused_faults / args.repeats:.0f} on average without; a fault's cost "
-        "lands on the op that first writes the page, inflating its share when faults are many:",
-        "",
-        "| op | self CPU ms | share | calls |",
-        "|---|---|---|---|",
-        *[f"| {e.key} | {e.self_cpu_time_total / 1000:.1f} | "
-          f"{100 * e.self_cpu_time_total / total:.0f}% | {e.count} |" for e in top],
-    ]
-    md = "\n".join(lines)
-    print(md)
-    if args.write:
-        write_subsection(RESULTS, "Attack loop performance", md)
+    record = make_record(
+        title="Attack loop speed",
+        measures=MEASURES.format(K=K),
+        command=command_line("benchmarks.bench_attack", sys.argv[1:]),
+        host=host_line(args.threads),
+        conditions=f"load average at the start {load_avg} (1 / 5 / 15 min); the 2-core VM is "
+                   "shared, so absolute times are inflated by other work; ratios come from "
+                   "the same interleaved loop",
+        tables=[
+            table([column("loop"), column("ms / iteration", "{:.1f}"),
+                   column("iterations/s", "{:.2f}"), column("x plain composite", "{:.2f}")],
+                  [[v, 1000 * per_iter[v], rate[v], rate[v] / rate["reference"]]
+                   for v in variants]),
+            table([column("op"), column("self CPU ms", "{:.1f}"), column("share %", "{:.0f}"),
+                   column("calls", "{:d}")],
+                  [[e.key, e.self_cpu_time_total / 1000, 100 * e.self_cpu_time_total / total,
+                    e.count] for e in top],
+                  caption=f"Where the time goes: torch.profiler, one fused attack of K={K}, self "
+                          "CPU time. The profiler changes what it measures: the attack took "
+                          f"{1000 * profiled_s:.0f} ms under it against "
+                          f"{1000 * median[f'fused K={K}']:.0f} ms (median) without, and took "
+                          f"{profiled_faults} minor page faults (fresh memory pages mapped on "
+                          f"first write) against {fused_faults / args.repeats:.0f} on average "
+                          "without; a fault's cost lands on the op that first writes the page."),
+        ],
+        figures=[
+            figure("fused vs plain composite, iterations/s", rate["fused"] / rate["reference"],
+                   "x", "{:.2f}", at_least=1.5),
+            figure("inference copies (batch norm folded, upsampling merged into the next "
+                   "convolution, channels-last) vs the models as given, fused loop", gain, "x",
+                   "{:.2f}"),
+            figure("the merged upsampling alone, vs copies that keep it apart", subpixel_gain,
+                   "x", "{:.2f}"),
+            figure("FLOPs of one iteration", iter_flops / 1e9, "GFLOP", "{:.2f}"),
+            figure(f"float32 matmul peak (2048², best of {3 * (args.repeats + 1)} tries of each "
+                   f"kernel; {peak_kernels('fp32')})", peak["fp32"] / 1e9, "GFLOP/s", "{:.1f}"),
+            figure(f"utilisation: the best iteration ({best_rate['fused']:.2f} it/s, "
+                   f"{iter_flops * best_rate['fused'] / 1e9:.1f} GFLOP/s) against the peak",
+                   100 * util, "%", "{:.0f}", at_least=60),
+            figure("utilisation, paired: each repeat's iteration rate against the "
+                   f"{KERNEL_NAMES[fastest]} rate sustained for as long right after it "
+                   f"(sustained peaks {min(paired_peaks) / 1e9:.0f}-"
+                   f"{max(paired_peaks) / 1e9:.0f} GFLOP/s); "
+                   f"median over {args.repeats} repeats, range {100 * util_paired[0]:.0f}-"
+                   f"{100 * util_paired[-1]:.0f}%", 100 * statistics.median(util_paired), "%",
+                   "{:.0f}", at_least=60),
+            figure("bf16 autocast vs float32, iterations/s", rate["fused bf16"] / rate["fused"],
+                   "x", "{:.2f}"),
+            figure(f"bf16 utilisation: {iter_flops * best_rate['fused bf16'] / 1e9:.1f} GFLOP/s "
+                   f"at its best against a bf16 matmul peak (1024²) of {peak['bf16'] / 1e9:.1f} "
+                   f"GFLOP/s ({peak_kernels('bf16')})", 100 * util_bf16, "%", "{:.0f}"),
+            figure(f"final MPJPE moved by bf16 after a default attack (threshold "
+                   f"{AttackConfig().threshold_mm:g} mm, lr {AttackConfig().lr:g}, 20 "
+                   f"iterations, the first {BF16_SAMPLES} samples), mean (max "
+                   f"{moved.max():.1f} mm; float32 mean {full['fp32'].final.mean():.1f} mm, "
+                   f"bf16 {full['bf16'].final.mean():.1f} mm; success "
+                   f"{full['fp32'].success.float().mean():.0%} vs "
+                   f"{full['bf16'].success.float().mean():.0%})", float(moved.mean()), "mm",
+                   "{:.1f}"),
+        ])
+    print("\n".join(render_section(record)))
+    if args.json is not None:
+        write_record(record, args.json)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Benchmark of the fused composite_crop op against its affine_grid/grid_sample reference.
 
-    python benchmarks/bench_composite_crop.py [--repeats 7] [--repeats-large 3] [--threads 2]
-        [--sizes 256 512 1024] [--placements ...] [--write]
+    python -m benchmarks.bench_composite_crop [--repeats 7] [--repeats-large 3] [--threads 2]
+        [--sizes 256 512 1024] [--placements ...] [--json [FILE]]
 
 B=32 decoded 64x64 crops pasted into frames of 256^2, 512^2, 1024^2 (one static background,
 batch 1, as in the attack), then cropped back to 64x64 at the target's box, for several box
@@ -13,17 +13,14 @@ forward+backward (gradients of fg, mask and both thetas; the background is data)
 placement, fused and reference, are interleaved in the same loop and reported as medians; the
 ratios are reference / fused from the same run.
 
---write appends the tables as a dated subsection of the "composite_crop" section of
-benchmarks/RESULTS.md (older figures are kept).
+Prints its section of the results page; ``--json`` writes its record (default
+benchmarks/results/composite_crop.json).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import re
 import statistics
 import sys
 import time
@@ -31,14 +28,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from host import cpu_summary
 
+from benchmarks.host import host_line
+from benchmarks.record import (
+    RESULTS_DIR,
+    column,
+    command_line,
+    figure,
+    make_record,
+    table,
+    write_record,
+)
+from benchmarks.results_page import render_section
 from dprobe import ops
 from dprobe.geometry import box_to_theta
 
 SIZES = (256, 512, 1024)
 B, C, CROP, OUT = 32, 3, 64, 64
-GOAL_FWDBWD_256 = 8.0  # issue 10: fwd+bwd >= 8x the reference at 256^2 for every placement
+GOAL_FWDBWD_256 = 8.0  # the attack's goal: fwd+bwd >= 8x the reference at 256^2, every placement
+GOAL_GROWTH = 1.5  # and the fused fwd+bwd time at most 1.5x from 256^2 to 1024^2
 
 
 def _u(g: torch.Generator, lo: float, hi: float, n: int = B) -> torch.Tensor:
@@ -198,77 +206,52 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.1f}"
 
 
-def to_markdown(results: dict[int, dict], command: str, threads: int, repeats: str, load: str) -> str:
-    today = datetime.date.today().isoformat()
-    lines = [
-        f"### {today}: per box placement (issue 10)",
-        "",
-        f"Command: `{command}`",
-        "",
-        (
-            f"Fused `dprobe.ops.composite_crop` vs the affine_grid + grid_sample reference "
-            f"`composite_crop_reference`: B={B}, crop {CROP} -> out {OUT}, C={C}, background batch "
-            f"1, float32, {threads} threads, medians of {repeats} repeats, every placement and "
-            "variant of one frame size interleaved in one loop. fwd+bwd: gradients of fg, mask and "
-            "both thetas; '+bg' (256² only): also of the background. Machine: "
-            f"{cpu_summary()}, torch {torch.__version__}; load average at the start: {load} "
-            "(a shared 2-core VM: absolute times swing with contention, the ratios come from one "
-            "interleaved loop)."
-        ),
-        "",
-        "Placements:",
-        "",
-    ]
-    lines += [f"- `{p}`: {PLACEMENTS[p][0]}" for p in next(iter(results.values()))]
-    lines += [
-        "",
-        (
-            "| frame | placement | fused fwd ms | ref fwd ms | fwd x | fused fwd+bwd ms | "
-            "ref fwd+bwd ms | fwd+bwd x | fwd+bwd+bg x |"
-        ),
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for frame, per in results.items():
-        for p, m in per.items():
-            lines.append(
-                f"| {frame}² | {p} | {m['fused_fwd'] * 1e3:.2f} | {m['ref_fwd'] * 1e3:.1f} | "
-                f"{m['x_fwd']:.1f} | {m['fused_fwdbwd'] * 1e3:.2f} | {m['ref_fwdbwd'] * 1e3:.1f} | "
-                f"**{m['x_fwdbwd']:.1f}** | {_fmt(m.get('x_fwdbwd_bg'))} |"
-            )
-    lines.append("")
-    if 256 in results:
+MEASURES = (
+    "Time of the fused C++ op `dprobe.ops.composite_crop` against its affine_grid + "
+    "grid_sample reference `composite_crop_reference`: B=32 decoded 64x64 crops (C=3, float32) "
+    "pasted into a frame (background batch 1, as in the attack) and cropped back to 64x64 at "
+    "the target's box, per box placement. fwd+bwd: gradients of fg, mask and both thetas; +bg "
+    "(256² only): also of the background. Every placement and variant of one frame size "
+    "interleaved in one loop; medians of the repeats ({repeats}); x: reference time / fused "
+    "time from the same run.")
+
+
+def to_record(results: dict[int, dict], command: str, threads: int, repeats: str,
+              load: str) -> dict:
+    """The results record of a run: the placements, one row per frame size and placement, the
+    worst placement's speed-up at 256² and, over several sizes, the fused time's growth."""
+    placements = list(next(iter(results.values())))
+    rows = [[f"{frame}²", p, m["fused_fwd"] * 1e3, m["ref_fwd"] * 1e3, m["x_fwd"],
+             m["fused_fwdbwd"] * 1e3, m["ref_fwdbwd"] * 1e3, m["x_fwdbwd"],
+             m.get("x_fwdbwd_bg")]
+            for frame, per in results.items() for p, m in per.items()]
+    figures = []
+    if results.get(256):
         placed = results[256]
-        worst = min(placed, key=lambda p: placed[p]["x_fwdbwd"]) if placed else None
-        if worst is not None:
-            x = placed[worst]["x_fwdbwd"]
-            verdict = "met" if x >= GOAL_FWDBWD_256 else "MISSED"
-            lines.append(
-                f"- fwd+bwd at 256², worst placement: **{x:.1f}x** (`{worst}`; goal "
-                f">= {GOAL_FWDBWD_256:.0f}x for every placement: {verdict})."
-            )
+        worst = min(placed, key=lambda p: placed[p]["x_fwdbwd"])
+        figures.append(figure(f"fwd+bwd at 256², worst placement ({worst}), reference / fused",
+                              placed[worst]["x_fwdbwd"], "x", "{:.1f}",
+                              at_least=GOAL_FWDBWD_256))
     sizes = sorted(results)
     if len(sizes) > 1:
         lo, hi = sizes[0], sizes[-1]
-        growth = ", ".join(
-            f"{p} {results[hi][p]['fused_fwdbwd'] / results[lo][p]['fused_fwdbwd']:.2f}x"
-            for p in results[lo]
-        )
-        lines.append(f"- Fused fwd+bwd time growth {lo}² -> {hi}²: {growth}.")
-    lines.append("")
-    return "\n".join(lines)
-
-
-def write_subsection(md: str, path: Path) -> None:
-    """Append md at the end of the '## composite_crop' section (created if missing)."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    section = re.compile(r"^## composite_crop\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
-    found = section.search(text)
-    if found is None:
-        text = text.rstrip("\n") + "\n\n## composite_crop\n\n" + md
-    else:
-        body = found.group(0).rstrip("\n") + "\n\n" + md + "\n"
-        text = text[: found.start()] + body + text[found.end() :]
-    path.write_text(text)
+        figures += [figure(f"fused fwd+bwd time growth {lo}² -> {hi}², {p}",
+                           results[hi][p]["fused_fwdbwd"] / results[lo][p]["fused_fwdbwd"], "x",
+                           "{:.2f}", at_most=GOAL_GROWTH) for p in results[lo]]
+    return make_record(
+        title="composite_crop: the fused op against its reference",
+        measures=MEASURES.format(repeats=repeats),
+        command=command,
+        host=host_line(threads),
+        conditions=f"load average at the start {load}; a shared 2-core VM: absolute times swing "
+                   "with contention, the ratios come from one interleaved loop",
+        tables=[table([column("placement"), column("boxes")],
+                      [[p, PLACEMENTS[p][0]] for p in placements]),
+                table([column("frame"), column("placement"), column("fused fwd ms", "{:.2f}"),
+                       column("ref fwd ms", "{:.1f}"), column("fwd x", "{:.1f}"),
+                       column("fused fwd+bwd ms", "{:.2f}"), column("ref fwd+bwd ms", "{:.1f}"),
+                       column("fwd+bwd x", "{:.1f}"), column("fwd+bwd+bg x", "{:.1f}")], rows)],
+        figures=figures)
 
 
 def main() -> None:
@@ -278,8 +261,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     ap.add_argument("--placements", nargs="+", choices=list(PLACEMENTS), default=list(PLACEMENTS))
-    ap.add_argument("--write", action="store_true", help="append to benchmarks/RESULTS.md")
-    ap.add_argument("--json", type=Path, help="also write the raw results as JSON")
+    ap.add_argument("--json", nargs="?", type=Path, const=RESULTS_DIR / "composite_crop.json",
+                    default=None, metavar="FILE",
+                    help="write the results record (default file: %(const)s)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     load = "n/a"
@@ -298,15 +282,14 @@ def main() -> None:
                 f"({m['x_fwdbwd']:6.1f}x)  +bg {_fmt(m.get('x_fwdbwd_bg'))}x",
                 flush=True,
             )
-    command = "python benchmarks/bench_composite_crop.py " + " ".join(sys.argv[1:])
-    repeats = f"{args.repeats} (256²) / {args.repeats_large} (larger frames)"
-    md = to_markdown(results, command.strip(), args.threads, repeats, load)
+    command = command_line("benchmarks.bench_composite_crop", sys.argv[1:])
+    repeats = f"{args.repeats} at 256²" + (f", {args.repeats_large} at larger frames"
+                                             if max(args.sizes) > 256 else "")
+    record = to_record(results, command, args.threads, repeats, load)
     print()
-    print(md)
-    if args.json:
-        args.json.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=2))
-    if args.write:
-        write_subsection(md, Path(__file__).resolve().parent / "RESULTS.md")
+    print("\n".join(render_section(record)))
+    if args.json is not None:
+        write_record(record, args.json)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Sweep throughput: local processes vs a local Ray cluster with the same workers, the share of
 the run spent in SQLite, and a model of how a sweep scales on a Ray cluster.
 
-    python benchmarks/bench_sweep.py [--studio tiny.h5] [--workers 2] [--iterations 20] [--rounds 2]
+    python -m benchmarks.bench_sweep [--studio tiny.h5] [--workers 2] [--iterations 20] [--rounds 2]
+        [--json [FILE]]
 
 One attack spec (2 targets through their own decoders, 4 subjects x 2 cameras x 2 frames) runs
 into a fresh database per backend and round, the backends interleaved round by round (the
-best round kept); figures print as Markdown.
+best round kept); prints its section of the results page, and ``--json`` writes its record
+(default benchmarks/results/sweep.json).
 The model: a cluster of N one-CPU workers finishes ``N / t_item`` items per second until the
 driver, which writes every chunk to SQLite and hands out the next, saturates at
 ``1 / (t_store + t_dispatch)`` items per second (both measured here, per item).
@@ -13,16 +15,30 @@ driver, which writes every chunk to SQLite and hands out the next, saturates at
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import torch
+
+from benchmarks.host import cpu_summary
+from benchmarks.record import (
+    RESULTS_DIR,
+    column,
+    command_line,
+    figure,
+    make_record,
+    table,
+    write_record,
+)
+from benchmarks.results_page import render_section
 from dprobe.data.build import build_studio
 from dprobe.data.studio import Studio
+from dprobe.sweep.backends import run_items
 from dprobe.sweep.items import WorkerSetup
 from dprobe.sweep.run import spec_items
-from dprobe.sweep.runner import run_items
 from dprobe.sweep.spec import Item, item_key, parse_spec
 from dprobe.sweep.store import ItemResult, ResultsStore
 
@@ -77,7 +93,11 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (best kept)")
+    parser.add_argument("--json", nargs="?", type=Path, const=RESULTS_DIR / "sweep.json",
+                        default=None, metavar="FILE",
+                        help="write the results record (default file: %(const)s)")
     args = parser.parse_args()
+    load_avg = " / ".join(f"{v:.2f}" for v in os.getloadavg())
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         studio = Path(args.studio) if args.studio else folder / "tiny.h5"
@@ -103,24 +123,41 @@ def main() -> int:
             ray.shutdown()
     same = all(r["rows"] == results[0]["rows"] for r in results)
     base = results[0]
-    print(f"{len(items)} attack items x 2 samples, {args.iterations} iterations, best of "
-          f"{args.rounds} interleaved rounds (python benchmarks/bench_sweep.py --workers "
-          f"{args.workers} --iterations {args.iterations} --rounds {args.rounds}); identical "
-          f"rows on every backend: {same}\n")
-    print("| backend | workers | wall s | samples/s | vs local x1 | time in SQLite |")
-    print("|---|---|---|---|---|---|")
-    for r in results:
-        print(f"| {r['backend']} | {r['workers']} | {r['seconds']:.1f} | {r['rate']:.2f} | "
-              f"{r['rate'] / base['rate']:.2f}x | {100 * r['store_share']:.3f} % |")
     t_item = base["item_cpu"]  # CPU seconds: the wall time on an idle core
     t_store = base["store_per_item"]
+    notes = [f"Rows identical on every backend (every float equal): {str(same).lower()}."]
     for backend, t_dispatch in dispatch.items():
         t_dispatch = max(t_dispatch, 0.0)  # below the noise of the start-up difference
         limit = 1 / (t_store + t_dispatch)
-        print(f"\n{backend}: per item compute {t_item:.2f} CPU s (1 thread), SQLite "
-              f"{1000 * t_store:.2f} ms, dispatch {1000 * t_dispatch:.2f} ms; model: N workers "
-              f"finish N/{t_item:.2f} items/s until the driver saturates at {limit:.0f} items/s, "
-              f"i.e. about {limit * t_item:.0f} workers")
+        notes.append(f"{backend}: per item compute {t_item:.2f} CPU s (1 thread), SQLite "
+                     f"{1000 * t_store:.2f} ms, dispatch {1000 * t_dispatch:.2f} ms; model: N "
+                     f"workers finish N/{t_item:.2f} items/s until the driver saturates at "
+                     f"{limit:.0f} items/s, i.e. about {limit * t_item:.0f} workers.")
+    versions = f"torch {torch.__version__}" + (f", ray {ray.__version__}" if "ray" in dispatch
+                                               else "")
+    record = make_record(
+        title="Sweeps: local processes and Ray",
+        measures=f"Throughput of one attack spec ({len(items)} items: nsd and drnet through "
+                 "their own decoders, S1 / S5 / S6 / S7 x cameras 0, 1 x 2 frames, "
+                 f"{args.iterations} iterations) run into a fresh SQLite database per backend, "
+                 f"the backends interleaved round by round (best of {args.rounds}): wall time, "
+                 "samples/s, and the share of the run spent writing to SQLite. A model of how "
+                 "a sweep scales on a Ray cluster follows from the per-item costs measured.",
+        command=command_line("benchmarks.bench_sweep", sys.argv[1:]),
+        host=f"{cpu_summary()}; one torch / BLAS thread per worker; {versions}",
+        conditions=f"load average at the start {load_avg}",
+        tables=[table([column("backend"), column("workers", "{:d}"), column("wall s", "{:.1f}"),
+                       column("samples/s", "{:.2f}"), column("vs local x1", "{:.2f}x"),
+                       column("time in SQLite %", "{:.3f}")],
+                      [[r["backend"], r["workers"], r["seconds"], r["rate"],
+                        r["rate"] / base["rate"], 100 * r["store_share"]] for r in results])],
+        figures=[figure("largest share of the run spent in SQLite",
+                        max(100 * r["store_share"] for r in results), "%", "{:.3f}",
+                        at_most=5)],
+        notes=notes)
+    print("\n".join(render_section(record)))
+    if args.json is not None:
+        write_record(record, args.json)
     return 0
 
 

@@ -1,22 +1,29 @@
 """Training speed: steps/s of each framework with channels-last parameters (the default) against
 the same framework in the contiguous (NCHW) layout, interleaved in one run.
 
-    python benchmarks/bench_training.py [--studio F] [--threads 2] [--repeats 5] [--steps 5]
+    python -m benchmarks.bench_training [--studio F] [--threads 2] [--repeats 5] [--steps 5]
+        [--json [FILE]]
 
 Each framework is built from seed 0 on the studio's training subjects (``tiny`` built in a
 temporary folder if none is given) with the shipped training settings (batch 32, crop 64 px for
 the standard studio); one measurement is ``--steps`` training steps on fixed batches after two
-warm-up steps; medians over ``--repeats``. Prints a Markdown table.
+warm-up steps; medians over ``--repeats``. Prints its section of the results page;
+``--json`` writes its record (default benchmarks/results/training.json).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
+from benchmarks.host import host_line
+from benchmarks.record import RESULTS_DIR, column, command_line, make_record, table, write_record
+from benchmarks.results_page import render_section
 from dprobe.data.batches import sample_batch
 from dprobe.data.build import open_or_build_tiny
 from dprobe.data.studio import Studio
@@ -58,6 +65,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--frameworks", nargs="+", default=["nsd", "cssl", "drnet", "supervised"])
+    ap.add_argument("--json", nargs="?", type=Path, const=RESULTS_DIR / "training.json",
+                    default=None, metavar="FILE",
+                    help="write the results record (default file: %(const)s)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     studio = open_or_build_tiny(args.studio)
@@ -70,16 +80,27 @@ def main() -> None:
     for _ in range(args.repeats):
         for key, (framework, batches) in runs.items():
             times[key].append(seconds_per_step(framework, batches, args.steps))
-    print(f"Command: `python benchmarks/bench_training.py --repeats {args.repeats} --steps "
-          f"{args.steps}{' --studio ' + str(args.studio) if args.studio else ''}` "
-          f"({args.threads} threads, torch {torch.__version__}, crop {studio.crop_size} px, "
-          f"batch 32; load average at the start {load_avg}).\n")
-    print("| framework | channels-last steps/s | contiguous steps/s | channels-last x |")
-    print("|---|---|---|---|")
-    for name in args.frameworks:
-        rate = {layout: 1 / statistics.median(times[(name, layout)]) for layout in LAYOUTS}
-        print(f"| {name} | {rate['channels-last']:.2f} | {rate['contiguous']:.2f} | "
-              f"**{rate['channels-last'] / rate['contiguous']:.2f}** |")
+    rates = {name: {layout: 1 / statistics.median(times[(name, layout)]) for layout in LAYOUTS}
+             for name in args.frameworks}
+    record = make_record(
+        title="Training speed: channels-last against contiguous",
+        measures="Training steps per second of each framework with channels-last parameters "
+                 "(the default) against the same framework in the contiguous (NCHW) layout, "
+                 "interleaved in one run. Each framework is built from seed 0 with the shipped "
+                 f"training settings (batch 32, crop {studio.crop_size} px); one measurement is "
+                 f"{args.steps} training steps on fixed batches after two warm-up steps; medians "
+                 "over the repeats.",
+        command=command_line("benchmarks.bench_training", sys.argv[1:]),
+        host=host_line(args.threads),
+        conditions=f"load average at the start {load_avg}",
+        tables=[table([column("framework"), column("channels-last steps/s", "{:.2f}"),
+                       column("contiguous steps/s", "{:.2f}"),
+                       column("channels-last x", "{:.2f}")],
+                      [[name, r["channels-last"], r["contiguous"],
+                        r["channels-last"] / r["contiguous"]] for name, r in rates.items()])])
+    print("\n".join(render_section(record)))
+    if args.json is not None:
+        write_record(record, args.json)
 
 
 if __name__ == "__main__":

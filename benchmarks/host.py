@@ -1,8 +1,10 @@
-"""The machine a benchmark ran on, in one line for benchmarks/RESULTS.md."""
+"""The machine a benchmark ran on, in one line: the ``host`` of its results record."""
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+import torch
 
 #: CPU flags worth naming beside a figure: the widest float vectors and native bf16 arithmetic.
 NOTABLE_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
@@ -23,3 +25,9 @@ def cpu_summary(cpuinfo: str | None = None) -> str:
         return f"{model} (flags unknown)"
     present = [f for f in NOTABLE_FLAGS if f in flags_line.group(1).split()]
     return f"{model} ({', '.join(present) if present else 'no AVX2'})"
+
+
+def host_line(threads: int, cpuinfo: str | None = None) -> str:
+    """``cpu_summary`` with the torch threads and version, e.g.
+    ``"AMD EPYC (avx2, avx512f); 2 threads; torch 2.13.0+cpu"``."""
+    return f"{cpu_summary(cpuinfo)}; {threads} threads; torch {torch.__version__}"

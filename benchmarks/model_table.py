@@ -1,22 +1,55 @@
-"""Markdown table of the trained models' held-out figures (issues 4, 12), from their figures.json.
+"""The trained models' held-out figures, from their figures.json.
 
-    python benchmarks/model_table.py [--runs runs]
+    python -m benchmarks.model_table [--runs runs] [--json [FILE]]
 
-Reads the shipped models (dprobe/models/weights/*/figures.json, S1 labels), the same encoders
-with labels from all five training subjects (RUNS/<shipped name>-all) and the supervised upper
-bound (RUNS/supervised), as written by benchmarks/train_models.sh. A missing file gives "-" cells.
+Prints a Markdown table of the shipped models (dprobe/models/weights/*/figures.json, S1
+labels), the same encoders with labels from all five training subjects (RUNS/<shipped
+name>-all) and the supervised upper bound (RUNS/supervised), as written by
+experiments/train_models.sh. A missing file gives "-" cells. ``--json`` writes the rows that
+are not shipped (five-subject regressors, supervised bound) as the results record
+benchmarks/results/models.json; the shipped models' own section of the results page is
+``shipped_section``, read from their figures.json files.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import sys
 from pathlib import Path
 
+from benchmarks.record import RESULTS_DIR, column, command_line, make_record, table, write_record
 from dprobe.models.registry import SHIPPED, WEIGHTS_DIR
 from dprobe.report.tables import MODEL_FIGURE_COLUMNS, markdown_table
 
 COLUMNS = (*MODEL_FIGURE_COLUMNS, ("ratio", "MPJPE / mean-pose", "{:.2f}"),
            ("minutes", "train min", "{:.1f}"), ("rate", "steps/s", "{:.2f}"))
+#: The pose columns of the rows that are not shipped (their pictures are the shipped ones').
+REFERENCE_COLUMNS = (("mpjpe", "MPJPE mm", "{:.1f}"), ("n_mpjpe", "N-MPJPE mm", "{:.1f}"),
+                     ("p_mpjpe", "P-MPJPE mm", "{:.1f}"),
+                     ("mean_pose_mpjpe", "mean-pose MPJPE mm", "{:.1f}"),
+                     ("reconstruction_shift", "shift from reconstruction mm", "{:.1f}"),
+                     ("ratio", "MPJPE / mean-pose", "{:.2f}"))
+#: The shipped models' figures on the page: the picture, then the pose.
+PICTURE_COLUMNS = ("psnr", "psnr_mask", "psnr_arms", "psnr_legs", "ssim", "ssim_mask",
+                   "novel_view_psnr", "code_variance_a", "code_variance_p")
+POSE_COLUMNS = (("mpjpe", "MPJPE mm", "{:.1f}"), ("n_mpjpe", "N-MPJPE mm", "{:.1f}"),
+                ("p_mpjpe", "P-MPJPE mm", "{:.1f}"),
+                ("mean_pose_mpjpe", "mean-pose MPJPE mm", "{:.1f}"),
+                ("ratio", "MPJPE / mean-pose", "{:.3f}"),
+                ("reconstruction_shift", "shift from reconstruction mm", "{:.1f}"),
+                ("detected_mpjpe", "MPJPE on detected crops mm", "{:.1f}"),
+                ("detector_iou", "detector box IoU", "{:.3f}"))
+#: The quality bars the shipped models are held to: figure, text, "at_least" or "at_most", the
+#: bar, and its format on the page.
+BARS = (("psnr", "whole-crop PSNR >= 25 dB", "at_least", 25.0, "{:.1f}"),
+        ("psnr_mask", "PSNR in the mask >= 22 dB", "at_least", 22.0, "{:.1f}"),
+        ("reconstruction_shift", "shift from reconstruction <= 30 mm", "at_most", 30.0,
+         "{:.1f}"),
+        ("ratio", "S1 MPJPE <= 0.70 x the mean pose's (DRNet: 0.85 x)", "at_most", 0.70,
+         "{:.3f}"))
+#: A model held to another bar than ``BARS``': DRNet's pose bar.
+BAR_EXCEPTIONS = {("drnet", "ratio"): 0.85}
 
 
 def row(path: Path) -> dict:
@@ -36,18 +69,107 @@ def row(path: Path) -> dict:
     return overall
 
 
+def training_totals(path: Path) -> tuple[int, float]:
+    """Training steps and minutes of a model, counting the run it continued from (``init``)."""
+    fig = json.loads(path.read_text())
+    runs = [r for r in (fig.get("init"), fig.get("training")) if r]
+    return (sum(r.get("steps_done", 0) for r in runs),
+            sum(r.get("seconds", 0.0) for r in runs) / 60)
+
+
+def _bar_cell(name: str, figures: dict, key: str, side: str, bar: float, fmt: str) -> str:
+    value = figures.get(key)
+    if value is None:
+        return "-"
+    bar = BAR_EXCEPTIONS.get((name, key), bar)
+    met = value >= bar if side == "at_least" else value <= bar
+    return f"{'met' if met else 'missed'} {fmt.format(value)}"
+
+
+def shipped_section(weights_dir: Path = WEIGHTS_DIR) -> dict:
+    """The results page's section of the shipped models (a record without host and date:
+    each model's figures.json is the source), with each quality bar's verdict computed from
+    the figures."""
+    titles = {key: title for key, title, _ in MODEL_FIGURE_COLUMNS}
+    formats = {key: fmt for key, _, fmt in MODEL_FIGURE_COLUMNS}
+    names = [n for n in SHIPPED if (weights_dir / n / "figures.json").is_file()]
+    rows = {n: row(weights_dir / n / "figures.json") for n in names}
+    totals = {n: training_totals(weights_dir / n / "figures.json") for n in names}
+    picture = table([column("model"), column("training steps", "{:d}"),
+                     column("training min", "{:.0f}"),
+                     *[column(titles[k], formats[k]) for k in PICTURE_COLUMNS]],
+                    [[n, *totals[n], *[rows[n].get(k) for k in PICTURE_COLUMNS]]
+                     for n in names], caption="The picture: reconstruction and codes.")
+    pose = table([column("model (regressor labels)"),
+                  *[column(title, fmt) for _, title, fmt in POSE_COLUMNS]],
+                 [[f"{n} (S1)", *[rows[n].get(k) for k, _, _ in POSE_COLUMNS]] for n in names],
+                 caption="The pose: a regressor trained on S1's labels reads the pose code.")
+    bars = table([column("bar"), *[column(n) for n in names]],
+                 [[text, *[_bar_cell(n, rows[n], key, side, bar, fmt) for n in names]]
+                  for key, text, side, bar, fmt in BARS],
+                 caption="Quality bars, computed from the figures above.")
+    sheets = [f"benchmarks/results/{n}-reconstructions.png" for n in names
+              if (RESULTS_DIR / f"{n}-reconstructions.png").is_file()]
+    notes = [f"Reconstruction sheets (`dprobe evaluate --picture`): {', '.join(sheets)}."
+             ] if sheets else []
+    return {
+        "title": "Shipped models",
+        "measures": "`dprobe evaluate` of each shipped model on the held-out subjects S9 and "
+                    "S11 of the `standard` studio (1000 evenly spaced frames each, pooled): "
+                    "reconstruction PSNR (dB) and SSIM over the crop, inside the person's mask "
+                    "and per body region; novel-view PSNR; the mean per-channel variance of the "
+                    "appearance (h_a) and pose (h_p) codes; the pose error (mm) of a regressor "
+                    "trained on S1's labels beside the mean-pose baseline; and the shift of the "
+                    "model's own prediction when its crop is replaced by its reconstruction. "
+                    "Read from dprobe/models/weights/<name>/figures.json, which the recipe's "
+                    "`dprobe evaluate --model dprobe/models/weights/NAME --studio STUDIO --out "
+                    "dprobe/models/weights/NAME/figures.json` writes.",
+        "command": "bash experiments/train_models.sh",
+        "tables": [picture, pose, bars],
+        "notes": notes,
+    }
+
+
+def reference_files(runs: Path) -> dict[str, Path]:
+    """The figures.json of the rows that are not shipped, by row label: each shipped encoder
+    with five subjects' labels, and the supervised upper bound."""
+    files = {f"{n} (S1 S5 S6 S7 S8)": runs / f"{n}-all" / "figures.json" for n in SHIPPED}
+    files["supervised upper bound (S1 S5 S6 S7 S8, end to end)"] = (
+        runs / "supervised" / "figures.json")
+    return files
+
+
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", default="runs")
+    p.add_argument("--json", nargs="?", type=Path, const=RESULTS_DIR / "models.json",
+                   default=None, metavar="FILE",
+                   help="write the rows that are not shipped as a results record "
+                        "(default file: benchmarks/results/models.json)")
     args = p.parse_args()
-    runs = Path(args.runs)
+    files = reference_files(Path(args.runs))
     rows = {}
     for name in SHIPPED:
         rows[f"{name} (S1, shipped)"] = row(WEIGHTS_DIR / name / "figures.json")
-        rows[f"{name} (S1 S5 S6 S7 S8)"] = row(runs / f"{name}-all" / "figures.json")
-    rows["supervised upper bound (S1 S5 S6 S7 S8, end to end)"] = row(
-        runs / "supervised" / "figures.json")
+        rows[f"{name} (S1 S5 S6 S7 S8)"] = row(files[f"{name} (S1 S5 S6 S7 S8)"])
+    rows.update({label: row(f) for label, f in files.items() if label not in rows})
     print(markdown_table(rows, COLUMNS, label="model (regressor labels)"), end="")
+    if args.json is not None:
+        found = [f.stat().st_mtime for f in files.values() if f.is_file()]
+        day = datetime.date.fromtimestamp(max(found)).isoformat() if found else None
+        write_record(make_record(
+            title="Reference models: five labelled subjects, and full supervision",
+            measures="The shipped encoders with a regressor trained on the labels of all five "
+                     "training subjects instead of S1's alone, and the supervised upper bound "
+                     "(the same encoder trained end to end on those labels), evaluated as the "
+                     "shipped models are (S9 + S11, 1000 frames each). Not shipped.",
+            command=command_line("benchmarks.model_table", sys.argv[1:]),
+            host="2 threads (experiments/train_models.sh); figures.json does not record the CPU",
+            date=day,
+            tables=[table([column("model (regressor labels)"),
+                           *[column(title, fmt) for _, title, fmt in REFERENCE_COLUMNS]],
+                          [[name, *[row(f).get(k) for k, _, _ in REFERENCE_COLUMNS]]
+                           for name, f in files.items()])]), args.json)
 
 
 if __name__ == "__main__":

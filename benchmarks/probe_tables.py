@@ -1,24 +1,30 @@
-"""Markdown tables of probe results beside the paper's numbers (issue 9 Results).
+"""Markdown tables of probe results beside the paper's numbers.
 
-    python benchmarks/probe_tables.py --db results.sqlite
-    python benchmarks/probe_tables.py --folder OUT      # OUT of `dprobe probe all --out OUT`
+    python -m benchmarks.probe_tables --db results.sqlite [--json [FILE]]
+    python -m benchmarks.probe_tables --folder OUT      # OUT of `dprobe probe all --out OUT`
 
 reads the probe runs of a sweep's results database (`dprobe sweep run`, e.g.
 sweeps/standard.toml) or ``<dir>/<model>/{swap,zero,channels,embed,metrics}.json`` for every
-model folder (the output of `dprobe probe all`), and prints the tables that RESULTS.md shows:
-the report's (dprobe.report.probe_tables) and the seconds each probe took.
+model folder (the output of `dprobe probe all`), and prints the tables of the results page:
+the report's (dprobe.report.probe_tables) and the seconds each probe took. ``--json`` (with
+``--db``) writes them as the results record (default benchmarks/results/probes.json), with the
+sweep's command, machine and day.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
+from benchmarks.record import RESULTS_DIR, column, command_line, make_record, table, write_record
+from benchmarks.sweep_provenance import sweep_provenance
+from dprobe.probes.registry import probe_names
 from dprobe.report.document import Table, to_markdown
-from dprobe.report.probe_tables import leak_table, linear_probe_table, metric_table, probe_values
+from dprobe.report.probe_tables import leak_table, linear_probe_table, metric_table
 from dprobe.sweep.store import ResultsStore, flatten_numbers
 
-PROBES = ("swap", "zero", "channels", "embed", "metrics")
+PROBES = probe_names()
 
 
 def from_folder(root: Path) -> dict[str, dict[str, float]]:
@@ -32,7 +38,7 @@ def from_database(path: Path) -> dict[str, dict[str, float]]:
     """model -> ``probe.name`` -> value, with each probe's ``probe.seconds``, from a sweep's
     results database."""
     with ResultsStore.open(path, create=False) as store:
-        values = probe_values(store)
+        values = store.probe_values()
         for item in store.items("probe"):
             s = item["settings"]
             values.setdefault(s["model"], {})[f"{s['probe']}.seconds"] = item["seconds"]
@@ -51,20 +57,53 @@ def seconds_table(values: dict[str, dict[str, float]], models: list[str]) -> Tab
     return Table(["model", *PROBES, "total s", "of which IOB", "without IOB"], body)
 
 
-def tables(values: dict[str, dict[str, float]]) -> str:
-    """The Results tables for ``values`` (model -> ``probe.name`` -> value)."""
+def tables(values: dict[str, dict[str, float]]) -> list[Table]:
+    """The results tables for ``values`` (model -> ``probe.name`` -> value)."""
     models = [m for m in ("nsd", "drnet", "cssl", "cssl-da") if m in values]
     models += [m for m in values if m not in models]
-    return to_markdown([Table(*metric_table(values, models)), Table(*leak_table(values, models)),
-                        Table(*linear_probe_table(values, models)),
-                        seconds_table(values, models)])
+    return [Table(*metric_table(values, models)), Table(*leak_table(values, models)),
+            Table(*linear_probe_table(values, models)), seconds_table(values, models)]
 
 
-if __name__ == "__main__":
+MEASURES = (
+    "The probes of `dprobe.probes` on the models of a sweep, on its studio, scored against the "
+    "studio's exact counterfactual renders (what each number means: docs/probes.md). Distance "
+    "correlation DC(A, P) between the appearance and pose codes, beside the level that "
+    "shuffled (independent) codes reach, and information over bias IOB (Table 3); the leak of "
+    "the appearance swap (Fig. 2; 0: the synthesis wears the appearance subject's clothes, 1: "
+    "it kept the pose subject's), the appearance retained with h_a zeroed or averaged (Fig. 3), "
+    "and the number K of pose-code channels whose swap flips appearance or pose (Fig. 6); "
+    "linear probes of action, subject and appearance attributes from each code (Figs. 4, 9); "
+    "and each probe's seconds. The probes' settings are the sweep spec's.")
+
+
+def to_record(found: list[Table], provenance: dict[str, str]) -> dict:
+    """The results record of the tables, with the sweep's ``command``, ``host`` and ``date``."""
+    return make_record(
+        title="Probes beside the paper", measures=MEASURES, **provenance,
+        tables=[table([column(h) for h in t.header], t.body) for t in found])
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--db", type=Path, help="a sweep's results database")
     source.add_argument("--folder", type=Path, help="the output folder of `dprobe probe all`")
+    parser.add_argument("--json", nargs="?", type=Path, const=RESULTS_DIR / "probes.json",
+                        default=None, metavar="FILE",
+                        help="with --db: write the results record (default file: %(const)s)")
     args = parser.parse_args()
-    print(tables(from_database(args.db) if args.db else from_folder(args.folder)), end="")
+    if args.json is not None and args.db is None:
+        parser.error("--json needs --db (the sweep database records the command and machine)")
+    found = tables(from_database(args.db) if args.db else from_folder(args.folder))
+    print(to_markdown(found), end="")
+    if args.json is not None:
+        with ResultsStore.open(args.db, create=False) as store:
+            provenance = sweep_provenance(
+                store, command_line("benchmarks.probe_tables", sys.argv[1:]))
+        write_record(to_record(found, provenance), args.json)
+
+
+if __name__ == "__main__":
+    main()

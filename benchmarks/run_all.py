@@ -1,26 +1,38 @@
-"""Run every benchmark in one go (``make bench``); each prints its own figures.
+"""Run the quick benchmarks in one go (``make bench``); each prints its section of the results
+page.
 
-The studio and composite_crop benchmarks write nothing by themselves unless asked; figures go
-into benchmarks/RESULTS.md by hand or with their ``--write`` flags.
+    python -m benchmarks.run_all [--json]
+
+With ``--json`` each also writes its record into benchmarks/results/, and the results page
+(benchmarks/RESULTS.md) is regenerated from the records.
 """
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).parent
+ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = (
-    ["bench_studio.py"],
-    ["bench_composite_crop.py", "--repeats", "7"],
+    ["bench_studio"],
+    ["bench_composite_crop", "--repeats", "7"],
 )
 
 
 def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true",
+                    help="write each record and regenerate benchmarks/RESULTS.md")
+    args = ap.parse_args()
     failed = 0
-    for argv in BENCHMARKS:
-        print(f"== {' '.join(argv)}", flush=True)
-        failed |= subprocess.call([sys.executable, str(HERE / argv[0]), *argv[1:]])
+    for module, *argv in BENCHMARKS:
+        argv += ["--json"] if args.json else []
+        print(f"== {module} {' '.join(argv)}", flush=True)
+        failed |= subprocess.call([sys.executable, "-m", f"benchmarks.{module}", *argv],
+                                  cwd=ROOT)
+    if args.json and not failed:
+        failed |= subprocess.call([sys.executable, "-m", "benchmarks.results_page"], cwd=ROOT)
     return failed
 
 

@@ -1,6 +1,6 @@
-"""Reconstruction-loss options side by side on one framework (issue 12, item 2).
+"""Reconstruction-loss options side by side on one framework, trained from the same seed.
 
-    python benchmarks/compare_reconstruction.py --studio standard.h5 --out runs/reconstruction \
+    python -m experiments.compare_reconstruction --studio standard.h5 --out runs/reconstruction \
         [--framework nsd] [--steps 1500] [--threads 1] [--option NAME ...]
 
 Trains the framework from the same seed with each option of ``OPTIONS`` for the same number of
@@ -20,16 +20,13 @@ import torch
 from dprobe.data.batches import held_out_batch
 from dprobe.data.datasets import LabelledFrames
 from dprobe.data.studio import Studio
-from dprobe.data.subjects import training_subjects
-from dprobe.frameworks import FRAMEWORKS
 from dprobe.frameworks.losses import ReconstructionWeights
 from dprobe.models.checkpoint import load_checkpoint
-from dprobe.models.network import NetworkConfig
-from dprobe.models.reference import ReferenceModel
 from dprobe.probes.evaluate import evaluate_model
 from dprobe.report.tables import markdown_table
-from dprobe.train.loop import RunSettings, run_training
+from dprobe.train.loop import run_training
 from dprobe.train.regressor import RegressorSettings, train_regressor
+from dprobe.train.setup import TrainingSettings, build_training
 
 #: The options compared, each a reconstruction objective and the network's width (channels at
 #: full resolution): the plain objective, foreground-weighted L1+SSIM, that plus the mask term,
@@ -66,13 +63,11 @@ def run_option(name: str, weights: ReconstructionWeights, width: int, studio: St
     figures_path = out / "figures.json"
     if figures_path.is_file():
         return json.loads(figures_path.read_text())
-    cls = FRAMEWORKS[args.framework]
     torch.manual_seed(args.seed)
-    model = ReferenceModel(NetworkConfig(crop_size=studio.crop_size, width=width))
-    framework = cls(model, total_steps=args.steps, reconstruction=weights)
-    dataset = framework.make_dataset(studio, training_subjects(studio.subject_names))
+    setup = TrainingSettings(framework=args.framework, studio=args.studio, steps=args.steps,
+                             seed=args.seed, width=width, reconstruction=weights, val_every=500)
+    _, framework, dataset, settings = build_training(setup, studio)
     framework.prepare(dataset)
-    settings = RunSettings(steps=args.steps, batch_size=32, seed=args.seed, val_every=500)
     run_training(framework, dataset, out, settings, val_batch=held_out_batch(studio, 32),
                  resume=(out / "train_state.safetensors").is_file(), progress=False)
     model = load_checkpoint(out)

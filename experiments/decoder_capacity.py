@@ -1,6 +1,6 @@
-"""Can the reference decoder draw arms, given codes that hold them? (issue 12, the mask-PSNR bar)
+"""Can the reference decoder draw arms, given codes that hold them? (the PSNR-in-the-mask bar)
 
-    python benchmarks/decoder_capacity.py --studio standard.h5 --out runs/decoder-capacity \
+    python -m experiments.decoder_capacity --studio standard.h5 --out runs/decoder-capacity \
         --code oracle --code cssl [--decoder plain --decoder positions] [--steps 6000] \
         [--frames 1000] [--threads 2]
 
@@ -22,10 +22,10 @@ training subject's frames, from codes given by:
 map), ``modulated`` (the appearance code scales and shifts every block's features, FiLM),
 ``joint-maps`` (oracle codes only: the joints also drawn as Gaussian blobs at every resolution,
 the decoding half of a keypoint bottleneck) and ``joint-maps-modulated`` (both);
-``point_map_decoder.py``.
+``experiments.point_map_decoder``.
 
 Then splits each decoder's error inside the mask between the body regions on the evaluation
-frames of ``dprobe evaluate`` (``benchmarks/mask_error.py``; S9 and S11, ``--frames`` each),
+frames of ``dprobe evaluate`` (``experiments.mask_error``; S9 and S11, ``--frames`` each),
 beside each named model's own (shipped) decoder. The same decoder on oracle codes and on a
 model's codes separates the two places the arms can be lost: the decoder or the code.
 Resumable: a code whose ``figures.json`` exists in ``--out`` is not trained again
@@ -41,15 +41,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from mask_error import (
-    COLUMNS,
-    Reconstruct,
-    evaluation_batches,
-    model_reconstruction,
-    reconstruction_row,
-    subject_columns,
-)
-from point_map_decoder import PointMapDecoder
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
@@ -63,8 +54,17 @@ from dprobe.models.network import Decoder, NetworkConfig
 from dprobe.models.protocol import composite
 from dprobe.models.registry import load
 from dprobe.report.tables import markdown_table
+from experiments.mask_error import (
+    COLUMNS,
+    Reconstruct,
+    evaluation_batches,
+    model_reconstruction,
+    reconstruction_row,
+    subject_columns,
+)
+from experiments.point_map_decoder import PointMapDecoder
 
-#: The best reconstruction objective measured side by side (benchmarks/RESULTS.md).
+#: The best reconstruction objective measured side by side (experiments/compare_reconstruction.py).
 RECONSTRUCTION = ReconstructionWeights(foreground=16.0, hard=1.0)
 #: The shipped models' decoders trained for about this many steps (45 minutes).
 DEFAULT_STEPS = 6000

@@ -1,6 +1,6 @@
-"""Where inside the person a model's reconstruction goes wrong (issue 12, the mask-PSNR bar).
+"""Where inside the person a model's reconstruction goes wrong (the PSNR-in-the-mask bar).
 
-    python benchmarks/mask_error.py --studio standard.h5 --model nsd --model cssl ... \
+    python -m experiments.mask_error --studio standard.h5 --model nsd --model cssl ... \
         [--frames 1000] [--threads 2]
 
 On the evaluation frames of ``dprobe evaluate`` (S9 and S11, ``--frames`` evenly spaced each;

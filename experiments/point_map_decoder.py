@@ -1,4 +1,4 @@
-"""Decoders of other kinds than the reference one, for ``decoder_capacity.py`` (issue 12).
+"""Decoders of other kinds than the reference one, for ``experiments.decoder_capacity``.
 
 ``PointMapDecoder`` is the reference decoder (``dprobe.models.network.Decoder``: the same
 blocks, channels and output) with three changes, each optional:

@@ -2,16 +2,16 @@
 # The documented commands that trained the shipped models. One training run at a time on both
 # cores (a step takes half as long on 2 threads as on 1); the short jobs (regressors,
 # evaluations) run beside the supervised upper bound (SUPERVISED_MINUTES, 15) at the end.
-# - Issue 4: each framework from random weights for MINUTES (25).
-# - Issue 12: the reconstruction weighted toward the person (--foreground-weight FOREGROUND,
+# - First round: each framework from random weights for MINUTES (25).
+# - Second round: the reconstruction weighted toward the person (--foreground-weight FOREGROUND,
 #   4, and --mask-weight MASK, 0: foreground x4 beat the plain loss side by side in
-#   benchmarks/compare_reconstruction.py; the mask term on top gave no clear gain). NSD, CSSL
-#   and CSSL-DA continue from their issue-4 runs for FINETUNE_MINUTES (20; 45 minutes of
-#   training in all, the issue's budget). DRNet, whose objective changed (a scale-invariant
+#   experiments/compare_reconstruction.py; the mask term on top gave no clear gain). NSD, CSSL
+#   and CSSL-DA continue from their first-round runs for FINETUNE_MINUTES (20; 45 minutes of
+#   training in all, the training budget). DRNet, whose objective changed (a scale-invariant
 #   similarity loss, so its codes cannot collapse, and a code-scale term, so their scale cannot
 #   drift), starts again from random weights for DRNET_MINUTES (45), with foreground x16 and the
 #   hard-pixel term (the best reconstruction option side by side).
-#   bash benchmarks/train_models.sh [STUDIO] [RUNS] [STAGE ...]
+#   bash experiments/train_models.sh [STUDIO] [RUNS] [STAGE ...]
 # With STAGEs, only those run (a function below with its arguments, e.g. "ship nsd-person nsd").
 # STUDIO defaults to runs/studio-standard.h5 (built here if missing), RUNS to runs/.
 # Every stage is resumable: rerun the script after a kill and finished stages are skipped,
@@ -88,7 +88,7 @@ ship_all() {  # ship_all NAME:SHIPPED ...
   for pair in "$@"; do five_subjects "${pair##*:}" "$RUNS/${pair%%:*}"; done
 }
 
-# Issue 12's runs
+# The second round's runs
 person=(--foreground-weight "$FOREGROUND" --mask-weight "$MASK")
 nsd_person() { train nsd-person nsd --init "$RUNS/nsd" --minutes "$FINETUNE_MINUTES" "${person[@]}"; }
 cssl_person() { train cssl-person cssl --init "$RUNS/cssl" --minutes "$FINETUNE_MINUTES" "${person[@]}"; }
@@ -105,12 +105,12 @@ if [ $# -gt 2 ]; then  # only the named stages, e.g.: ... nsd_person "ship nsd-p
   exit 0
 fi
 
-# Issue 4 (its DRNet run is superseded by drnet-x16-hard-scale)
+# First round (its DRNet run is superseded by drnet-x16-hard-scale)
 train nsd nsd
 train cssl cssl
 train cssl-da cssl --augment jitter
 detector
-# Issue 12
+# Second round
 nsd_person
 cssl_person
 cssl_da_person

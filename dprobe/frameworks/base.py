@@ -41,8 +41,8 @@ class Framework(ABC):
         reconstruction: ReconstructionWeights = ReconstructionWeights(),
     ) -> None:
         # Channels-last parameters make every convolution's output channels-last: oneDNN's CPU
-        # convolutions and nearest upsampling run faster in that layout (benchmarks/RESULTS.md,
-        # "Training speed"). Checkpoints are written contiguous, so nothing else sees it.
+        # convolutions and nearest upsampling run faster in that layout (measured by
+        # benchmarks/bench_training.py). Checkpoints are written contiguous, so nothing else sees it.
         self.model = model.to(memory_format=torch.channels_last)
         self.total_steps = total_steps
         self.lr = lr

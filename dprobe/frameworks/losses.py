@@ -27,8 +27,8 @@ channel relative to the channel's spread over the batch (``pose_consistency_loss
 cycle of MUNIT / DRIT, made scale-free so that shrinking the codes cannot satisfy it.
 The frameworks re-encode with the encoder's weights held (``Framework.encode_held``), so the
 term is a perceptual loss in the model's own pose features on the decoder's side (the encoder
-still learns from it through the codes it feeds the decoder). Measured on NSD (benchmarks/
-RESULTS.md, "Pose consistency"), this formulation and three others all made the models worse:
+still learns from it through the codes it feeds the decoder). Measured on NSD (experiments/
+compare_reconstruction.py), this formulation and three others all made the models worse:
 the term is an option to study, not a default.
 """
 from __future__ import annotations
@@ -152,7 +152,7 @@ def pose_consistency_loss(encode: Callable[[Tensor], tuple[Tensor, Tensor]], rgb
     Per channel and with the spread held: a spread that kept its gradient was measured to be
     lowered by blowing a few channels up (the pose codes' variance went from 0.44 to 4,600 and
     the regressor learnt nothing), a spread of the re-encoded codes by a decoding that scatters
-    its codes (benchmarks/RESULTS.md).
+    its codes (experiments/compare_reconstruction.py).
     """
     _, reencoded = encode(composite(rgb, mask, background))
     target = pose_code.detach()

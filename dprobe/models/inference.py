@@ -101,7 +101,7 @@ def _subpixel_applies(conv: nn.Module) -> bool:
 #: ``merge_upsampling`` merges only convolutions with at most this many output channels: the
 #: merged form pays where four times the channels fill the CPU's vectors better. Measured on NSD's
 #: decoder (forward + input gradient, 2 threads, AVX-512): 1.49x at 16 output channels,
-#: 0.93-1.07x at 32 and 64 (benchmarks/RESULTS.md, "The loop's overheads, cut further").
+#: 0.93-1.07x at 32 and 64 (benchmarks/bench_attack.py times the loop with and without it).
 SUBPIXEL_MAX_CHANNELS = 16
 
 
@@ -141,7 +141,7 @@ def inference_copy(model: M, subpixel: bool = True) -> M:
     """A frozen copy of ``model`` for repeated inference (module doc); a model that is not an
     ``nn.Module`` (a user's wrapper) is returned as it is. ``subpixel=False`` keeps every
     upsampling and convolution apart (under bf16 autocast the merged form ran 4-11% slower on 2
-    threads of an AVX512-BF16 CPU, benchmarks/RESULTS.md)."""
+    threads of an AVX512-BF16 CPU, A/B in whole attack iterations)."""
     if not isinstance(model, nn.Module):
         return model
     fast = copy.deepcopy(model).eval()

@@ -1,10 +1,10 @@
-"""The decoders of other kinds that benchmarks/decoder_capacity.py compares with the reference."""
+"""The decoders of other kinds that experiments/decoder_capacity.py compares with the reference."""
 import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmarks.point_map_decoder import Block, PointMapDecoder, point_maps
 from dprobe.models.network import Decoder, NetworkConfig
+from experiments.point_map_decoder import Block, PointMapDecoder, point_maps
 
 CFG = NetworkConfig(dim_app=25, dim_pose=51)
 
