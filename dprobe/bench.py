@@ -1,165 +1,20 @@
-"""Engine benchmark: throughput, latency and agreement with eager of a model's exported graphs.
+"""``python -m dprobe.bench ...``: the same as ``dprobe bench ...`` (part of the command line).
 
-    python -m dprobe.bench --engine eager|torchscript|onnxruntime|tensorrt|trt --model M
-                           [--batch 1,8,32] [--json FILE]        (same as `dprobe bench`)
+    python -m dprobe.bench --engine eager,onnxruntime --model M [--batch 1,8,32] [--json FILE]
 
-Per engine and batch size: images/s and p50 / p99 latency (ms) of ``predict`` on studio frames,
-the largest joint difference from eager (mm) and, for engines with autograd, attack iterations/s
-(one iteration: the attack step forward + backward + an Adam update of ``h_a``). Several engines
-(``--engine eager,onnxruntime``) are timed in interleaved rounds, so their ratios come from one
-run under the same machine load.
+The benchmark itself is ``dprobe.engines.bench``; ``dprobe.cli.bench`` parses its options.
 """
 from __future__ import annotations
 
-import statistics
 import sys
-import tempfile
-import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
 
-import torch
-from torch import Tensor
+from dprobe.cli import main as cli_main
 
-from dprobe.engines import Engine, canonical
-from dprobe.engines import load as load_engine
-from dprobe.export import export_model, graph_specs
-from dprobe.export.graphs import example_inputs
-from dprobe.metrics.pose import mpjpe
-
-__all__ = ["attack_iteration", "bench", "formats_for", "main", "studio_frames"]
-
-#: export formats each engine reads
-ENGINE_FORMATS = {"eager": (), "torchscript": ("torchscript",), "onnxruntime": ("onnx",),
-                  "tensorrt": ("onnx", "tensorrt")}
-
-
-def formats_for(engines: Sequence[str]) -> tuple[str, ...]:
-    """The export formats ``engines`` need (at least TorchScript, for the manifest)."""
-    needed = {f for e in engines for f in ENGINE_FORMATS[canonical(e)]}
-    return tuple(sorted(needed)) or ("torchscript",)
-
-
-def studio_frames(path: str | Path, n: int) -> Tensor:
-    """``n`` full frames ``(n, 3, H, W)`` evenly spread over a studio file (repeated if short)."""
-    from dprobe.data.studio import Studio
-
-    studio = Studio.open(path)
-    rows = torch.linspace(0, studio.n - 1, n).round().long()
-    return studio.full_frame(rows)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _timed(fn: Callable[[], object], device: torch.device, seconds: float, min_reps: int
-           ) -> list[float]:
-    """Latencies (s) of calls to ``fn`` for about ``seconds`` (at least ``min_reps`` calls)."""
-    out, start = [], time.perf_counter()
-    while len(out) < min_reps or time.perf_counter() - start < seconds:
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        out.append(time.perf_counter() - t0)
-    return out
-
-
-def attack_iteration(engine: Engine, inputs: tuple[Tensor, ...], q: Tensor
-                     ) -> Callable[[], None]:
-    """One attack iteration on ``engine``: step forward, MPJPE to ``q``, backward, Adam ascent."""
-    h_a = inputs[0].to(engine.device).clone().requires_grad_(True)
-    rest = tuple(t.to(engine.device) for t in inputs[1:])
-    optimiser = torch.optim.Adam([h_a], lr=0.05, maximize=True)
-
-    def step() -> None:
-        optimiser.zero_grad(set_to_none=True)
-        joints, _ = engine.attack_step(h_a, *rest)
-        mpjpe(joints, q).sum().backward()
-        optimiser.step()
-
-    return step
-
-
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def bench(model: str, engines: Sequence[str], batches: Sequence[int] = (1, 8, 32), *,
-          export_dir: str | Path | None = None, studio: str | Path | None = None,
-          device: str = "cpu", precision: str = "fp32", seconds: float = 2.0,
-          rounds: int = 4, attack: bool = True) -> dict:
-    """Benchmark ``engines`` on ``model``; returns ``{"meta": ..., "rows": [...]}``.
-
-    Exports into a temporary folder unless ``export_dir`` (an existing export) is given; frames
-    come from ``studio`` (default: the tiny studio built in the temporary folder). Each batch
-    size gets ``seconds`` per engine, spread over ``rounds`` interleaved rounds. ``device`` is
-    onnxruntime's ("cpu" or "cuda"); eager and torchscript run on the CPU, tensorrt on CUDA.
-    """
-    names = [canonical(e) for e in engines]
-    if "tensorrt" in names:
-        from dprobe.export.gpu import require_tensorrt
-
-        require_tensorrt("the tensorrt engine")  # fail before any work
-    with tempfile.TemporaryDirectory(prefix="dprobe-bench-") as tmp:
-        if export_dir is None:
-            export_dir = Path(tmp) / "export"
-            export_model(model, export_dir, formats_for(names))
-        if studio is None:
-            from dprobe.data.build import build_studio
-
-            studio = Path(tmp) / "tiny.h5"
-            build_studio("tiny", studio, seed=0, progress=False)
-        eager = load_engine(export_dir, "eager", model=model)
-        loaded = {n: eager if n == "eager" else
-                  load_engine(export_dir, n, model=model, precision=precision,
-                              device=device if n == "onnxruntime" else "cpu")
-                  for n in names}
-        frames_all = studio_frames(studio, max(batches))
-        spec = graph_specs(eager.model, tuple(frames_all.shape[-2:]))["attack_step"]
-        rows = []
-        for batch in batches:
-            frames = frames_all[:batch]
-            reference = eager.predict(frames)
-            step_inputs = example_inputs(spec, batch)
-            timings = {n: {"predict": [], "attack": []} for n in names}
-            calls = {}
-            for n, engine in loaded.items():
-                x = frames.to(engine.device)
-                calls[n] = {"predict": lambda e=engine, x=x: e.predict(x)}
-                if attack and engine.supports_autograd:
-                    calls[n]["attack"] = attack_iteration(engine, step_inputs,
-                                                          reference.to(engine.device))
-                for fn in calls[n].values():  # warm up (lazy initialisation, JIT profiling)
-                    for _ in range(3):
-                        fn()
-            for _ in range(rounds):
-                for n, engine in loaded.items():
-                    for kind, fn in calls[n].items():
-                        timings[n][kind] += _timed(fn, engine.device, seconds / rounds, 3)
-            for n, engine in loaded.items():
-                lat = timings[n]["predict"]
-                diff = (engine.predict(frames.to(engine.device)).float().cpu() - reference)
-                rows.append({
-                    "engine": n, "device": str(engine.device), "precision": engine.precision,
-                    "batch": batch, "images_per_s": batch * len(lat) / sum(lat),
-                    "p50_ms": 1e3 * statistics.median(lat), "p99_ms": 1e3 * _percentile(lat, 99),
-                    "calls": len(lat), "max_joint_diff_mm": float(diff.abs().max()),
-                    "attack_it_per_s": (len(timings[n]["attack"]) / sum(timings[n]["attack"])
-                                        if timings[n]["attack"] else None),
-                })
-    meta = {"model": str(model), "engines": names, "batches": list(batches),
-            "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "command": " ".join(sys.argv)}
-    return {"meta": meta, "rows": rows}
+__all__ = ["main"]
 
 
 def main() -> int:
-    """``python -m dprobe.bench ...`` = ``dprobe bench ...``."""
-    from dprobe.cli import main as cli_main
-
+    """Run ``dprobe bench`` with this process's arguments; its exit status."""
     return cli_main(["bench", *sys.argv[1:]])
 
 

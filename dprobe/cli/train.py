@@ -30,174 +30,61 @@ from dprobe.cli.options import (
     set_threads,
 )
 from dprobe.data.batches import held_out_batch
-from dprobe.data.subjects import TEST_SUBJECTS, TRAIN_SUBJECTS, training_subjects
+from dprobe.data.subjects import TRAIN_SUBJECTS, training_subjects
 from dprobe.errors import DprobeError
 from dprobe.files import atomic_directory, refuse_existing
-from dprobe.frameworks import FRAMEWORKS, SELF_SUPERVISED
-from dprobe.frameworks.augment import AUGMENTS, make_augment
+from dprobe.frameworks import SELF_SUPERVISED
+from dprobe.frameworks.augment import AUGMENTS
 from dprobe.frameworks.losses import HARD_FRACTION, ReconstructionWeights
 from dprobe.models import registry
 from dprobe.models.checkpoint import load_checkpoint, save_checkpoint
-from dprobe.models.network import NetworkConfig
 from dprobe.models.reference import ReferenceModel
-from dprobe.models.regressor import RegressorConfig
-from dprobe.train.detector import DetectorSettings, train_detector
-from dprobe.train.loop import RunSettings, run_training
+from dprobe.train.detector import DetectorSettings
 from dprobe.train.regressor import RegressorSettings, subject_means, train_regressor
-from dprobe.train.rundir import (
-    check_new_run_dir,
-    check_resumable,
-    new_run_dir,
-    read_run_settings,
-    write_run_settings,
+from dprobe.train.setup import (
+    VAL_PER_SUBJECT,
+    TrainingSettings,
+    check_subjects,
+    resolve_settings,
+    train_detector_checkpoint,
+    train_framework,
 )
 
 __all__ = ["register"]
 
-VAL_PER_SUBJECT = 64
-#: The options of a training run, as recorded in ``run.json``, with their defaults. On
-#: ``--resume`` each comes from ``run.json``; one given explicitly must agree with it.
-RUN_DEFAULTS: dict[str, Any] = {
-    "framework": None, "augment": "none", "studio": None, "steps": 3000, "minutes": None,
-    "batch_size": 32, "seed": 0, "lr": 1e-3, "width": 16, "labelled": None,
-    "foreground_weight": 0.0, "mask_weight": 0.0, "edge_weight": 0.0, "hard_weight": 0.0,
-    "pose_weight": 0.0, "init": None,
-}
-#: Options a resumed run may change (they do not change the result of a fixed-step run); taken
-#: from ``run.json`` unless given.
-RESUME_FREE = {"val_every": 200, "checkpoint_minutes": 3.0}
-
-
-def _check_subjects(studio: Any, subjects: list[str]) -> None:
-    for s in subjects:
-        if s not in studio.subject_names:
-            raise DprobeError(f"subject {s!r} is not in the studio ({', '.join(studio.subject_names)})")
-        if s in TEST_SUBJECTS:
-            raise DprobeError(f"subject {s} is held out for testing and cannot be used for training")
-
 
 # -- train / train-supervised --------------------------------------------------------------------
-_UNSET = object()
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's options given on the command line (the others are absent from ``args``), by
+    their ``run.json`` names."""
+    keys = TrainingSettings().to_run()
+    return {key: [*value] if isinstance(value, (list, tuple)) else value
+            for key, value in vars(args).items() if key in keys and key != "command"}
 
 
-def _given(args: argparse.Namespace, key: str) -> Any:
-    """The value of option ``key`` if it was given on the command line, else ``_UNSET``."""
-    value = getattr(args, key, _UNSET)
-    return [*value] if isinstance(value, (list, tuple)) else value
-
-
-def _run_settings(args: argparse.Namespace, framework: str, out: Path) -> dict:
-    """The run's settings: the options given, completed from ``run.json`` on ``--resume`` (where
-    a given option that contradicts the saved one is refused) or from the defaults."""
-    given = {key: _given(args, key) for key in RUN_DEFAULTS}
-    given["framework"] = framework if framework == "supervised" else given["framework"]
-    saved = read_run_settings(out) if args.resume else {}
-    if args.resume:
-        for key, value in given.items():
-            if value is not _UNSET and value != saved.get(key):
-                raise DprobeError(f"cannot resume: --{key.replace('_', '-')} is {value!r} but "
-                                  f"the run was started with {saved.get(key)!r}")
-        settings = {key: saved.get(key, default) for key, default in RUN_DEFAULTS.items()}
-    else:
-        settings = {key: default if given[key] is _UNSET else given[key]
-                    for key, default in RUN_DEFAULTS.items()}
-        for key in ("framework", "studio"):
-            if settings[key] is None:
-                raise DprobeError(f"--{key} is required (unless --resume continues a run)")
-        if framework == "supervised" and settings["labelled"] is None:
-            settings["labelled"] = list(TRAIN_SUBJECTS)
-    for key, default in RESUME_FREE.items():
-        value = _given(args, key)
-        settings[key] = saved.get(key, default) if value is _UNSET else value
-    return {**settings, "command": command_line()}
-
-
-def _initialise(model: ReferenceModel, source: str) -> dict:
-    """Copy the encoder (and decoder, where both have one) of the model ``source`` (a shipped
-    name or a checkpoint directory) into ``model``; what it was, for the new model's meta."""
-    init = registry.load(source)
-    if init.network != model.network:
-        raise DprobeError(f"--init {source} has network {init.network} but this run builds "
-                          f"{model.network} (give the same --width, or another --init)")
-    for part in ("encoder", "decoder"):
-        mine, theirs = getattr(model, part), getattr(init, part)
-        if mine is None:
-            continue
-        if theirs is None:
-            raise DprobeError(f"--init {source} has no {part}, which this framework trains")
-        mine.load_state_dict({k: v.float() for k, v in theirs.state_dict().items()})
-    training = init.meta.get("training") or {}
-    return {"from": str(source), "framework": init.meta.get("framework"),
-            "steps_done": training.get("steps_done"), "seconds": training.get("seconds"),
-            "reconstruction": init.meta.get("hyperparameters", {}).get("reconstruction")}
-
-
-def _train_framework(args: argparse.Namespace, framework_name: str) -> int:
+def _train_framework(args: argparse.Namespace, given: dict[str, Any]) -> int:
     set_threads(args.threads)
     out = Path(args.out)
-    if args.resume and args.force:
-        raise DprobeError("--resume and --force exclude each other")
-    if args.resume:
-        check_resumable(out)
-    else:
-        check_new_run_dir(out, args.force)
-    run = _run_settings(args, framework_name, out)
     # Everything a user can get wrong is checked before the run directory is touched.
-    studio = open_studio(run["studio"])
-    cls = FRAMEWORKS[run["framework"]]
-    subjects = list(run["labelled"]) if cls.name == "supervised" else training_subjects(
-        studio.subject_names)
-    _check_subjects(studio, subjects)
-    network = NetworkConfig(crop_size=studio.crop_size, width=run["width"])
-    model = ReferenceModel(
-        network,
-        decoder=cls.uses_decoder,
-        regressor=RegressorConfig(network.dim_pose) if cls.name == "supervised" else None,
-    )
-    framework = cls(model, total_steps=run["steps"], lr=run["lr"],
-                    augment=make_augment(run["augment"]),
-                    reconstruction=ReconstructionWeights(foreground=run["foreground_weight"],
-                                                         mask=run["mask_weight"],
-                                                         edges=run["edge_weight"],
-                                                         hard=run["hard_weight"],
-                                                         pose=run["pose_weight"]))
-    if run["init"] is not None:  # on --resume the training state then replaces the weights
-        model.meta["init"] = _initialise(model, run["init"])
-    model.meta.update({
-        "framework": run["framework"], "augment": run["augment"],
-        "hyperparameters": framework.hyperparameters(),
-        "data": {"studio": str(run["studio"]), "subjects": subjects},
-        "command": run["command"], "seed": run["seed"],
-    })
-    dataset = framework.make_dataset(studio, subjects)
-    settings = RunSettings(steps=run["steps"], batch_size=run["batch_size"], seed=run["seed"],
-                           minutes=run["minutes"], val_every=run["val_every"],
-                           checkpoint_minutes=run["checkpoint_minutes"])
-    val_batch = held_out_batch(studio, VAL_PER_SUBJECT)
-    if args.resume:
-        summary = run_training(framework, dataset, out, settings, val_batch=val_batch,
-                               resume=True, progress=not args.quiet)
-    else:
-        with new_run_dir(out, args.force):
-            write_run_settings(out, run)
-            framework.prepare(dataset)
-            summary = run_training(framework, dataset, out, settings, val_batch=val_batch,
-                                   progress=not args.quiet)
+    settings = resolve_settings(given, out, resume=args.resume, force=args.force,
+                                command=command_line())
+    summary = train_framework(settings, out, resume=args.resume, force=args.force,
+                              progress=not args.quiet)
     print(json.dumps({"out": str(out), **summary}))
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    return _train_framework(args, getattr(args, "framework", None))
+    return _train_framework(args, _given(args))
 
 
 def _cmd_train_supervised(args: argparse.Namespace) -> int:
-    return _train_framework(args, "supervised")
+    return _train_framework(args, {**_given(args), "framework": "supervised"})
 
 
 def _resumable(p: argparse.ArgumentParser, flag: str, default: Any, help: str, **kw: Any) -> None:
-    """An option of ``RUN_DEFAULTS``: absent from the namespace unless given (so ``--resume``
-    can tell a given option from a default); its help line names the default."""
+    """An option of ``TrainingSettings``: absent from the namespace unless given (so
+    ``--resume`` can tell a given option from a default); its help line names the default."""
     shown = "none" if default is None else default
     p.add_argument(flag, default=argparse.SUPPRESS,
                    help=f"{help} (default {shown}; with --resume: the run's)", **kw)
@@ -209,24 +96,24 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR",
                    help="run directory, created (refused if it exists, unless --force or "
                         "--resume)")
-    _resumable(p, "--steps", RUN_DEFAULTS["steps"], "training steps", type=positive_int)
-    _resumable(p, "--minutes", RUN_DEFAULTS["minutes"],
+    _resumable(p, "--steps", TrainingSettings.steps, "training steps", type=positive_int)
+    _resumable(p, "--minutes", TrainingSettings.minutes,
                "training-time budget in minutes; the schedule is shortened to fit it",
                type=positive_float)
-    _resumable(p, "--batch-size", RUN_DEFAULTS["batch_size"], "crops per step",
+    _resumable(p, "--batch-size", TrainingSettings.batch_size, "crops per step",
                type=positive_int)
-    _resumable(p, "--lr", RUN_DEFAULTS["lr"], "peak Adam learning rate", type=positive_float)
-    _resumable(p, "--width", RUN_DEFAULTS["width"], "network base width in channels",
+    _resumable(p, "--lr", TrainingSettings.lr, "peak Adam learning rate", type=positive_float)
+    _resumable(p, "--width", TrainingSettings.width, "network base width in channels",
                type=positive_int)
-    _resumable(p, "--seed", RUN_DEFAULTS["seed"], "random seed", type=seed)
-    _resumable(p, "--init", RUN_DEFAULTS["init"],
+    _resumable(p, "--seed", TrainingSettings.seed, "random seed", type=seed)
+    _resumable(p, "--init", TrainingSettings.init,
                "start from this model's encoder and decoder (shipped name or checkpoint "
                "directory; fine-tuning), not from random weights", metavar="NAME|DIR")
     p.add_argument("--val-every", type=positive_int, default=argparse.SUPPRESS,
-                   help=f"steps between validations (default {RESUME_FREE['val_every']})")
+                   help=f"steps between validations (default {TrainingSettings.val_every})")
     p.add_argument("--checkpoint-minutes", type=positive_float, default=argparse.SUPPRESS,
                    help="minutes between saved training states (default "
-                        f"{RESUME_FREE['checkpoint_minutes']})")
+                        f"{TrainingSettings.checkpoint_minutes})")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out with the options of its run.json")
     add_threads(p)
@@ -243,25 +130,11 @@ def _add_common_options(p: argparse.ArgumentParser) -> None:
 
 # -- train-detector -------------------------------------------------------------------------------
 def _cmd_train_detector(args: argparse.Namespace) -> int:
-    from dprobe.data.datasets import LabelledFrames
-
     set_threads(args.threads)
     out = Path(args.out)
-    refuse_existing(out, args.force)
-    studio = open_studio(args.studio)
-    subjects = training_subjects(studio.subject_names)
     settings = DetectorSettings(steps=args.steps, batch_size=args.batch_size, seed=args.seed)
-    dataset = LabelledFrames(studio, subjects=tuple(subjects), with_frame=True)
-    detector, figures = train_detector(
-        dataset, tuple(studio.frame_hw), settings,
-        val_batch=held_out_batch(studio, VAL_PER_SUBJECT, with_frame=True),
-        progress=not args.quiet)
-    model = ReferenceModel(NetworkConfig(crop_size=studio.crop_size), encoder=False, decoder=False,
-                           meta={"detector": {**figures, "subjects": subjects,
-                                              "studio": str(args.studio), "command": command_line()}})
-    model.attach_detector(detector)
-    with atomic_directory(out, args.force) as tmp:
-        save_checkpoint(model, tmp)
+    figures = train_detector_checkpoint(args.studio, out, settings, force=args.force,
+                                        progress=not args.quiet, command=command_line())
     print(json.dumps({"out": str(out), **figures}))
     return 0
 
@@ -292,7 +165,7 @@ def _cmd_train_regressor(args: argparse.Namespace) -> int:
     out = _regressor_output(args, source, model)
     studio = open_studio(args.studio)
     check_model_fits(model, studio, str(args.model))
-    _check_subjects(studio, args.labelled)
+    check_subjects(studio, args.labelled)
     if args.detector:
         detector = load_checkpoint(registry.resolve(args.detector)).detector
         if detector is None:
@@ -325,23 +198,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "jitter: the DA variant) on a studio file.")
     p.add_argument("--framework", default=argparse.SUPPRESS, choices=SELF_SUPERVISED,
                    help="the self-supervised objective; required, except with --resume")
-    _resumable(p, "--augment", RUN_DEFAULTS["augment"],
+    _resumable(p, "--augment", TrainingSettings.augment,
                "augmentation of the encoder's input (jitter: the DA variant)",
                choices=("none", *AUGMENTS))
-    _resumable(p, "--foreground-weight", RUN_DEFAULTS["foreground_weight"],
+    _resumable(p, "--foreground-weight", ReconstructionWeights.foreground,
                "extra weight of person pixels in the reconstruction loss (0: plain L1 + SSIM; "
                "see dprobe.frameworks.losses)", type=non_negative_float)
-    _resumable(p, "--mask-weight", RUN_DEFAULTS["mask_weight"],
+    _resumable(p, "--mask-weight", ReconstructionWeights.mask,
                "weight of the decoder-mask term (BCE against the background-difference "
                "silhouette)", type=non_negative_float)
-    _resumable(p, "--edge-weight", RUN_DEFAULTS["edge_weight"],
+    _resumable(p, "--edge-weight", ReconstructionWeights.edges,
                "weight of the edge term (weighted L1 of the images' pixel differences)",
                type=non_negative_float)
-    _resumable(p, "--hard-weight", RUN_DEFAULTS["hard_weight"],
+    _resumable(p, "--hard-weight", ReconstructionWeights.hard,
                f"weight of the hard-pixel term (mean L1 of each crop's worst "
                f"{HARD_FRACTION:.0%}% of pixels)",  # '%%': argparse formats help with %
                type=non_negative_float)
-    _resumable(p, "--pose-weight", RUN_DEFAULTS["pose_weight"],
+    _resumable(p, "--pose-weight", ReconstructionWeights.pose,
                "weight of the pose-consistency term (the pose code of the re-encoded "
                "reconstruction against the code it was decoded from)", type=non_negative_float)
     _add_run_options(p)

@@ -1,14 +1,29 @@
 """The eager engine: the model's own PyTorch modules (the reference every engine is compared to)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import Tensor
 
 from dprobe.engines.base import Engine
+from dprobe.engines.registry import EngineInfo, check_model
 from dprobe.export.graphs import GRAPHS, build_graph
 from dprobe.models.protocol import PoseAppearanceModel
+from dprobe.models.registry import load as load_model
 
-__all__ = ["EagerEngine"]
+__all__ = ["ENGINE", "EagerEngine"]
+
+
+def _load(directory: str | Path, manifest: dict, device: str, precision: str) -> EagerEngine:
+    """The exported model's own modules, once its weights are checked against the manifest
+    (the export's artifacts are not read; ``device`` and ``precision`` are always CPU, fp32)."""
+    check_model(manifest, manifest["model"]["name"])
+    return EagerEngine(load_model(manifest["model"]["name"]))
+
+
+#: the eager engine: the weights the export was made from (no artifact), CPU, fp32
+ENGINE = EngineInfo("eager", load=_load)
 
 
 class EagerEngine(Engine):

@@ -12,14 +12,20 @@ import torch
 from torch import Tensor
 
 from dprobe.engines.base import Engine, output_buffers
+from dprobe.engines.registry import EngineInfo
 from dprobe.errors import DprobeError
 from dprobe.export.gpu import GPU_HINT, require_cuda
 from dprobe.export.graphs import GRAPHS
 from dprobe.export.manifest import artifact, check_artifact
 
-__all__ = ["OnnxRuntimeEngine", "provider_for"]
+__all__ = ["ENGINE", "OnnxRuntimeEngine", "provider_for"]
 
 PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+#: the onnxruntime engine (alias ort): the export's ONNX graphs, CPU or CUDA, fp32
+ENGINE = EngineInfo("onnxruntime", aliases=("ort",), formats=("onnx",), devices=tuple(PROVIDERS),
+                    load=lambda directory, manifest, device, precision:
+                    OnnxRuntimeEngine(directory, manifest, device))
 
 
 def provider_for(device: str) -> str:

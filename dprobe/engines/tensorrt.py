@@ -12,12 +12,20 @@ import torch
 from torch import Tensor
 
 from dprobe.engines.base import Engine, output_buffers
+from dprobe.engines.registry import EngineInfo
 from dprobe.errors import DprobeError
 from dprobe.export.gpu import require_tensorrt
 from dprobe.export.graphs import GRAPHS
 from dprobe.export.manifest import artifact, check_artifact
+from dprobe.export.tensorrt import PRECISIONS
 
-__all__ = ["TensorRTEngine", "check_batch"]
+__all__ = ["ENGINE", "TensorRTEngine", "check_batch"]
+
+#: the tensorrt engine (alias trt): the export's TensorRT plans, CUDA, fp32 or fp16
+ENGINE = EngineInfo("tensorrt", aliases=("trt",), formats=("tensorrt",), devices=("cuda",),
+                    precisions=PRECISIONS, require=lambda: require_tensorrt("the tensorrt engine"),
+                    load=lambda directory, manifest, device, precision:
+                    TensorRTEngine(directory, manifest, precision))
 
 
 def check_batch(inputs: tuple[Tensor, ...], max_batch: int) -> int:

@@ -9,11 +9,17 @@ from torch import Tensor
 
 import dprobe.ops  # noqa: F401  (registers torch.ops.dprobe, which the attack step calls)
 from dprobe.engines.base import Engine
+from dprobe.engines.registry import EngineInfo
 from dprobe.errors import DprobeError
 from dprobe.export.graphs import GRAPHS
 from dprobe.export.manifest import artifact, check_artifact
 
-__all__ = ["TorchScriptEngine"]
+__all__ = ["ENGINE", "TorchScriptEngine"]
+
+#: the torchscript engine (alias ts): the export's TorchScript modules, CPU, fp32
+ENGINE = EngineInfo("torchscript", aliases=("ts",), formats=("torchscript",),
+                    load=lambda directory, manifest, device, precision:
+                    TorchScriptEngine(directory, manifest, device))
 
 
 class TorchScriptEngine(Engine):

@@ -26,6 +26,8 @@ from dprobe.models.registry import load, resolve
 
 __all__ = ["FORMATS", "ONNX_OPSET", "export_model", "parse_formats"]
 
+#: the formats the writer produces, in canonical order; each engine declares which it reads
+#: (``dprobe.engines.registry.EngineInfo.formats``)
 FORMATS = ("torchscript", "onnx", "tensorrt")
 ONNX_OPSET = 17
 TRACE_BATCH = 2

@@ -3,6 +3,7 @@
 spec.py     the TOML spec, its validation and its work items (each with a stable key)
 store.py    the SQLite results store (one row per sample; resumable; never a duplicate row)
 items.py    what one work item computes: an attack batch or a probe, on one worker
-runner.py   the local and Ray backends, the progress bar, resume
+backends.py the local and Ray backends, the progress bar, resume
+run.py      one sweep from spec to database: its studio, its items, run on a backend
 demo.py     the main job of ``dprobe demo``: probes + a small attack sweep + the report
 """

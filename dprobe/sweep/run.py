@@ -14,8 +14,8 @@ from pathlib import Path
 
 from dprobe import __version__
 from dprobe.data.studio import Studio
+from dprobe.sweep.backends import RunStats, run_items
 from dprobe.sweep.items import FigureWriter, WorkerSetup, check_studio
-from dprobe.sweep.runner import RunStats, run_items
 from dprobe.sweep.spec import Item, SweepSpec, plan_items, studio_identity
 from dprobe.sweep.store import ResultsStore
 

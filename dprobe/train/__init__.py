@@ -1,1 +1,2 @@
-"""Training loops, checkpoints/resume, regressor and detector training, evaluation, CLI."""
+"""Training: the loop, run directories and training states, the detector and the regressor, and
+the training jobs set up from plain settings (``setup.py``)."""

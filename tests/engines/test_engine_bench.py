@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from dprobe.bench import bench, formats_for
+from dprobe.engines.bench import bench, formats_for
 from tests.support import assert_refused, run_cli
 
 

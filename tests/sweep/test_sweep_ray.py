@@ -2,9 +2,9 @@
 import pytest
 
 from dprobe.data.studio import Studio
+from dprobe.sweep.backends import run_items
 from dprobe.sweep.items import WorkerSetup
 from dprobe.sweep.run import spec_items
-from dprobe.sweep.runner import run_items
 from dprobe.sweep.spec import load_spec
 from dprobe.sweep.store import ResultsStore
 

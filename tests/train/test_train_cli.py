@@ -120,12 +120,12 @@ def test_training_commands_refuse_bad_input(command, argv, match, tiny_path, tmp
 
 def test_a_run_interrupted_before_its_first_state_leaves_nothing(tiny_path, tmp_path, capsys,
                                                                  monkeypatch):
-    from dprobe.cli import train
+    from dprobe.train import setup
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "run_training", interrupted)
+    monkeypatch.setattr(setup, "run_training", interrupted)
     status, _, err = run_cli(capsys, "train", "--framework", "cssl", "--studio", tiny_path,
                              "--out", tmp_path / "runs" / "cssl", *SMALL)
     assert status == 130 and err == "dprobe: interrupted\n"
