@@ -2,8 +2,8 @@
 
 Layers (every import points down; docs/conventions.md holds the conventions):
 
-- leaves, usable by everything: ``geometry``, ``errors``, ``files``, ``seeding``, ``ops`` (the
-  fused C++ op), ``metrics``;
+- leaves, usable by everything: ``geometry``, ``errors``, ``files``, ``seeding``, ``joints``
+  (the 17-joint order), ``ops`` (the fused C++ op), ``metrics``;
 - ``data`` (the studio, its build, Human3.6M, datasets) -> ``models`` (the protocol, the
   reference network, checkpoints) -> ``frameworks`` (training objectives) -> ``train``;
 - above ``models``: ``probes`` (held-out evaluation, swap, zero appearance, channels, embedding,

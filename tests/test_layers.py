@@ -17,26 +17,15 @@ import dprobe
 
 PACKAGE = Path(dprobe.__file__).parent
 
-LEAVES = {"geometry", "errors", "files", "seeding", "ops", "metrics"}
+LEAVES = {"geometry", "errors", "files", "seeding", "ops", "metrics", "joints"}
 #: data -> models -> frameworks -> train: each imports only the leaves and the layers before it
 #: (train may also use the layers above models, report excepted)
 CHAIN = ("data", "models", "frameworks", "train")
-ABOVE_MODELS = {"probes", "engines", "export", "sweep", "report"}
+ABOVE_MODELS = {"probes", "engines", "export", "sources", "sweep", "report"}
 #: what the layers above models never import
 NOT_FROM_ABOVE_MODELS = {"train", "frameworks", "cli"}
 #: top-level modules that belong to another layer
 ENTRY_POINTS = {"bench": "cli"}
-
-# -- allow-list: today's exceptions, each to be removed by the lead once resolved ----------------
-#: dprobe/sources.py (model sources, new) is in no layer of the package docstring yet; it imports
-#: models and export, so it sits above models. Remove once the docstring places it.
-UNPLACED = {"sources": "above models"}
-#: arrows that break a rule today, as (importer, imported)
-ALLOWED = {
-    # metrics is a leaf, but its body regions read the skeleton's PARENTS from data
-    ("dprobe.metrics.body_regions", "dprobe.data.skeleton"),
-}
-
 
 def _modules() -> dict[str, Path]:
     """Every dprobe module by dotted name (a package by its ``__init__.py``)."""
@@ -87,11 +76,11 @@ def layer(module: str) -> str:
 
 
 def _arrows() -> Iterator[tuple[str, str, str, str]]:
-    """(importer, imported, importer's layer, imported's layer) across layers, not allow-listed."""
+    """(importer, imported, importer's layer, imported's layer) across layers."""
     for module, targets in IMPORTS.items():
         for target in targets:
             a, b = layer(module), layer(target)
-            if a != b and b != "dprobe" and (module, target) not in ALLOWED:
+            if a != b and b != "dprobe":
                 yield module, target, a, b
 
 
@@ -135,7 +124,7 @@ def test_no_import_cycle():
 
 
 def test_every_module_is_in_a_layer():
-    known = LEAVES | set(CHAIN) | ABOVE_MODELS | {"cli", "dprobe"} | set(UNPLACED)
+    known = LEAVES | set(CHAIN) | ABOVE_MODELS | {"cli", "dprobe"}
     assert sorted({m for m in MODULES if layer(m) not in known}) == []
 
 
@@ -153,7 +142,7 @@ def test_data_models_frameworks_import_only_what_is_below_them(position):
 
 def test_the_layers_above_models_never_import_train_frameworks_or_cli():
     bad = [arrow for arrow in _arrows()
-           if (arrow[2] in ABOVE_MODELS or arrow[2] in UNPLACED)
+           if arrow[2] in ABOVE_MODELS
            and arrow[3] in NOT_FROM_ABOVE_MODELS]
     assert bad == []
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from dprobe.data.skeleton import N_JOINTS, BodyShape, clamp_to_limits, forward_kinematics, ground
+from dprobe.data.skeleton import BodyShape, clamp_to_limits, forward_kinematics, ground
+from dprobe.joints import N_JOINTS
 
 ACTION_NAMES = (
     "walking", "waving", "pointing", "sitting", "squatting", "boxing", "stretching", "turning",

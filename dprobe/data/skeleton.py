@@ -16,13 +16,7 @@ import torch
 from torch import Tensor
 
 from dprobe.geometry import euler_xyz_to_matrix, rotation_z
-
-JOINT_NAMES = (
-    "pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "spine", "thorax",
-    "neck_nose", "head", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist",
-)
-N_JOINTS = 17
-PARENTS = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+from dprobe.joints import N_JOINTS, PARENTS
 
 # Rest offsets (mm) of a reference subject (height scale 1, build 1), in the parent's frame.
 _REST = torch.tensor([

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor
 
-from dprobe.data.skeleton import JOINT_NAMES
+from dprobe.joints import JOINT_NAMES
 
 __all__ = ["AUGMENTS", "ColourJitter", "augment_labelled", "make_augment", "mirror_pose"]
 

@@ -10,7 +10,7 @@ forearm's segment runs on past the wrist by ``HAND_EXTENSION`` of its length, fo
 Regions are exclusive, in this order: ``arms``, then ``legs``, then ``rest`` (torso, head, feet
 and whatever of the silhouette no limb covers); multiply them by the person's mask to split it.
 
-Joints follow ``dprobe.data.skeleton.JOINT_NAMES`` (H36M order). Crop pixel coordinates put the
+Joints follow ``dprobe.joints.JOINT_NAMES`` (H36M order). Crop pixel coordinates put the
 centre of pixel ``(i, j)`` (column, row) at ``(i, j)``.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from dprobe.data.skeleton import PARENTS
+from dprobe.joints import PARENTS
 from dprobe.metrics.image import psnr
 
 __all__ = ["ARM_SEGMENTS", "HAND_EXTENSION", "LEG_SEGMENTS", "REGIONS", "body_regions",

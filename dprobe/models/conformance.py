@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from dprobe.data.skeleton import N_JOINTS
 from dprobe.data.studio import CROP_SIZES, Studio
 from dprobe.errors import DprobeError
+from dprobe.joints import N_JOINTS
 from dprobe.models.inputs import PIXEL_TOLERANCE
 
 __all__ = ["Finding", "check_model", "describe", "require_conforming"]

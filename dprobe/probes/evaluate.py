@@ -27,9 +27,9 @@ import torch
 from torch import Tensor
 
 from dprobe.data.batches import collate_indices, evenly_spaced
-from dprobe.data.skeleton import JOINT_NAMES
 from dprobe.data.subjects import TEST_SUBJECTS
 from dprobe.geometry import crop_at, theta_to_box
+from dprobe.joints import JOINT_NAMES
 from dprobe.metrics.body_regions import REGIONS, body_regions, region_psnr
 from dprobe.metrics.boxes import box_iou
 from dprobe.metrics.image import psnr, ssim

@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from dprobe.data.skeleton import PARENTS
+from dprobe.joints import PARENTS
 
 __all__ = ["EXAMPLE_PANEL", "AttackExample", "plot_attack_examples", "plot_poses",
            "plot_robustness", "pose_figure"]

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dprobe.data.skeleton import PARENTS
 from dprobe.data.studio import Studio
+from dprobe.joints import PARENTS
 
 
 def pick_frames(studio: Studio, subjects: list[str], cameras: list[int]) -> np.ndarray:

@@ -3,7 +3,7 @@ naming the ground truth and both predictions, axes in mm."""
 import torch
 from mpl_toolkits.mplot3d import Axes3D
 
-from dprobe.data.skeleton import PARENTS
+from dprobe.joints import PARENTS
 from dprobe.report.attack_figures import EXAMPLE_PANEL, plot_poses, pose_figure
 from dprobe.sweep.items import EXAMPLE_POSE_KEYS
 
