@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml CMakeLists.txt $(shell find csrc -name '*.cpp' -o -name
 	# CPU torch from the local wheel; an unpinned torch would pull a CUDA build.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet "scikit-build-core>=0.10" "pybind11>=2.12"
-	$(BIN)/pip install --quiet --no-build-isolation -e '.[dev]'
+	# onnxruntime for the CPU (the cpu extra); on an NVIDIA GPU: benchmarks/gpu_check.sh
+	$(BIN)/pip install --quiet --no-build-isolation -e '.[dev,cpu]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q tests
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python -m benchmarks.run_all
 
 clean:
 	rm -rf build $(VENV) out

@@ -1,78 +1,42 @@
 #!/usr/bin/env bash
-# Every GPU path of issue 11 in one command, on a machine with an NVIDIA GPU:
+# The GPU check in one command, on a machine with an NVIDIA GPU, from the repository root:
 #
-#   pip install --no-build-isolation -e '.[gpu]'     # tensorrt>=10, onnxruntime-gpu
-#   bash benchmarks/gpu_check.sh [MODEL] [OUT_DIR]   # default: nsd, a temporary folder
+#   bash benchmarks/gpu_check.sh [MODEL] [OUT_DIR]      # default: nsd, a new temporary folder
 #
-# 1. what is there: torch CUDA device, TensorRT version, onnxruntime providers;
-# 2. `dprobe export --formats torchscript,onnx,tensorrt` (TensorRT fp32 and fp16 plans built from
-#    the opset-17 ONNX);
-# 3. agreement with eager on studio frames (max joint difference, mm): onnxruntime on
-#    CUDAExecutionProvider (and that provider really in use), TensorRT fp32 and fp16;
-# 4. `python -m dprobe.bench --engine trt` (fp32 and fp16) and eager vs onnxruntime on CUDA,
-#    tables on the terminal and JSON in OUT_DIR.
-# Exits non-zero at the first failure.
+# 1. the environment: .venv (`make install` if it is missing); a CUDA build of torch at the
+#    version the project pins (pip, from the configured index); the gpu extra in place of the cpu
+#    one (onnxruntime-gpu and TensorRT 10 or 11: the two onnxruntime distributions install the
+#    same module, so `onnxruntime` is uninstalled first), dprobe rebuilt against that torch;
+# 2. `python -m benchmarks.gpu_check --device cuda` (benchmarks/gpu_check.py): the export with
+#    TensorRT fp32 and fp16 plans; every exported graph (predict, locate, encode, decode,
+#    regress) on onnxruntime CUDA fp32 and TensorRT fp32 / fp16 against eager at the stated
+#    tolerances; the engine benchmark on CUDA; the attack on CUDA beside the CPU's; the fused op
+#    on CUDA (its grid_sample reference path) timed beside the C++ CPU kernel.
+# Prints a one-screen verdict, writes OUT_DIR/gpu_check.json and exits non-zero on any mismatch
+# (or a failed step). Budget: 8 minutes on one GPU with the packages downloaded once; the
+# TensorRT builds (5 graphs x 2 precisions) take most of it.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 MODEL="${1:-nsd}"
 OUT="${2:-$(mktemp -d)}"
-mkdir -p "$OUT"
-echo "== dprobe GPU check: model $MODEL, outputs in $OUT"
+BIN=.venv/bin
+SECONDS=0
 
-python - <<'PY'
-import torch, onnxruntime as ort
-assert torch.cuda.is_available(), "torch sees no CUDA GPU"
-print("torch", torch.__version__, "CUDA", torch.version.cuda, "device", torch.cuda.get_device_name())
-import tensorrt
-print("TensorRT", tensorrt.__version__)
-print("onnxruntime", ort.__version__, ort.get_available_providers())
-assert "CUDAExecutionProvider" in ort.get_available_providers(), "onnxruntime-gpu is not installed"
-PY
+echo "== environment"
+test -x "$BIN/python" || make install
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+TORCH=$("$BIN/python" -c 'import torch; print(torch.__version__.split("+")[0])')
+if ! "$BIN/python" -c 'import torch, sys; sys.exit(torch.version.cuda is None)'; then
+  "$BIN/pip" uninstall --quiet --yes torch  # the CPU build; its CUDA libraries come as dependencies
+  "$BIN/pip" install --quiet "torch==$TORCH"
+fi
+"$BIN/python" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else
+  f"torch {torch.__version__} sees no CUDA GPU (CUDA build: {torch.version.cuda or \"no\"}); "
+  "install a CUDA build of torch at this version and run again")'
+"$BIN/pip" uninstall --quiet --yes onnxruntime onnxruntime-gpu
+"$BIN/pip" install --quiet --no-build-isolation -e '.[dev,gpu]'
+echo "   installed in ${SECONDS} s"
 
-echo "== export (TorchScript, ONNX opset 17, TensorRT fp32 + fp16)"
-dprobe export --model "$MODEL" --formats torchscript,onnx,tensorrt --out "$OUT/export" --force
-
-echo "== agreement with eager"
-python - "$OUT" <<'PY'
-import sys
-from pathlib import Path
-
-import torch
-
-from dprobe.bench import studio_frames
-from dprobe.data.build import build_studio
-from dprobe.engines import load
-
-out = Path(sys.argv[1])
-studio = out / "tiny.h5"
-if not studio.exists():
-    build_studio("tiny", studio, seed=0, progress=False)
-frames = studio_frames(studio, 32)
-export = out / "export"
-ref = load(export, "eager").predict(frames)
-limits = {("onnxruntime", "fp32"): 1.0, ("tensorrt", "fp32"): 0.1,
-          ("tensorrt", "fp16"): 20.0}  # mm
-failed = False
-for (name, precision), limit in limits.items():
-    kw = {"precision": precision} if name == "tensorrt" else {"device": "cuda"}
-    engine = load(export, name, **kw)
-    if name == "onnxruntime":
-        assert engine.provider == "CUDAExecutionProvider"
-        assert all(s.get_providers()[0] == "CUDAExecutionProvider" for s in engine.sessions.values())
-    for batch in (1, 7, 32):
-        diff = float((engine.predict(frames[:batch].cuda()).cpu() - ref[:batch]).abs().max())
-        ok = diff <= limit
-        failed |= not ok
-        print(f"{name:12s} {precision} batch {batch:2d}: max joint difference {diff:.3e} mm "
-              f"(limit {limit}) {'ok' if ok else 'FAILED'}")
-sys.exit(1 if failed else 0)
-PY
-
-echo "== bench --engine trt (fp32, fp16)"
-python -m dprobe.bench --engine trt --model "$MODEL" --export "$OUT/export" --batch 1,8,32 \
-  --json "$OUT/bench_trt_fp32.json" --force
-python -m dprobe.bench --engine trt --precision fp16 --model "$MODEL" --export "$OUT/export" \
-  --batch 1,8,32 --json "$OUT/bench_trt_fp16.json" --force
-echo "== bench eager (CPU) vs onnxruntime on CUDA"
-python -m dprobe.bench --engine eager,onnxruntime --device cuda --model "$MODEL" \
-  --export "$OUT/export" --batch 1,8,32 --json "$OUT/bench_cuda.json" --force
-echo "== GPU check passed; JSON in $OUT"
+echo "== checks"
+"$BIN/python" -m benchmarks.gpu_check --model "$MODEL" --out "$OUT" --device cuda
+echo "== done in ${SECONDS} s"

@@ -27,14 +27,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "export", help="export a model to TorchScript / ONNX / TensorRT",
         description="Write the end-to-end predict graph and locate, encode, decode, regress (and "
                     "the attack step for C++) as deployable artifacts with a manifest.json of "
-                    "their sha256s. TensorRT needs TensorRT 10+ and a CUDA GPU "
+                    "their sha256s. TensorRT needs TensorRT 10 or 11 and a CUDA GPU "
                     "(pip install dprobe[gpu]).")
     p.add_argument("--model", required=True, help="shipped name or checkpoint directory")
     p.add_argument("--formats", default="torchscript,onnx",
                    help="comma-separated: torchscript, onnx, tensorrt (default %(default)s)")
     p.add_argument("--out", required=True, metavar="DIR", help="export folder to create")
     p.add_argument("--max-batch", type=positive_int, default=64,
-                   help="largest batch of the TensorRT plans (default %(default)s)")
+                   help="largest batch of the TensorRT plans, which are tuned for batch "
+                        "min(32, this) (default %(default)s)")
     add_threads(p)
     add_force(p)
     p.set_defaults(func=_export)

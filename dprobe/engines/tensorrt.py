@@ -1,8 +1,10 @@
 """The TensorRT engine: serialised plans ``<graph>.<fp32|fp16>.plan`` on a CUDA GPU.
 
-TensorRT 10 API: named I/O tensors, ``set_input_shape`` for the dynamic batch,
-``set_tensor_address`` to torch CUDA buffers and ``execute_async_v3`` on torch's current stream.
-Needs TensorRT 10+ and a CUDA GPU (``pip install dprobe[gpu]``); otherwise one-line error.
+The name-based API of TensorRT 10 and 11: ``set_input_shape`` for the dynamic batch,
+``set_tensor_address`` to torch CUDA tensors (float32 in and out at both precisions) and
+``execute_async_v3`` on torch's current stream, the stream that wrote the inputs; the tensors are
+held until that stream is synchronised. Needs TensorRT 10 or 11 and a CUDA GPU
+(``pip install dprobe[gpu]``); otherwise one-line error.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from torch import Tensor
 from dprobe.engines.base import Engine, output_buffers
 from dprobe.engines.registry import EngineInfo
 from dprobe.errors import DprobeError
-from dprobe.export.gpu import require_tensorrt
+from dprobe.export.gpu import require_cuda, require_tensorrt
 from dprobe.export.graphs import GRAPHS
 from dprobe.export.manifest import artifact, check_artifact
 from dprobe.export.tensorrt import PRECISIONS
@@ -48,7 +50,7 @@ class TensorRTEngine(Engine):
     def __init__(self, directory: str | Path, manifest: dict, precision: str = "fp32") -> None:
         trt = require_tensorrt("the tensorrt engine")
         self.precision = precision
-        self.device = torch.device("cuda", torch.cuda.current_device())
+        self.device = require_cuda("the tensorrt engine")
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         self.engines, self.contexts, self.entries = {}, {}, {}
         for graph in GRAPHS[:-1]:
@@ -64,7 +66,7 @@ class TensorRTEngine(Engine):
     def _run(self, graph: str, *inputs: Tensor) -> tuple[Tensor, ...]:
         entry, context = self.entries[graph], self.contexts[graph]
         batch = check_batch(inputs, entry["max_batch"])
-        inputs = tuple(t.contiguous() for t in inputs)  # alive until the stream is done
+        inputs = tuple(t.contiguous() for t in inputs)  # held until the stream is synchronised
         for name, t in zip(entry["inputs"], inputs):
             context.set_input_shape(name, tuple(t.shape))
             context.set_tensor_address(name, t.data_ptr())

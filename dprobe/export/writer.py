@@ -19,6 +19,7 @@ from dprobe.errors import DprobeError
 from dprobe.export.gpu import require_tensorrt
 from dprobe.export.graphs import GRAPHS, build_graph, example_inputs, graph_specs
 from dprobe.export.manifest import FORMAT, MANIFEST, VERSION, sha256_file
+from dprobe.export.tensorrt import PRECISIONS, build_plan, check_batches
 from dprobe.files import atomic_directory
 from dprobe.models.checkpoint import WEIGHTS
 from dprobe.models.reference import ReferenceModel
@@ -103,8 +104,9 @@ def export_model(model_name: str | Path, out: str | Path, formats: Sequence[str]
     ``dprobe.export.graphs``; every file's sha256 is in ``manifest.json``.
     """
     formats = parse_formats(formats)
-    if "tensorrt" in formats:
-        require_tensorrt("exporting TensorRT plans")  # before any work: fail fast, leave nothing
+    if "tensorrt" in formats:  # before any work: fail fast, leave nothing
+        check_batches(max_batch)
+        require_tensorrt("exporting TensorRT plans")
     weights = resolve(model_name) / WEIGHTS
     model = load(model_name)
     _require_complete(model, str(model_name))
@@ -128,8 +130,6 @@ def export_model(model_name: str | Path, out: str | Path, formats: Sequence[str]
                 arts[file] = _entry(tmp, file, graph, fmt, spec, "fp32",
                                     ONNX_OPSET if fmt == "onnx" else None)
         if "tensorrt" in formats:
-            from dprobe.export.tensorrt import PRECISIONS, build_plan
-
             for graph in FORMAT_GRAPHS["tensorrt"]:
                 for precision in PRECISIONS:
                     file = f"{graph}.{precision}.plan"
