@@ -120,7 +120,9 @@ def parse_source(text: str | os.PathLike) -> ModelSource:
             return ModelSource(text, "code", f"{Path(where).resolve()}:{function}")
         if all(part.isidentifier() for part in where.split(".")):
             return ModelSource(text, "code", f"{where}:{function}")
-    raise DprobeError(f"model {text!r} is not {SOURCE_FORMS}")
+    raise DprobeError(f"model {text!r} is neither a shipped model ({', '.join(SHIPPED)}), a "
+                      "checkpoint folder, a `dprobe export` folder, nor your code as "
+                      "path/to/file.py:function or package.module:function")
 
 
 def load_model(source: str | os.PathLike | ModelSource) -> PoseAppearanceModel:

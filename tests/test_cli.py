@@ -110,7 +110,6 @@ def small_crops(tmp_path_factory):
     (["--threads", "0"], "argument --threads: '0' must be at least 1"),
     (["--model", "nowhere"], "'nowhere' is neither a shipped model"),
     (["--model", "{detector}"], "has no encoder .*detector-only"),
-    (["--model", "{small}"], "takes 32-px crops but the studio's crops are 64 px"),
     (["--out", "{tmp}/no/figures.json"], "output folder .*no does not exist"),
     (["--out", "{tmp}/mine.json"], "mine.json already exists; pass --force"),
     (["--picture", "{tmp}/sheet.jpg"], "--picture .*sheet.jpg must end in .png"),
@@ -123,6 +122,16 @@ def test_evaluate_refuses_bad_input(argv, match, tiny_path, detector_only, small
     argv = [a.format(tmp=tmp_path, detector=detector_only, small=small_crops) for a in argv]
     assert_refused(capsys, "evaluate", "--model", "nsd", "--studio", tiny_path, *argv,
                    match=match, watch=(tmp_path, detector_only, small_crops))
+
+
+def test_evaluate_runs_at_the_models_own_crop_size(tiny_path, small_crops, capsys):
+    """A model of 32 px crops on the studio of 64 px ones: evaluated on 32 px crops."""
+    status, out, err = run_cli(capsys, "evaluate", "--model", small_crops, "--studio", tiny_path,
+                               "--max-frames", "2")
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["crop_size"] == 32 and result["model_source"]["kind"] == "checkpoint"
+    assert "psnr" in result["all"]
 
 
 def test_evaluate_draws_a_picture(tiny_path, tmp_path, capsys):

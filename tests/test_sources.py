@@ -50,7 +50,7 @@ def test_kinds_are_the_documented_ones():
 
 
 @pytest.mark.parametrize(("text", "match"), [
-    ("nosuch", "is not a shipped name .*, a checkpoint folder, a `dprobe export` folder"),
+    ("nosuch", "is neither a shipped model .*, a checkpoint folder, a `dprobe export` folder"),
     ("missing.py:build", "the file missing.py does not exist"),
     (f"{USER}:1x", "is not a function name"),
     (f"{USER}:nothing_here", "has no function 'nothing_here'"),

@@ -1,12 +1,15 @@
-"""The ``dprobe`` command line: one module per command group, each registering its sub-commands.
+"""The ``dprobe`` command line: one module per command group, each registering its sub-commands;
+they parse, call the library and print, nothing more.
 
-studio.py   studio build | show | info
-demo.py     demo (the main job on the embedded default data)
+studio.py   studio build | show | info          models.py   evaluate | models
+demo.py     demo (the main job)                 check.py    check-model
 train.py    train | train-supervised | train-detector | train-regressor
-models.py   evaluate | models
-options.py  the options every command shares (--studio, --out, --force, --quiet, --threads)
+probe.py    probe NAME|all                      attack.py   attack
+sweep.py    sweep plan | run                    report.py   report
+export.py   export                              bench.py    bench (also python -m dprobe.bench)
+options.py  the options every command shares (--studio, --model, --out, --force, --quiet,
+            --threads, --seed)
 
-Future groups go beside them: probe.py, attack.py, export.py, bench.py, sweep.py, report.py.
 User errors (``DprobeError``, bad options) print one line and exit with status 2.
 """
 from __future__ import annotations
@@ -61,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as e:  # --help, --version, or a usage error (already printed)
         return int(e.code or 0)
+    from dprobe.export.gpu import check_onnxruntime_install
+
+    check_onnxruntime_install()  # warns when onnxruntime and onnxruntime-gpu fight
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args))

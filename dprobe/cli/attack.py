@@ -16,6 +16,7 @@ import torch
 
 from dprobe.cli.options import (
     add_force,
+    add_model,
     add_quiet,
     add_studio,
     add_threads,
@@ -30,7 +31,7 @@ from dprobe.cli.options import (
 from dprobe.data.batches import evenly_spaced
 from dprobe.errors import DprobeError
 from dprobe.files import atomic_directory, refuse_existing
-from dprobe.models import registry
+from dprobe.models.conformance import require_conforming
 from dprobe.probes.attack import (
     DEFAULT_ITERATIONS,
     DEFAULT_LR,
@@ -43,6 +44,7 @@ from dprobe.probes.attack import (
     summarise,
 )
 from dprobe.probes.attack_generators import make_generator
+from dprobe.sources import load_model, parse_source
 
 __all__ = ["register"]
 
@@ -78,8 +80,10 @@ def _attack(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     studio = open_studio(args.studio)
     rows = select_rows(studio, args.subjects, args.frames)
-    target = registry.load(args.target)
-    generator = make_generator(args.generator, target, studio.frame_hw)
+    target_source = parse_source(args.target)
+    target = target_source.load()
+    require_conforming(target, studio, args.target)
+    generator = make_generator(args.generator, target, studio.frame_hw, load=load_model)
     pick = set(evenly_spaced(rows.numel(), args.examples)) if args.examples else set()
 
     records, examples, images = [], [], {"input": [], "initial": [], "attacked": []}
@@ -117,7 +121,9 @@ def _attack(args: argparse.Namespace) -> int:
             "MPJPE: to the target's prediction on the input frame. SSIM / PSNR / MSE: attacked vs "
             "initial synthesised crop, over the samples the attack changed.\n")
         (tmp / "summary.json").write_text(json.dumps({
-            "command": command_line(), "target": args.target, "generator": args.generator,
+            "command": command_line(), "target": args.target,
+            "target_source": target_source.describe(), "target_crop_size": target.crop_size,
+            "generator": args.generator,
             "config": dict(config.__dict__), "summary": summary,
             "robustness": {"threshold_mm": thresholds.tolist(), "success": curve.tolist()},
         }, indent=2) + "\n")
@@ -140,10 +146,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Change only the person's appearance (a generator's appearance code, or the "
                     "studio renderer's clothing colours) to move the target's pose prediction "
                     "past a threshold; per-sample rows, a summary and figures in --out.")
-    p.add_argument("--target", required=True, help="shipped model name or checkpoint directory")
+    add_model(p, flag="--target")
     p.add_argument("--generator", default="self",
-                   help="'self' (the target's decoder), another model (name or directory), or "
-                        "'renderer' (the studio renderer; default %(default)s)")
+                   help="'self' (the target's decoder), another model's decoder (any model "
+                        "source, as --target), or 'renderer' (the studio renderer; default "
+                        "%(default)s)")
     add_studio(p)
     p.add_argument("--subjects", nargs="+", default=["S9", "S11"], metavar="S",
                    help="subjects whose frames are attacked (default %(default)s)")

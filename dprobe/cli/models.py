@@ -7,6 +7,7 @@ import sys
 
 from dprobe.cli.options import (
     add_force,
+    add_model,
     add_studio,
     add_threads,
     check_model_fits,
@@ -22,18 +23,23 @@ __all__ = ["register"]
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from dprobe.models import registry
+    from dprobe.models.conformance import require_conforming
     from dprobe.probes.evaluate import evaluate_model
+    from dprobe.sources import parse_source
 
     out = check_writable(args.out, args.force) if args.out else None
     picture = _picture_path(args)
     set_threads(args.threads)
-    model = registry.load(args.model)
+    source = parse_source(args.model)
+    model = source.load()
     studio = open_studio(args.studio)
-    check_model_fits(model, studio, str(args.model))
-    result = {"model": str(args.model), "framework": model.meta.get("framework"),
-              "training": model.meta.get("training"), "init": model.meta.get("init"),
-              "regressor": model.meta.get("regressor"),
+    check_model_fits(model, str(args.model))
+    require_conforming(model, studio, str(args.model))
+    meta = getattr(model, "meta", {})
+    result = {"model": str(args.model), "model_source": source.describe(),
+              "crop_size": model.crop_size, "framework": meta.get("framework"),
+              "training": meta.get("training"), "init": meta.get("init"),
+              "regressor": meta.get("regressor"),
               **evaluate_model(model, studio, max_frames=args.max_frames)}
     text = json.dumps(result, indent=2)
     if out is not None:
@@ -96,8 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="held-out figures of a model",
                        description="Reconstruction, novel-view and pose figures of a model on "
                                    "S9 and S11 (JSON on the terminal, and in --out).")
-    p.add_argument("--model", required=True, metavar="NAME|DIR",
-                   help="shipped name or checkpoint directory")
+    add_model(p)
     add_studio(p)
     p.add_argument("--out", default=None, metavar="FILE",
                    help="also write the JSON here (default: terminal only)")

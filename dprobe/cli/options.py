@@ -118,14 +118,12 @@ def open_studio(path: str) -> Any:
     return Studio.open(path)
 
 
-def check_model_fits(model: Any, studio: Any, name: str) -> None:
-    """Refuse a model that cannot encode the studio's crops (no encoder, or another crop size)."""
+def check_model_fits(model: Any, name: str) -> None:
+    """Refuse a checkpoint without an encoder (one line). Any crop size fits: the studio hands
+    out crops at the model's size (``Studio.at_crop_size``)."""
     if getattr(model, "encoder", True) is None:
         raise DprobeError(f"{name} has no encoder (a detector-only checkpoint?), so it cannot "
                           "encode crops")
-    if model.crop_size != studio.crop_size:
-        raise DprobeError(f"{name} takes {model.crop_size}-px crops but the studio's crops are "
-                          f"{studio.crop_size} px")
 
 
 def command_line() -> str:

@@ -1,18 +1,21 @@
 """``dprobe probe NAME|all``: the disentanglement probes (``dprobe.probes.registry``).
 
-Output folder (written atomically): ``<out>/<model>/<probe>.json`` (the probe's numbers, its
-settings and wall-clock seconds) and the probe's PNG figures beside it; ``<out>/summary.json``
-collects the headline numbers of every model.
+Output folder (written atomically): ``<out>/<model>/<probe>.json`` (the probe's numbers, the
+model's source and crop size, the settings and wall-clock seconds; ``undefined`` maps each figure
+that has no meaning for the model to its reason, and the figure is null) and the probe's PNG
+figures beside it; ``<out>/summary.json`` collects the headline numbers of every model. Each
+model is probed at its own crop size; a model that breaks the protocol is refused in one line
+before any probe runs.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import time
-from pathlib import Path
 
 from dprobe.cli.options import (
     add_force,
+    add_model,
     add_quiet,
     add_seed,
     add_studio,
@@ -33,20 +36,24 @@ IOB_EPOCHS = 40
 def _probe(args: argparse.Namespace) -> int:
     from dprobe.files import atomic_directory
     from dprobe.metrics.disentanglement import IOBSchedule
-    from dprobe.models import registry
-    from dprobe.probes.base import ProbeSettings
+    from dprobe.models.conformance import require_conforming
+    from dprobe.probes.base import UNDEFINED, ProbeSettings
     from dprobe.probes.counterfactual import Scene
     from dprobe.probes.registry import get_probe, probe_names, run_probe
     from dprobe.report.probe_figures import write_probe_figures
+    from dprobe.sources import parse_source
 
     set_threads(args.threads)
     probes = probe_names() if args.command_probe == "all" else (args.command_probe,)
-    names = [str(m) for m in args.model]
-    stems = [Path(m).name for m in names]
-    if len(set(stems)) != len(stems):
-        raise DprobeError(f"--model names must differ in their last path part: {', '.join(stems)}")
-    models = {stem: registry.load(m) for stem, m in zip(stems, names)}
+    sources = [parse_source(m) for m in args.model]
+    labels = [source.label for source in sources]
+    if len(set(labels)) != len(labels):
+        raise DprobeError(f"--model sources must differ in their names: {', '.join(labels)}")
     studio = open_studio(args.studio)
+    models = {}
+    for label, source in zip(labels, sources):
+        models[label] = source.load()
+        require_conforming(models[label], studio, source.text)
     for s in args.pair:
         studio.subject_id(s)
     if args.pair[0] == args.pair[1]:
@@ -57,24 +64,31 @@ def _probe(args: argparse.Namespace) -> int:
                              iob=None if args.no_iob else IOBSchedule(epochs=args.iob_epochs),
                              seed=args.seed)
     summary: dict = {"command": command_line(), "studio": str(args.studio),
-                     "settings": settings.to_dict(), "models": {}}
+                     "settings": settings.to_dict(),
+                     "sources": {label: source.describe() for label, source in
+                                 zip(labels, sources)},
+                     "models": {}}
     with atomic_directory(args.out, args.force) as tmp:
-        for stem, model in models.items():
+        for (stem, model), source in zip(models.items(), sources):
             folder = tmp / stem
             folder.mkdir()
             started = time.perf_counter()
             summary["models"][stem] = {}
             for probe in probes:
                 if not args.quiet:
-                    print(f"[{stem}] probe {probe} ...", flush=True)
+                    print(f"[{stem}] probe {probe} ({model.crop_size} px) ...", flush=True)
                 result = run_probe(probe, model, Scene(studio), settings,
                                    progress=not args.quiet)
-                numbers = {"model": stem, "probe": probe, "seconds": result.seconds,
-                           "settings": settings.to_dict(), **result.numbers()}
+                checked = result.checked_numbers()
+                for key, reason in checked[UNDEFINED].items():
+                    print(f"[{stem}] {probe}: {key} is undefined: {reason}", flush=True)
+                numbers = {"model": stem, "model_source": source.describe(), "probe": probe,
+                           "crop_size": model.crop_size, "seconds": result.seconds,
+                           "settings": settings.to_dict(), **checked}
                 (folder / f"{probe}.json").write_text(json.dumps(numbers, indent=2) + "\n")
                 figures = write_probe_figures(probe, result, folder, stem)
                 summary["models"][stem][probe] = {"seconds": result.seconds,
-                                                  **get_probe(probe).headline(result.numbers()),
+                                                  **get_probe(probe).headline(checked),
                                                   "figures": figures}
             summary["models"][stem]["seconds"] = time.perf_counter() - started
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -94,8 +108,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    f"{listing}; all: every one of them.")
     p.add_argument("command_probe", choices=(*names, "all"), metavar="PROBE",
                    help=" | ".join((*names, "all")))
-    p.add_argument("--model", required=True, action="append",
-                   help="shipped name or checkpoint directory (repeat for several)")
+    add_model(p, several=True)
     add_studio(p)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--frames", type=positive_int, default=4,

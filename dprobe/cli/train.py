@@ -163,8 +163,8 @@ def _cmd_train_regressor(args: argparse.Namespace) -> int:
     source = registry.resolve(args.model)
     model = load_checkpoint(source)
     out = _regressor_output(args, source, model)
-    studio = open_studio(args.studio)
-    check_model_fits(model, studio, str(args.model))
+    check_model_fits(model, str(args.model))
+    studio = open_studio(args.studio).at_crop_size(model.crop_size)
     check_subjects(studio, args.labelled)
     if args.detector:
         detector = load_checkpoint(registry.resolve(args.detector)).detector

@@ -40,6 +40,8 @@ ROOT_TOLERANCE_MM = 1.0
 UNCHANGED = 1e-6
 #: Relative difference above which a sample's output depends on the rest of its batch.
 BATCH_TOLERANCE = 1e-3
+#: The part of a dprobe checkpoint behind each method (a checkpoint may lack one: None).
+PARTS = {"locate": "detector", "decode": "decoder", "regress": "regressor"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,17 @@ def _spread(x: Tensor) -> float:
     return float((x - x[:1]).abs().amax()) if len(x) > 1 else 0.0
 
 
+def _decoded_error(decoded: object, B: int, size: int) -> str | None:
+    """Why ``decode``'s output is not ``(rgb (B, 3, c, c), mask (B, 1, c, c))`` in [0, 1]."""
+    if not isinstance(decoded, tuple) or len(decoded) != 2:
+        return f"must return a tuple (rgb, mask), got {type(decoded).__name__}"
+    for what, x, channels in (("rgb", decoded[0], 3), ("mask", decoded[1], 1)):
+        problem = _shape_error(x, what, (B, channels, size, size)) or _range_error(x, what)
+        if problem:
+            return problem
+    return None
+
+
 def check_model(model: object, studio: Studio, n: int = 8) -> list[Finding]:
     """Run the protocol's methods on ``n`` studio frames and crops (module doc); errors stop
     the check at the first method that fails, since the next ones need its output."""
@@ -104,6 +117,15 @@ def check_model(model: object, studio: Studio, n: int = 8) -> list[Finding]:
 
     def ok(method: str, message: str) -> None:
         found.append(Finding("ok", method, message))
+
+    def lacks(method: str) -> bool:
+        """Whether a dprobe checkpoint lacks the part behind ``method`` (said, then skipped)."""
+        part = PARTS.get(method)
+        if part is None or getattr(model, part, True) is not None:
+            return False
+        warn(method, f"this checkpoint has no {part}: {method} is not checked, and what needs "
+                     "it is skipped or refused")
+        return True
 
     missing = [m for m in ("locate", "encode", "decode", "regress")
                if not callable(getattr(model, m, None))]
@@ -127,7 +149,7 @@ def check_model(model: object, studio: Studio, n: int = 8) -> list[Finding]:
             return None, f"raised {type(e).__name__}: {e}"
 
     frames = studio.full_frame(rows) if studio.backgrounds is not None else None
-    if frames is not None:
+    if frames is not None and not lacks("locate"):
         theta, failed = call("locate", frames)
         problem = failed or _shape_error(theta, "theta", (B, 2, 3))
         if problem:
@@ -165,25 +187,24 @@ def check_model(model: object, studio: Studio, n: int = 8) -> list[Finding]:
             warn("encode", f"a sample's codes change by {100 * drift:.2g}% with the rest of its "
                            "batch: is the model in eval mode (batch norm)?")
 
-    decoded, failed = call("decode", h_a, h_p)
-    if failed:
-        return error("decode", failed)
-    if not isinstance(decoded, tuple) or len(decoded) != 2:
-        return error("decode", f"must return a tuple (rgb, mask), got {type(decoded).__name__}")
-    for what, x, channels in (("rgb", decoded[0], 3), ("mask", decoded[1], 1)):
-        problem = _shape_error(x, what, (B, channels, size, size)) or _range_error(x, what)
+    if not lacks("decode"):
+        decoded, failed = call("decode", h_a, h_p)
+        if failed:
+            return error("decode", failed)
+        problem = _decoded_error(decoded, B, size)
         if problem:
             return error("decode", problem)
-    ok("decode", f"rgb ({B}, 3, {size}, {size}) and mask ({B}, 1, {size}, {size}) in [0, 1]")
-    swapped_a, _ = call("decode", h_a.roll(1, 0), h_p)
-    swapped_p, _ = call("decode", h_a, h_p.roll(1, 0))
-    if swapped_a is not None and swapped_p is not None:
-        moved_a = float((swapped_a[0] - decoded[0]).abs().max())
-        moved_p = float((swapped_p[0] - decoded[0]).abs().max())
-        if max(moved_a, moved_p) < UNCHANGED:
-            warn("decode", "the reconstruction does not change with either code: the swap, "
-                           "zero-appearance and channel figures are undefined")
-
+        ok("decode", f"rgb ({B}, 3, {size}, {size}) and mask ({B}, 1, {size}, {size}) in [0, 1]")
+        swapped_a, _ = call("decode", h_a.roll(1, 0), h_p)
+        swapped_p, _ = call("decode", h_a, h_p.roll(1, 0))
+        if swapped_a is not None and swapped_p is not None:
+            moved_a = float((swapped_a[0] - decoded[0]).abs().max())
+            moved_p = float((swapped_p[0] - decoded[0]).abs().max())
+            if max(moved_a, moved_p) < UNCHANGED:
+                warn("decode", "the reconstruction does not change with either code: the swap, "
+                               "zero-appearance and channel figures are undefined")
+    if lacks("regress"):
+        return found
     joints, failed = call("regress", h_p)
     problem = failed or _shape_error(joints, "joints", (B, N_JOINTS, 3))
     if problem:

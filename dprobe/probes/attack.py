@@ -203,13 +203,14 @@ def attack(target: PoseAppearanceModel, generator: AttackGenerator, batch: dict[
         syn = generator.prepare(batch, config.boxes)
     B = q.shape[0]
     composite = composite_crop if config.fused else composite_crop_reference
-    state = _Active(torch.arange(B), syn.h_a0.clone(), torch.zeros_like(syn.h_a0),
+    device = q.device  # every result lives where the models compute (CPU or CUDA)
+    state = _Active(torch.arange(B, device=device), syn.h_a0.clone(), torch.zeros_like(syn.h_a0),
                     torch.zeros_like(syn.h_a0),
                     {"q": q, "mask": syn.mask, "src": syn.src_theta, "dst": theta_t,
                      "bg": batch["background"], "scale": syn.step_scale, "h0": syn.h_a0,
                      **{f"fixed.{k}": v for k, v in syn.fixed.items()}})
-    initial, final = torch.zeros(B), torch.zeros(B)
-    iterations = torch.zeros(B, dtype=torch.long)
+    initial, final = torch.zeros(B, device=device), torch.zeros(B, device=device)
+    iterations = torch.zeros(B, dtype=torch.long, device=device)
     pred_initial, pred_final = torch.zeros_like(q), torch.zeros_like(q)
     x_initial, x_final = torch.zeros_like(x_input), torch.zeros_like(x_input)
     h_final = torch.zeros_like(syn.h_a0)

@@ -14,7 +14,7 @@ A generator fixes, for a batch of frames, everything but one appearance variable
   silhouette (the renderer's coverage, which depends on geometry only) is exactly ``M^0``. The
   attacked image is a genuine render of the same person in the same pose in other clothes.
 
-``make_generator(name, target, frame_hw)`` is the generator a command line or a sweep names:
+``make_generator(name, target, frame_hw, load)`` is the generator a command line or a sweep names:
 ``"self"`` (the target's decoder), ``"renderer"``, or a model (shipped name or checkpoint).
 
 ``step_scale`` gives each sample's unit of change of ``h_a`` (the attack's learning rate is
@@ -35,7 +35,6 @@ from torch import Tensor
 from dprobe.data import appearance as A
 from dprobe.data.render import render_crop
 from dprobe.geometry import crop_at
-from dprobe.models import registry
 from dprobe.models.protocol import PoseAppearanceModel
 
 __all__ = [
@@ -176,11 +175,10 @@ class RendererGenerator:
 
 
 def make_generator(name: str, target: PoseAppearanceModel, frame_hw: tuple[int, int],
-                   load: Callable[[str], PoseAppearanceModel] = registry.load
-                   ) -> AttackGenerator:
+                   load: Callable[[str], PoseAppearanceModel]) -> AttackGenerator:
     """The generator ``name`` for attacks on ``target`` in frames of ``frame_hw`` px: "self"
     (the target's decoder), "renderer" (the studio renderer, drawing the target's crop size),
-    or a model's decoder, ``load(name)`` (a shipped name or checkpoint directory)."""
+    or the decoder of the model ``load(name)`` (a model source, ``dprobe.sources``)."""
     if name == "self":
         return DecoderGenerator(target, "self")
     if name == "renderer":

@@ -6,6 +6,7 @@ and is what the command line, the sweeps and the report read.
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -14,7 +15,46 @@ from dprobe.metrics.disentanglement import IOBSchedule
 from dprobe.models.protocol import PoseAppearanceModel
 from dprobe.probes.counterfactual import Scene
 
-__all__ = ["Probe", "ProbeResult", "ProbeSettings", "RunProbe"]
+__all__ = [
+    "NOT_FINITE",
+    "UNDEFINED",
+    "Probe",
+    "ProbeResult",
+    "ProbeSettings",
+    "RunProbe",
+    "mark_undefined",
+]
+
+#: The key of a probe's numbers that maps each undefined figure (dotted key) to its reason.
+UNDEFINED = "undefined"
+#: The reason given for a figure that came out NaN or infinite without a more precise one.
+NOT_FINITE = ("not a finite number: the model's outputs held NaN or infinite values, or the "
+              "figure divides zero by zero")
+
+
+def mark_undefined(numbers: dict, key: str, reason: str) -> None:
+    """Set the figure at dotted ``key`` of ``numbers`` to None and record ``reason`` for it
+    under ``numbers["undefined"]``."""
+    *path, last = key.split(".")
+    node = numbers
+    for part in path:
+        node = node[part]
+    node[last] = None
+    numbers.setdefault(UNDEFINED, {})[key] = reason
+
+
+def _finite(value, key: str, found: dict[str, str]):
+    """``value`` with NaN and infinite floats as None (dicts and lists walked); the dotted key
+    of each (a list's own key, for its entries) goes into ``found``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        found.setdefault(key, NOT_FINITE)
+        return None
+    if isinstance(value, dict):
+        return {k: v if k == UNDEFINED else _finite(v, f"{key}.{k}" if key else str(k), found)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v, key, found) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -44,6 +84,17 @@ class ProbeResult(ABC):
     @abstractmethod
     def numbers(self) -> dict:
         """The JSON-able figures."""
+
+    def checked_numbers(self) -> dict:
+        """``numbers()`` with every figure that has no meaning for this model as None, its
+        reason under ``"undefined"`` (dotted key -> reason; empty when every figure is
+        defined): those the probe marked (``mark_undefined``) and any NaN or infinite value
+        (``NOT_FINITE``; in a list of numbers, the list's NaN entries become None)."""
+        numbers = self.numbers()
+        found = dict(numbers.get(UNDEFINED, {}))
+        numbers = _finite(numbers, "", found)
+        numbers[UNDEFINED] = found
+        return numbers
 
 
 #: ``(model, scene, settings, progress) -> result``: one run of a probe.

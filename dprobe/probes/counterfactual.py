@@ -14,6 +14,10 @@ to the row's stored mask; the probes' leak and retention are computed over that 
 
 Observers (``Scene.observers``) are told of every image the scene hands out; the studio-as-model
 controls use this to recognise the images they are given (``dprobe.probes.controls``).
+
+A scene hands out crops, masks and backgrounds at its ``crop_size``, and renders at that size:
+``at_crop_size(c)`` is the same scene (same observers) at ``c`` px, which is how every probe
+sees the studio at the probed model's own crop size (``dprobe.data.studio``, crops at any size).
 """
 from __future__ import annotations
 
@@ -48,11 +52,18 @@ def quantise(images: Tensor) -> Tensor:
 class Scene:
     """A studio that renders counterfactual crops of its rows (see the module doc)."""
 
-    def __init__(self, studio: Studio) -> None:
+    def __init__(self, studio: Studio, observers: list[Observer] | None = None) -> None:
         self.studio = studio
-        self.observers: list[Observer] = []
+        self.observers: list[Observer] = [] if observers is None else observers
         self._frames = (None if studio.backgrounds is None
                         else studio.backgrounds.permute(0, 3, 1, 2).float() / 255)
+
+    def at_crop_size(self, size: int) -> Scene:
+        """This scene handing out and rendering ``size``-px crops (itself at its own size); the
+        observers are shared."""
+        if size == self.crop_size:
+            return self
+        return Scene(self.studio.at_crop_size(size), self.observers)
 
     @property
     def can_render(self) -> bool:
@@ -89,7 +100,7 @@ class Scene:
             observe(images, rows, appearance)
 
     def frames(self, rows: Tensor) -> Tensor:
-        """The stored crops of ``rows`` ``(B, 3, c, c)`` in [0, 1] (what the models were given)."""
+        """The crops of ``rows`` ``(B, 3, c, c)`` in [0, 1] (what the models are given)."""
         rows = torch.as_tensor(rows).reshape(-1)
         images = self.studio.image(rows)
         if self.studio.appearance is not None:
@@ -129,7 +140,7 @@ class Scene:
             r, cam = rows[lo: lo + chunk], s.camera[rows[lo: lo + chunk]]
             drawn = render_crop(s.joints3d_world[r], appearance[lo: lo + chunk], s.cameras["R"][cam],
                                 s.cameras["t"][cam], s.cameras["K"][cam], s.boxes[r],
-                                s.crop_size, self._frames[cam])
+                                self.crop_size, self._frames[cam])
             out.append(quantise(drawn.image))
         images = torch.cat(out)
         self._tell(images, rows, appearance)

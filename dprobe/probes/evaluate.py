@@ -17,6 +17,11 @@ Per subject and over all of them (frames pooled):
 - ``code_variance_a`` / ``code_variance_p``: the variance over frames of each channel of ``h_a`` /
   ``h_p``, averaged over channels (a code that collapses in scale shows here).
 "Inside the mask" weights pixels by the studio's soft silhouette of the person.
+
+Any model of the protocol is evaluated at its own crop size (the studio seen through
+``at_crop_size``). A model that is not dprobe's reference network has all four parts; the
+mean-pose baseline is then the mean pose of the studio's training subjects, and the novel view,
+which reads the pose code as NSD's 3D points, is left out.
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ import torch
 from torch import Tensor
 
 from dprobe.data.batches import collate_indices, evenly_spaced
-from dprobe.data.subjects import TEST_SUBJECTS
+from dprobe.data.subjects import TEST_SUBJECTS, training_subjects
 from dprobe.geometry import crop_at, theta_to_box
 from dprobe.joints import JOINT_NAMES
 from dprobe.metrics.body_regions import REGIONS, body_regions, region_psnr
@@ -35,7 +40,7 @@ from dprobe.metrics.boxes import box_iou
 from dprobe.metrics.image import psnr, ssim
 from dprobe.metrics.pose import mpjpe, n_mpjpe, p_mpjpe
 from dprobe.models.pose_code import relative_rotation, rotate_pose_code
-from dprobe.models.protocol import composite
+from dprobe.models.protocol import PoseAppearanceModel, composite
 from dprobe.models.reference import ReferenceModel
 from dprobe.seeding import seed_everything
 
@@ -44,12 +49,29 @@ __all__ = ["evaluate_model", "reconstruction_examples"]
 _REGION_KEYS = tuple(f"psnr_{name}" for name in REGIONS)
 
 
-def _frame_metrics(model: ReferenceModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+def _has(model: PoseAppearanceModel, part: str) -> bool:
+    """Whether ``model`` has ``part`` (decoder, regressor, detector): a reference network may
+    lack one; any other model of the protocol has all of them."""
+    return getattr(model, part, True) is not None
+
+
+def _mean_pose(model: PoseAppearanceModel, studio: Any) -> Tensor:
+    """The mean-pose baseline ``(17, 3)`` mm: the regressor's training mean, or the mean pose of
+    the studio's training subjects for a model that does not record one."""
+    recorded = getattr(getattr(model, "regressor", None), "pose_mean", None)
+    if recorded is not None:
+        return recorded
+    rows = studio.select(subjects=training_subjects(studio.subject_names))
+    return studio.pose(rows).mean(0)
+
+
+def _frame_metrics(model: PoseAppearanceModel, batch: dict[str, Tensor],
+                   mean_pose: Tensor) -> dict[str, Tensor]:
     """Per-frame figures ``(B,)`` of one batch of evaluation frames."""
     crop, out = batch["crop"], {}
     h_a, h_p = model.encode(crop)
     out.update(h_a=h_a.float(), h_p=h_p.float())
-    if model.decoder is not None:
+    if _has(model, "decoder"):
         x = composite(*model.decode(h_a, h_p), batch["bg"])
         mask = batch["mask"]
         out.update(psnr=psnr(x, crop), ssim=ssim(x, crop),
@@ -57,18 +79,18 @@ def _frame_metrics(model: ReferenceModel, batch: dict[str, Tensor]) -> dict[str,
         regions = body_regions(batch["joints2d"], batch["pose"], batch["boxes"], crop.shape[-1])
         out.update({f"psnr_{name}": region_psnr(x, crop, mask * region)
                     for name, region in regions.items()})
-    if model.regressor is not None:
+    if _has(model, "regressor"):
         pose, pred = batch["pose"], model.regress(h_p)
         out.update(mpjpe=mpjpe(pred, pose), n_mpjpe=n_mpjpe(pred, pose), p_mpjpe=p_mpjpe(pred, pose),
-                   mean_pose_mpjpe=mpjpe(model.regressor.pose_mean.expand_as(pose), pose),
+                   mean_pose_mpjpe=mpjpe(mean_pose.expand_as(pose), pose),
                    joint_errors=(pred - pose).norm(dim=-1))
-        if model.decoder is not None:
+        if _has(model, "decoder"):
             out["reconstruction_shift"] = mpjpe(model.regress(model.encode(x)[1]), pred)
-    if model.detector is not None and "frame" in batch:
+    if _has(model, "detector") and "frame" in batch:
         theta = model.locate(batch["frame"])
         hw = tuple(batch["frame"].shape[-2:])
         out["detector_iou"] = box_iou(theta_to_box(theta, hw), theta_to_box(batch["theta"], hw))
-        if model.regressor is not None:
+        if _has(model, "regressor"):
             found = crop_at(batch["frame"], theta, model.crop_size)
             out["detected_mpjpe"] = mpjpe(model.regress(model.encode(found)[1]), batch["pose"])
     return out
@@ -98,24 +120,29 @@ def _eval_batches(studio: Any, frames, indices: list[int], batch_size: int):
 
 
 @torch.no_grad()
-def evaluate_model(model: ReferenceModel, studio: Any, *, subjects: tuple[str, ...] = TEST_SUBJECTS,
-                   max_frames: int | None = 1000, batch_size: int = 128, seed: int = 0) -> dict:
-    """Figures of ``model`` per held-out subject and pooled (``"all"``); see the module doc."""
+def evaluate_model(model: PoseAppearanceModel, studio: Any, *,
+                   subjects: tuple[str, ...] = TEST_SUBJECTS, max_frames: int | None = 1000,
+                   batch_size: int = 128, seed: int = 0) -> dict:
+    """Figures of ``model`` per held-out subject and pooled (``"all"``), at the model's crop
+    size; see the module doc."""
     from dprobe.data.datasets import EvalFrames, MultiViewPairs
 
-    model.eval()
+    if isinstance(model, torch.nn.Module):
+        model.eval()
     seed_everything(seed)
+    studio = studio.at_crop_size(model.crop_size)
+    mean_pose = _mean_pose(model, studio)
     pooled: dict[str, list[Tensor]] = defaultdict(list)
     per_subject = {}
     for subject in subjects:
         values: dict[str, list[Tensor]] = defaultdict(list)
-        frames = EvalFrames(studio, subject, with_frame=model.detector is not None)
+        frames = EvalFrames(studio, subject, with_frame=_has(model, "detector"))
         for batch in _eval_batches(studio, frames, evenly_spaced(len(frames), max_frames),
                                    batch_size):
-            for k, v in _frame_metrics(model, batch).items():
+            for k, v in _frame_metrics(model, batch, mean_pose).items():
                 values[k].append(v)
             values["action"].append(batch["action"])
-        if model.decoder is not None:
+        if isinstance(model, ReferenceModel) and model.decoder is not None:
             pairs = MultiViewPairs(studio, subjects=[subject])
             for batch in _batches(pairs, evenly_spaced(len(pairs), max_frames), batch_size):
                 values["novel_view_psnr"].append(_novel_view_psnr(model, batch))
@@ -150,7 +177,8 @@ def _summary(values: dict[str, list[Tensor]], action_names: list[str]) -> dict:
 
 
 @torch.no_grad()
-def reconstruction_examples(model: ReferenceModel, studio: Any, subjects: tuple[str, ...] = TEST_SUBJECTS,
+def reconstruction_examples(model: PoseAppearanceModel, studio: Any,
+                            subjects: tuple[str, ...] = TEST_SUBJECTS,
                             per_subject: int = 4) -> dict[str, Tensor]:
     """Images for a picture of what the model reconstructs: ``per_subject`` evenly spaced frames
     of each subject, all ``(N, 3, c, c)`` in [0, 1]:
@@ -161,7 +189,9 @@ def reconstruction_examples(model: ReferenceModel, studio: Any, subjects: tuple[
     """
     from dprobe.data.datasets import EvalFrames
 
-    model.eval()
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+    studio = studio.at_crop_size(model.crop_size)
     crops, bgs, names = [], [], []
     for subject in subjects:
         frames = EvalFrames(studio, subject)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 import torch
+from torch import Tensor
 
 from dprobe.data.subjects import TEST_SUBJECTS
 from dprobe.metrics.disentanglement import (
@@ -22,13 +23,22 @@ from dprobe.metrics.disentanglement import (
     information_over_bias,
 )
 from dprobe.models.protocol import PoseAppearanceModel
-from dprobe.probes.base import Probe, ProbeResult, ProbeSettings
+from dprobe.probes.base import UNDEFINED, Probe, ProbeResult, ProbeSettings, mark_undefined
 from dprobe.probes.counterfactual import Scene, encode_all
 
 __all__ = ["PROBE", "MetricsResult", "metrics_probe"]
 
+#: Variance of a code (summed over channels) at or below which it is constant.
+MIN_CODE_VARIANCE = 1e-12
 #: CPU seconds of one epoch of one IOB decoder (one thread; a rough guess).
 SECONDS_PER_IOB_EPOCH = 1.5
+
+
+def _batched(x: Tensor, y: Tensor, batch_size: int) -> dict:
+    """``batched_distance_correlation``, with a mean of None where the samples make no batch."""
+    if len(x) < max(2, batch_size // 2):
+        return {"mean": None, "std": None, "batches": 0, "batch_size": batch_size}
+    return batched_distance_correlation(x, y, batch_size)
 
 
 def metrics_probe(model: PoseAppearanceModel, scene: Scene,
@@ -50,10 +60,21 @@ def metrics_probe(model: PoseAppearanceModel, scene: Scene,
         "samples": len(rows), "subjects": list(subjects), "dim_a": h_a.shape[1],
         "dim_p": h_p.shape[1],
         "dc": distance_correlation(h_a, h_p),
-        "dc_batched": batched_distance_correlation(h_a, h_p, dc_batch),
+        "dc_batched": _batched(h_a, h_p, dc_batch),
         "dc_shuffled": distance_correlation(h_a, shuffled),
-        "dc_shuffled_batched": batched_distance_correlation(h_a, shuffled, dc_batch),
+        "dc_shuffled_batched": _batched(h_a, shuffled, dc_batch),
+        UNDEFINED: {},
     }
+    constant = [name for name, code in (("h_a", h_a), ("h_p", h_p))
+                if float(code.var(0).sum()) <= MIN_CODE_VARIANCE]
+    if constant:
+        for key in ("dc", "dc_shuffled", "dc_batched.mean", "dc_shuffled_batched.mean"):
+            mark_undefined(out, key, f"{' and '.join(constant)} has zero variance over the "
+                                     f"{len(rows)} crops: a distance correlation divides by it")
+    if len(rows) < max(2, dc_batch // 2):
+        for key in ("dc_batched.mean", "dc_shuffled_batched.mean"):
+            mark_undefined(out, key, f"{len(rows)} crops make no batch of {dc_batch} (at least "
+                                     f"{max(2, dc_batch // 2)}): raise the metrics frames")
     if iob is not None:
         started = time.perf_counter()
         pick = torch.randperm(len(rows), generator=gen)[:iob_samples]

@@ -64,10 +64,11 @@ def get_probe(name: str) -> Probe:
 
 def run_probe(name: str, model: PoseAppearanceModel, scene: Scene, settings: ProbeSettings,
               progress: bool = False) -> ProbeResult:
-    """Run probe ``name`` on ``model``; the result gains ``seconds`` (wall clock, s)."""
+    """Run probe ``name`` on ``model``, on ``scene`` seen at the model's own crop size; the
+    result gains ``seconds`` (wall clock, s)."""
     probe = get_probe(name)
     started = time.perf_counter()
-    result = probe.run(model, scene, settings, progress)
+    result = probe.run(model, scene.at_crop_size(model.crop_size), settings, progress)
     if not isinstance(result, probe.result_type):
         raise TypeError(f"probe {name!r} returned a {type(result).__name__}, not the "
                         f"{probe.result_type.__name__} it declares")

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.metrics.image import psnr, ssim
 from dprobe.models.protocol import PoseAppearanceModel, composite
-from dprobe.probes.base import Probe, ProbeResult, ProbeSettings
+from dprobe.probes.base import UNDEFINED, Probe, ProbeResult, ProbeSettings
 from dprobe.probes.counterfactual import Scene, batches, reconstruct
 
 __all__ = ["PROBE", "SwapResult", "appearance_leak", "swap_probe"]
@@ -51,17 +51,33 @@ class SwapResult(ProbeResult):
     featured: dict
     frames: int
     examples: dict[str, Tensor] = field(default_factory=dict)
+    undefined: dict[str, str] = field(default_factory=dict)
 
     def numbers(self) -> dict:
-        """The JSON-able figures."""
+        """The JSON-able figures (``undefined``: the figures without meaning, and why)."""
         return {"subjects": self.subjects, "leak": self.leak, "leak_pooled": self.leak_pooled,
                 "leak_raw": self.leak_raw, "featured": self.featured,
-                "frames_per_pair": self.frames}
+                "frames_per_pair": self.frames, UNDEFINED: dict(self.undefined)}
 
 
-def _mean_off_diagonal(m: list[list[float | None]]) -> float:
+#: Why a leak has no value: its denominator vanishes.
+NO_LINE = ("the model's reconstructions of A in its own clothes and in B's are identical "
+           "(D(E(x_AA)) = D(E(x_AB)) inside A's mask), so the swap has no line to be placed on")
+NO_LINE_RAW = "the studio's renders of A in A's and in B's clothes are identical inside A's mask"
+#: Smallest masked squared difference (summed over the pixels) that defines a leak.
+MIN_DENOMINATOR = 1e-8
+
+
+def _mean_off_diagonal(m: list[list[float | None]]) -> float | None:
+    """The mean of the defined off-diagonal entries (None when there are none)."""
     values = [v for i, row in enumerate(m) for j, v in enumerate(row) if i != j and v is not None]
-    return float(sum(values) / len(values))
+    return float(sum(values) / len(values)) if values else None
+
+
+def _ratio_mean(num: Tensor, den: Tensor) -> float | None:
+    """The mean of ``num / den`` over the samples whose ``den`` defines a leak."""
+    ok = den > MIN_DENOMINATOR
+    return float((num[ok] / den[ok]).mean()) if ok.any() else None
 
 
 @torch.no_grad()
@@ -126,12 +142,9 @@ def swap_probe(model: PoseAppearanceModel, scene: Scene,
                                 "D(h_a(B), h_p(A))": syn[:k], "D(E(x_AB))": r_ab[:k],
                                 "studio x_AB": x_ab[sl][:k]}
         cat = {k: torch.cat(v) for k, v in parts.items() if v}
-        ok = cat["den"] > 1e-8
-        leak[i][j] = float((cat["num"][ok] / cat["den"][ok]).mean()) if ok.any() else None
-        pooled[i][j] = float(cat["num"].sum() / cat["den"].sum().clamp_min(1e-12))
-        ok_raw = cat["den_raw"] > 1e-8
-        raw[i][j] = (float((cat["num_raw"][ok_raw] / cat["den_raw"][ok_raw]).mean())
-                     if ok_raw.any() else None)
+        leak[i][j] = _ratio_mean(cat["num"], cat["den"])
+        pooled[i][j] = _ratio_mean(cat["num"].sum()[None], cat["den"].sum()[None])
+        raw[i][j] = _ratio_mean(cat["num_raw"], cat["den_raw"])
         if (a, b) == tuple(featured):
             feat = {"pose_subject": a, "appearance_subject": b, "leak": leak[i][j],
                     "leak_pooled": pooled[i][j], "leak_raw": raw[i][j],
@@ -142,7 +155,18 @@ def swap_probe(model: PoseAppearanceModel, scene: Scene,
                     "ssim_vs_studio_ab": float(cat["ssim_x"].mean())}
     feat["mean_leak_all_pairs"] = _mean_off_diagonal(leak)
     feat["mean_leak_raw_all_pairs"] = _mean_off_diagonal(raw)
-    return SwapResult(subjects, leak, pooled, raw, feat, len(rows_a), examples)
+    undefined = {}
+    for key, matrix, reason in (("leak", leak, NO_LINE), ("leak_pooled", pooled, NO_LINE),
+                                ("leak_raw", raw, NO_LINE_RAW)):
+        if any(v is None for i, row in enumerate(matrix) for j, v in enumerate(row) if i != j):
+            undefined[key] = "null entries: " + reason
+        if feat[key] is None:
+            undefined[f"featured.{key}"] = reason
+    for key, reason in (("mean_leak_all_pairs", NO_LINE), ("mean_leak_raw_all_pairs",
+                                                            NO_LINE_RAW)):
+        if feat[key] is None:
+            undefined[f"featured.{key}"] = reason + " for every pair"
+    return SwapResult(subjects, leak, pooled, raw, feat, len(rows_a), examples, undefined)
 
 
 def _run(model: PoseAppearanceModel, scene: Scene, settings: ProbeSettings,

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.models.protocol import PoseAppearanceModel, composite
-from dprobe.probes.base import Probe, ProbeResult, ProbeSettings
+from dprobe.probes.base import UNDEFINED, Probe, ProbeResult, ProbeSettings, mark_undefined
 from dprobe.probes.counterfactual import Scene
 
 __all__ = ["PROBE", "ZeroAppearanceResult", "between_subject_variance", "zero_appearance_probe"]
@@ -46,6 +46,17 @@ class ZeroAppearanceResult(ProbeResult):
     def numbers(self) -> dict:
         """The JSON-able figures."""
         return self.numbers_
+
+
+#: Why retention has no value: the reconstructions do not vary between the subjects' clothes.
+NO_VARIANCE = ("the model's reconstructions D(E(x)) do not vary with the subjects' clothes, so "
+               "there is no appearance to retain")
+#: Smallest between-subject variance (summed over pixels) that a ratio may divide by.
+MIN_VARIANCE = 1e-10
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den > MIN_VARIANCE else None
 
 
 @torch.no_grad()
@@ -79,15 +90,19 @@ def zero_appearance_probe(model: PoseAppearanceModel, scene: Scene,
     stacked = {k: torch.stack(v) for k, v in outputs.items()}
     var = {k: between_subject_variance(v, mask) for k, v in stacked.items()}
     var_raw = between_subject_variance(renders, mask)
-    rec = var["reconstruction"].sum().clamp_min(1e-12)
+    rec, raw = float(var["reconstruction"].sum()), float(var_raw.sum())
     numbers = {
-        "retention_zero": float(var["zero"].sum() / rec),
-        "retention_mean": float(var["mean"].sum() / rec),
-        "retention_zero_raw": float(var["zero"].sum() / var_raw.sum().clamp_min(1e-12)),
-        "retention_mean_raw": float(var["mean"].sum() / var_raw.sum().clamp_min(1e-12)),
-        "reconstruction_vs_studio_variance": float(rec / var_raw.sum().clamp_min(1e-12)),
+        "retention_zero": _ratio(float(var["zero"].sum()), rec),
+        "retention_mean": _ratio(float(var["mean"].sum()), rec),
+        "retention_zero_raw": _ratio(float(var["zero"].sum()), raw),
+        "retention_mean_raw": _ratio(float(var["mean"].sum()), raw),
+        "reconstruction_vs_studio_variance": _ratio(rec, raw),
         "subjects": list(subjects), "pose_subjects": list(pose_subjects), "poses": len(rows),
+        UNDEFINED: {},
     }
+    for key in ("retention_zero", "retention_mean"):
+        if numbers[key] is None:
+            mark_undefined(numbers, key, NO_VARIANCE)
     k = 0
     examples = {"studio render": renders[:, k], "D(E(x))": stacked["reconstruction"][:, k],
                 "D(0, h_p)": stacked["zero"][:, k], "D(mean h_a, h_p)": stacked["mean"][:, k]}

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from dprobe.probes.base import ProbeResult
 from dprobe.probes.registry import probe_names
+from dprobe.report.sweep_tables import fmt
 
 __all__ = ["FIGURE_WRITERS", "channel_curves", "channel_strip", "figure_writer", "image_grid",
            "swap_matrix", "tsne_plot", "write_probe_figures"]
@@ -82,7 +83,9 @@ def swap_matrix(result, path: Path, model: str) -> None:
     """Heat map of the appearance leak per (pose subject, appearance subject)."""
     m = np.array([[np.nan if v is None else v for v in row] for row in result.leak], dtype=float)
     fig, ax = plt.subplots(figsize=(5.6, 4.8))
-    im = ax.imshow(m, cmap="magma", vmin=min(0.0, np.nanmin(m)), vmax=max(1.0, np.nanmax(m)))
+    defined = m[~np.isnan(m)]
+    low, high = (min(0.0, defined.min()), max(1.0, defined.max())) if defined.size else (0.0, 1.0)
+    im = ax.imshow(m, cmap="magma", vmin=low, vmax=high)
     ax.set_xticks(range(len(result.subjects)), result.subjects)
     ax.set_yticks(range(len(result.subjects)), result.subjects)
     ax.set_xlabel("appearance code from subject B")
@@ -164,7 +167,7 @@ def _swap_figures(result, out: Path, model: str) -> list[str]:
     image_grid(result.examples, out / "swap_images.png",
                f"{model}: pose of {f['pose_subject']}, appearance code of "
                f"{f['appearance_subject']} (cf. paper Fig. 2)",
-               f"leak {f['leak']:.2f} (0 = clean swap); rows: inputs, the synthesis, the "
+               f"leak {fmt(f['leak'], 2)} (0 = clean swap; - = undefined); rows: inputs, the synthesis, the "
                "model's reconstruction of the studio's counterfactual, the counterfactual.")
     return ["swap_leak_matrix.png", "swap_images.png"]
 
@@ -175,8 +178,9 @@ def _zero_figures(result, out: Path, model: str) -> list[str]:
     image_grid(result.examples, out / "zero_appearance_images.png",
                f"{model}: one pose worn by each subject, decoded with zero / mean appearance "
                "code (cf. paper Fig. 3)",
-               f"retention with h_a = 0: {n['retention_zero']:.2f}, with mean h_a: "
-               f"{n['retention_mean']:.2f} (1 = the pose code keeps all the appearance).",
+               f"retention with h_a = 0: {fmt(n['retention_zero'], 2)}, with mean h_a: "
+               f"{fmt(n['retention_mean'], 2)} (1 = the pose code keeps all the appearance; "
+               "- = undefined).",
                n["subjects"])
     return ["zero_appearance_images.png"]
 

@@ -123,11 +123,11 @@ class Worker:
         self._scene = None
 
     def model(self, name: str):
-        """The model ``name`` (shipped name or checkpoint folder), loaded on first use."""
+        """The model of source ``name`` (``dprobe.sources``), loaded on first use."""
         if name not in self._models:
-            from dprobe.models import registry
+            from dprobe.sources import load_model
 
-            self._models[name] = registry.load(name)
+            self._models[name] = load_model(name)
         return self._models[name]
 
     def cpp_attack(self, name: str):
@@ -197,18 +197,20 @@ class Worker:
     def _probe(self, item: Item) -> ItemResult:
         from dprobe.probes.counterfactual import Scene
         from dprobe.probes.registry import run_probe
+        from dprobe.sources import parse_source
 
         s = item.settings
         if self._scene is None:
             self._scene = Scene(self.studio)
         result = run_probe(s["probe"], self.model(s["model"]), self._scene, probe_settings(s))
-        numbers = result.numbers()
+        source = parse_source(s["model"])
+        numbers = {"model_source": source.describe(),
+                   "crop_size": self.model(s["model"]).crop_size, **result.checked_numbers()}
         artifacts = [("numbers.json", "application/json",
                       json.dumps(numbers, indent=1, sort_keys=True).encode())]
         if self.figures is not None:
             with tempfile.TemporaryDirectory() as folder:
-                for name in self.figures(s["probe"], result, Path(folder),
-                                         Path(s["model"]).name):
+                for name in self.figures(s["probe"], result, Path(folder), source.label):
                     artifacts.append((name, "image/png", (Path(folder) / name).read_bytes()))
         return ItemResult(item.key, item.kind, s, values=flatten_numbers(numbers),
                           artifacts=artifacts, worker=self.name, version=__version__)

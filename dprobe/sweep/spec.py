@@ -183,12 +183,14 @@ def _values(source: str, where: str, value: Any, kind: type, scalar: bool = Fals
 
 
 def _check_model(source: str, where: str, name: str) -> None:
-    from dprobe.models.registry import SHIPPED
+    """Refuse a model source (``dprobe.sources``) that does not exist; nothing is loaded."""
+    from dprobe.sources import parse_source
 
-    if name in SHIPPED or Path(name).is_dir():
-        return
-    _fail(source, f"unknown model {name!r} in {where} (shipped: {', '.join(SHIPPED)}; or a "
-                  "checkpoint folder, relative to the current folder)")
+    try:
+        parse_source(name)
+    except DprobeError as e:
+        _fail(source, f"unknown model {name!r} in {where}: {e} (paths are relative to the "
+                      "current folder)")
 
 
 def _check_subjects(source: str, where: str, names) -> None:

@@ -196,7 +196,12 @@ def build_training(settings: TrainingSettings, studio: Studio) -> Training:
     supervised = cls.name == "supervised"
     subjects = list(settings.labelled) if supervised else training_subjects(studio.subject_names)
     check_subjects(studio, subjects)
-    network = NetworkConfig(crop_size=studio.crop_size, width=settings.width)
+    try:
+        network = NetworkConfig(crop_size=studio.crop_size, width=settings.width)
+    except ValueError as e:  # a crop size the reference network cannot have
+        raise DprobeError(f"this studio's {studio.crop_size} px crops: the reference network's "
+                          f"{e} (build the studio with --crop-size 64 or 128; any size trains a "
+                          "network of your own, docs/your-model.md)") from None
     model = ReferenceModel(network, decoder=cls.uses_decoder,
                            regressor=RegressorConfig(network.dim_pose) if supervised else None)
     framework = cls(model, total_steps=settings.steps, lr=settings.lr,

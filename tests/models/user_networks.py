@@ -52,6 +52,10 @@ def build_48() -> TinyUserNetwork:
     return TinyUserNetwork(48, dim_app=5, dim_pose=20)
 
 
+def build_64() -> TinyUserNetwork:
+    return TinyUserNetwork(64, dim_app=10, dim_pose=21)
+
+
 def build_128() -> TinyUserNetwork:
     return TinyUserNetwork(128, dim_app=16, dim_pose=40)
 
