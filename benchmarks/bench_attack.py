@@ -10,7 +10,7 @@ Measured side by side in one run, interleaved, medians of ``--repeats``:
 
 - iterations/s with the fused ``composite_crop`` vs the same loop with its plain-PyTorch
   reference (``composite_crop_reference``: paste into the frame, composite, crop), both on the
-  attack's frozen inference copies of the networks (``AttackConfig.inference_copies``), the
+  attack's frozen inference copies of the networks (``AttackSettings.inference_copies``), the
   fused loop on the models as given (what the copies gain) and on copies that keep nearest
   upsampling and convolution apart (what ``SubpixelConv2d`` gains);
 - FLOPs of one iteration (``torch.utils.flop_counter.FlopCounterMode``: matmuls and convolutions)
@@ -21,7 +21,7 @@ Measured side by side in one run, interleaved, medians of ``--repeats``:
   repeat's iteration rate against the product rate sustained for as long right after it; the
   median over repeats); plus a ``torch.profiler`` table of where the time goes, with the page
   faults it caused;
-- bf16 autocast (``AttackConfig(precision="bf16")``): iterations/s, its FLOP rate against the
+- bf16 autocast (``AttackSettings(precision="bf16")``): iterations/s, its FLOP rate against the
   bf16 matmul peak (1024^2: without native bf16 a larger product takes tens of seconds), and
   how far each sample's final MPJPE moves against float32 after a full default attack
   (threshold, 20 iterations) of the first ``BF16_SAMPLES`` samples.
@@ -60,7 +60,7 @@ from dprobe.data.build import open_or_build_tiny
 from dprobe.export.graphs import AttackStep
 from dprobe.models import load
 from dprobe.models.inference import inference_copy
-from dprobe.probes.attack import AttackConfig, attack, frame_theta, select_rows, studio_batch
+from dprobe.probes.attack import AttackSettings, attack, frame_theta, select_rows, studio_batch
 from dprobe.probes.attack_generators import DecoderGenerator
 
 BATCH = 32
@@ -192,7 +192,7 @@ def main() -> None:
                 "fused, models as given": ("fp32", True, False, "given"),
                 "fused, upsampling apart": ("fp32", True, False, "apart"),
                 "fused bf16": ("bf16", True, True, "given")}
-    runs = {f"{v} K={k}": (AttackConfig(iterations=k, threshold_mm=1e9, boxes="truth",
+    runs = {f"{v} K={k}": (AttackSettings(iterations=k, threshold_mm=1e9, boxes="truth",
                                         precision=p, fused=f, inference_copies=c), nets[n])
             for v, (p, f, c, n) in variants.items() for k in (K, 0)}
     load_avg = " / ".join(f"{v:.2f}" for v in os.getloadavg())
@@ -245,7 +245,7 @@ def main() -> None:
     iter_flops = iteration_flops(model, gen, batch)
     profiled_faults = minor_faults()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        profiled_s = timed(lambda: attack(model, gen, batch, AttackConfig(
+        profiled_s = timed(lambda: attack(model, gen, batch, AttackSettings(
             iterations=K, threshold_mm=1e9, boxes="truth")))
     profiled_faults = minor_faults() - profiled_faults
     ops = prof.key_averages()
@@ -254,7 +254,7 @@ def main() -> None:
 
     # bf16 vs fp32 on a full attack with the default threshold and lr (20 iterations)
     few = {k: v[:BF16_SAMPLES] for k, v in batch.items()}
-    full = {p: attack(model, gen, few, AttackConfig(iterations=20, boxes="truth", precision=p))
+    full = {p: attack(model, gen, few, AttackSettings(iterations=20, boxes="truth", precision=p))
             for p in ("fp32", "bf16")}
     moved = (full["bf16"].final - full["fp32"].final).abs()
 
@@ -316,7 +316,7 @@ def main() -> None:
                    f"at its best against a bf16 matmul peak (1024²) of {peak['bf16'] / 1e9:.1f} "
                    f"GFLOP/s ({peak_kernels('bf16')})", 100 * util_bf16, "%", "{:.0f}"),
             figure(f"final MPJPE moved by bf16 after a default attack (threshold "
-                   f"{AttackConfig().threshold_mm:g} mm, lr {AttackConfig().lr:g}, 20 "
+                   f"{AttackSettings().threshold_mm:g} mm, lr {AttackSettings().lr:g}, 20 "
                    f"iterations, the first {BF16_SAMPLES} samples), mean (max "
                    f"{moved.max():.1f} mm; float32 mean {full['fp32'].final.mean():.1f} mm, "
                    f"bf16 {full['bf16'].final.mean():.1f} mm; success "

@@ -41,19 +41,19 @@ from dprobe.data.build import build_studio
 from dprobe.data.studio import Studio
 from dprobe.engines import load
 from dprobe.engines.bench import bench, table
-from dprobe.engines.pipeline import CppAttack, config_kwargs
+from dprobe.engines.pipeline import CppAttack, settings_kwargs
 from dprobe.export import export_model
-from dprobe.probes.attack import AttackConfig, attack, studio_batch
+from dprobe.probes.attack import AttackSettings, attack, studio_batch
 from dprobe.probes.attack_generators import DecoderGenerator
 
 
-def _attack_runs(export_dir: Path, batch: dict, config: AttackConfig, rounds: int) -> dict:
+def _attack_runs(export_dir: Path, batch: dict, config: AttackSettings, rounds: int) -> dict:
     model = load(export_dir, "eager").model
     cpp = CppAttack(export_dir)
     runs = {
         "python": lambda: attack(model, DecoderGenerator(model, "self"), batch, config),
         "cpp": lambda: cpp.run(batch["frame"], batch["background"], None,
-                               **config_kwargs(config)),
+                               **settings_kwargs(config)),
     }
     for fn in runs.values():  # warm-up
         fn()
@@ -164,7 +164,7 @@ def main() -> None:
         print(table(engines))
         s = Studio.open(studio)
         rows = torch.linspace(0, s.n - 1, args.attack_batch).round().long()
-        config = AttackConfig(iterations=args.attack_iterations, threshold_mm=float("inf"))
+        config = AttackSettings(iterations=args.attack_iterations, threshold_mm=float("inf"))
         attack_figures, profiles = _attack_runs(export_dir, studio_batch(s, rows), config,
                                                 args.rounds)
     for name, text in profiles.items():

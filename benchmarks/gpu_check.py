@@ -173,12 +173,12 @@ def check_attack(checks: Checks, model_name: str, studio_path: Path, device: str
     """Check 5: the attack on the device beside the CPU's."""
     from dprobe.data.studio import Studio
     from dprobe.models.registry import load as load_model
-    from dprobe.probes.attack import AttackConfig, attack, select_rows, studio_batch
+    from dprobe.probes.attack import AttackSettings, attack, select_rows, studio_batch
     from dprobe.probes.attack_generators import DecoderGenerator
 
     studio = Studio.open(studio_path)
     batch = studio_batch(studio, select_rows(studio, ["S1", "S5"], 2))
-    config = AttackConfig(iterations=10)
+    config = AttackSettings(iterations=10)
     model = load_model(model_name).eval()
     results = {}
     for where in ("cpu", device):

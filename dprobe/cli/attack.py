@@ -36,7 +36,7 @@ from dprobe.probes.attack import (
     DEFAULT_ITERATIONS,
     DEFAULT_LR,
     DEFAULT_THRESHOLD_MM,
-    AttackConfig,
+    AttackSettings,
     attack_rows,
     result_rows,
     select_rows,
@@ -57,9 +57,9 @@ SUMMARY_COLUMNS = (
 CURVE_POINTS = 61
 
 
-def _config(args: argparse.Namespace) -> AttackConfig:
+def _config(args: argparse.Namespace) -> AttackSettings:
     try:
-        return AttackConfig(threshold_mm=args.threshold, iterations=args.iterations, lr=args.lr,
+        return AttackSettings(threshold_mm=args.threshold, iterations=args.iterations, lr=args.lr,
                             eps=args.eps, boxes=args.boxes, precision=args.precision)
     except ValueError as e:
         raise DprobeError(str(e)) from None

@@ -3,7 +3,7 @@
 ``CppAttack(export_dir)`` loads an export folder's TorchScript modules into the C++ library
 (after checking their hashes) and runs the appearance-only attack of
 ``dprobe.probes.attack`` with the model as its own generator, entirely in libtorch: the same
-setup, Adam ascent, per-sample stopping and iteration counting (``AttackConfig``'s settings).
+setup, Adam ascent, per-sample stopping and iteration counting (``AttackSettings``'s settings).
 ``CppAttack.attack`` returns the Python attack's ``AttackResult`` (what the library does not
 return is computed from the exported model's PyTorch modules), so sweeps and reports take
 either engine's results.
@@ -27,12 +27,12 @@ from dprobe.probes.attack import (
     DEFAULT_ITERATIONS,
     DEFAULT_LR,
     DEFAULT_THRESHOLD_MM,
-    AttackConfig,
     AttackResult,
+    AttackSettings,
 )
 from dprobe.probes.attack_generators import frame_theta
 
-__all__ = ["CppAttack", "config_kwargs", "library_paths", "save_inputs"]
+__all__ = ["CppAttack", "library_paths", "save_inputs", "settings_kwargs"]
 
 
 class _Inputs(torch.nn.Module):
@@ -113,7 +113,7 @@ class CppAttack:
             adam_eps=adam_eps)
 
     def attack(self, model: PoseAppearanceModel, batch: dict[str, Tensor],
-               config: AttackConfig) -> AttackResult:
+               config: AttackSettings) -> AttackResult:
         """The attack of a studio batch (``dprobe.probes.attack.studio_batch``) under ``config``
         (fp32) as the Python attack's ``AttackResult``, with the model as its own generator.
 
@@ -130,7 +130,7 @@ class CppAttack:
             raise ValueError(f"the model's crop size {model.crop_size} px is not the export's "
                              f"{self.crop_size} px: it is not the exported model")
         out = self.run(batch["frame"], batch["background"],
-                       batch["box"] if config.boxes == "truth" else None, **config_kwargs(config))
+                       batch["box"] if config.boxes == "truth" else None, **settings_kwargs(config))
         with torch.no_grad():
             theta = frame_theta(model, batch, config.boxes)
             x_input = crop_at(batch["frame"], theta, model.crop_size)
@@ -145,8 +145,8 @@ class CppAttack:
                 h_final=out["h_final"])
 
 
-def config_kwargs(config) -> dict:
-    """``CppAttack.run`` keyword arguments of a ``dprobe.probes.attack.AttackConfig``."""
+def settings_kwargs(config) -> dict:
+    """``CppAttack.run`` keyword arguments of a ``dprobe.probes.attack.AttackSettings``."""
     return {"threshold_mm": config.threshold_mm, "iterations": config.iterations,
             "lr": config.lr, "eps": config.eps, "betas": tuple(config.betas),
             "adam_eps": config.adam_eps}

@@ -82,8 +82,8 @@ from dprobe.ops import composite_crop, composite_crop_reference
 from dprobe.probes.attack_generators import AttackGenerator, frame_theta
 
 __all__ = [
-    "AttackConfig",
     "AttackResult",
+    "AttackSettings",
     "attack",
     "attack_rows",
     "attack_summary",
@@ -100,7 +100,7 @@ DEFAULT_LR = 0.1
 
 
 @dataclass(frozen=True)
-class AttackConfig:
+class AttackSettings:
     """Settings of the attack (see the module doc for what each does and the defaults' reasons).
 
     ``eps`` the relative budget on ``h`` (None: unbounded); ``boxes`` "detector" (each model's
@@ -190,7 +190,7 @@ def _autocast(precision: str):
 
 
 def attack(target: PoseAppearanceModel, generator: AttackGenerator, batch: dict[str, Tensor],
-           config: AttackConfig = AttackConfig()) -> AttackResult:
+           config: AttackSettings = AttackSettings()) -> AttackResult:
     """Attack the target on the frames of ``batch`` (``studio_batch``); see the module doc."""
     if config.inference_copies:
         target, generator = _inference_copies(target, generator,
@@ -265,7 +265,7 @@ def _inference_copies(target: PoseAppearanceModel, generator: AttackGenerator, s
     return convert(target), generator.with_models(convert)
 
 
-def _adam_ascent(state: _Active, grad: Tensor, t: int, config: AttackConfig) -> None:
+def _adam_ascent(state: _Active, grad: Tensor, t: int, config: AttackSettings) -> None:
     """One Adam step up the gradient (module doc, step 6), in place on ``state``."""
     beta1, beta2 = config.betas
     state.m = beta1 * state.m + (1 - beta1) * grad
@@ -318,7 +318,7 @@ def studio_batch(studio: Studio, rows: Tensor) -> dict[str, Tensor]:
 
 
 def attack_rows(target: PoseAppearanceModel, generator: AttackGenerator, studio: Studio,
-                rows: Tensor, config: AttackConfig = AttackConfig(), batch_size: int = 32,
+                rows: Tensor, config: AttackSettings = AttackSettings(), batch_size: int = 32,
                 progress: Callable[[int], None] | None = None
                 ) -> Iterator[tuple[Tensor, dict[str, Tensor], AttackResult]]:
     """Attack studio ``rows`` in batches: yields ``(rows, batch, result)`` per batch;

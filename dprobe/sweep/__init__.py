@@ -5,5 +5,8 @@ store.py    the SQLite results store (one row per sample; resumable; never a dup
 items.py    what one work item computes: an attack batch or a probe, on one worker
 backends.py the local and Ray backends, the progress bar, resume
 run.py      one sweep from spec to database: its studio, its items, run on a backend
-demo.py     the main job of ``dprobe demo``: probes + a small attack sweep + the report
+specs/      the shipped specs (package data): demo.toml (``dprobe demo``), standard.toml
+
+The main job of ``dprobe demo`` (probes, a small attack sweep, the report) is
+``dprobe.report.demo``.
 """

@@ -157,12 +157,12 @@ class Worker:
         return result
 
     def _attack(self, item: Item) -> ItemResult:
-        from dprobe.probes.attack import AttackConfig, attack, result_rows, studio_batch
+        from dprobe.probes.attack import AttackSettings, attack, result_rows, studio_batch
         from dprobe.probes.attack_generators import make_generator
 
         s = item.settings
         target = self.model(s["target"])
-        config = AttackConfig(threshold_mm=s["threshold_mm"], iterations=s["iterations"],
+        config = AttackSettings(threshold_mm=s["threshold_mm"], iterations=s["iterations"],
                               lr=s["lr"], eps=s["eps"] or None, boxes=s["boxes"])
         rows = attack_studio_rows(self.studio, s["subject"], s["camera"], s["frames"])
         batch = studio_batch(self.studio, rows)

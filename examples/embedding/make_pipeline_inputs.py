@@ -15,7 +15,7 @@ import torch
 from dprobe.data.studio import Studio
 from dprobe.engines import load
 from dprobe.engines.pipeline import save_inputs
-from dprobe.probes.attack import AttackConfig, attack, studio_batch
+from dprobe.probes.attack import AttackSettings, attack, studio_batch
 from dprobe.probes.attack_generators import DecoderGenerator
 
 
@@ -38,7 +38,7 @@ def main() -> None:
     for b, joints in enumerate(engine.predict(batch["frame"])):
         print(f"joints {b} " + " ".join(f"{v:.9g}" for v in joints.flatten().tolist()))
     model = engine.model
-    config = AttackConfig(iterations=args.iterations,
+    config = AttackSettings(iterations=args.iterations,
                           boxes="truth" if args.truth_boxes else "detector")
     result = attack(model, DecoderGenerator(model, "self"), batch, config)
     for b in range(rows.numel()):

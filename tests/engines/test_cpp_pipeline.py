@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from dprobe.engines import load
-from dprobe.engines.pipeline import CppAttack, config_kwargs, library_paths, save_inputs
-from dprobe.probes.attack import AttackConfig, AttackResult, attack, studio_batch
+from dprobe.engines.pipeline import CppAttack, library_paths, save_inputs, settings_kwargs
+from dprobe.probes.attack import AttackResult, AttackSettings, attack, studio_batch
 from dprobe.probes.attack_generators import DecoderGenerator
 from tests.support import cpp_tolerance_mm
 
@@ -32,15 +32,15 @@ def _python_attack(tiny_export, batch, config):
 
 @pytest.mark.parametrize("boxes", ["detector", "truth"])
 def test_cpp_attack_matches_python(tiny_export, batch, boxes):
-    probe = _python_attack(tiny_export, batch, AttackConfig(iterations=6, threshold_mm=1e9,
+    probe = _python_attack(tiny_export, batch, AttackSettings(iterations=6, threshold_mm=1e9,
                                                             boxes=boxes))
     # a threshold between the errors, so that samples stop at different iterations
     threshold = float(probe.final.median())
-    config = AttackConfig(iterations=6, threshold_mm=threshold, boxes=boxes, lr=0.2, eps=2.0)
+    config = AttackSettings(iterations=6, threshold_mm=threshold, boxes=boxes, lr=0.2, eps=2.0)
     ref = _python_attack(tiny_export, batch, config)
     got = CppAttack(tiny_export).run(batch["frame"], batch["background"],
                                      batch["box"] if boxes == "truth" else None,
-                                     **config_kwargs(config))
+                                     **settings_kwargs(config))
     assert len(set(ref.iterations.tolist())) > 1, "the test should exercise per-sample stopping"
     assert torch.equal(got["iterations"], ref.iterations)
     assert torch.equal(got["success"], ref.success)
@@ -51,7 +51,7 @@ def test_cpp_attack_matches_python(tiny_export, batch, boxes):
 
 
 def test_cpp_attack_result_is_the_python_result(tiny_export, batch):
-    config = AttackConfig(iterations=3, threshold_mm=1e9, lr=0.2)
+    config = AttackSettings(iterations=3, threshold_mm=1e9, lr=0.2)
     ref = _python_attack(tiny_export, batch, config)
     got = CppAttack(tiny_export).attack(load(tiny_export, "eager").model, batch, config)
     assert torch.equal(got.iterations, ref.iterations) and torch.equal(got.success, ref.success)
@@ -60,7 +60,7 @@ def test_cpp_attack_result_is_the_python_result(tiny_export, batch):
                                    rtol=0, msg=f.name)
     with pytest.raises(ValueError, match="fp32"):
         CppAttack(tiny_export).attack(load(tiny_export, "eager").model, batch,
-                                      AttackConfig(precision="bf16"))
+                                      AttackSettings(precision="bf16"))
 
 
 def test_cpp_predict_and_refusals(tiny_export, batch, tmp_path):
@@ -100,7 +100,7 @@ def test_cpp_program_runs_predict_and_attack(demo_program, tiny_export, batch, t
     joints = torch.tensor([[float(v) for v in line[2:]] for line in lines if line[0] == "joints"])
     want = load(tiny_export, "eager").predict(batch["frame"]).reshape(4, -1)
     assert joints.shape == want.shape and (joints - want).abs().max() <= 1e-3
-    ref = _python_attack(tiny_export, batch, AttackConfig(iterations=5, threshold_mm=400,
+    ref = _python_attack(tiny_export, batch, AttackSettings(iterations=5, threshold_mm=400,
                                                           boxes="truth"))
     rows = [line for line in lines if line[0] == "attack"]
     assert [int(r[4]) for r in rows] == ref.iterations.tolist()

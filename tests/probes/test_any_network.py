@@ -43,7 +43,7 @@ def test_every_probe_runs_at_the_models_crop_size(function, size, tiny):
 
 @pytest.mark.parametrize("size", [48, 96])
 def test_evaluate_and_the_attack_at_other_sizes(size, tiny):
-    from dprobe.probes.attack import AttackConfig, attack, studio_batch
+    from dprobe.probes.attack import AttackSettings, attack, studio_batch
     from dprobe.probes.attack_generators import make_generator
 
     model = load_model(f"{USER}:{'build_48' if size == 48 else 'build'}")
@@ -53,7 +53,7 @@ def test_evaluate_and_the_attack_at_other_sizes(size, tiny):
     rows = torch.tensor([0, 100])
     for generator in ("self", "renderer"):
         result = attack(model, make_generator(generator, model, tiny.frame_hw, load_model),
-                        studio_batch(tiny, rows), AttackConfig(iterations=2))
+                        studio_batch(tiny, rows), AttackSettings(iterations=2))
         assert result.x_final.shape[-2:] == (size, size)
 
 

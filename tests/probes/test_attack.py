@@ -14,7 +14,7 @@ from dprobe.metrics.pose import mpjpe
 from dprobe.models import load
 from dprobe.ops import composite_crop
 from dprobe.probes.attack import (
-    AttackConfig,
+    AttackSettings,
     attack,
     result_rows,
     select_rows,
@@ -108,7 +108,7 @@ class OffsetGenerator(DecoderGenerator):
 
 def run_toy(kind: str, n: int = 4, offset: float = 0.0, **config) -> tuple:
     model = ToyModel(kind)
-    return attack(model, OffsetGenerator(model, offset), toy_batch(n), AttackConfig(**config))
+    return attack(model, OffsetGenerator(model, offset), toy_batch(n), AttackSettings(**config))
 
 
 def test_a_target_blind_to_appearance_ends_where_it_started():
@@ -137,7 +137,7 @@ def test_adam_ascent_is_torch_adam_with_the_step_scaled_per_sample():
                            syn.src_theta, syn.src_theta, CROP)
         mpjpe(model.regress(model.encode(x)[1]), q).sum().backward()
         adam.step()
-        r = attack(model, gen, batch, AttackConfig(iterations=k, lr=0.05, threshold_mm=1e9))
+        r = attack(model, gen, batch, AttackSettings(iterations=k, lr=0.05, threshold_mm=1e9))
         torch.testing.assert_close(r.h_final, param.detach(), rtol=1e-5, atol=1e-6)
 
 
@@ -152,7 +152,7 @@ def test_budget_keeps_the_code_near_its_start():
                                  {"eps": 0.0}, {"iterations": -1}])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValueError):
-        AttackConfig(**bad)
+        AttackSettings(**bad)
 
 
 def test_success_curve_counts_final_errors_above_each_threshold():
@@ -174,7 +174,7 @@ def rows(tiny):
 
 def test_zero_learning_rate_moves_nothing(tiny, nsd, rows):
     r = attack(nsd, DecoderGenerator(nsd, "self"), studio_batch(tiny, rows),
-               AttackConfig(iterations=2, lr=0.0, threshold_mm=1e9))
+               AttackSettings(iterations=2, lr=0.0, threshold_mm=1e9))
     assert torch.equal(r.h_final, r.h_initial) and torch.equal(r.x_final, r.x_initial)
     assert torch.equal(r.final, r.initial) and (r.iterations == 2).all()
 
@@ -182,10 +182,10 @@ def test_zero_learning_rate_moves_nothing(tiny, nsd, rows):
 def test_batched_results_equal_per_sample_runs(tiny, nsd, rows):
     batch = studio_batch(tiny, rows)
     gen = DecoderGenerator(nsd, "self")
-    start = attack(nsd, gen, batch, AttackConfig(iterations=0)).initial
+    start = attack(nsd, gen, batch, AttackSettings(iterations=0)).initial
     # A threshold between the initial errors: some samples stop at once, the others go on.
     threshold = float(start.sort().values[1:3].mean())
-    config = AttackConfig(iterations=3, lr=0.2, threshold_mm=threshold)
+    config = AttackSettings(iterations=3, lr=0.2, threshold_mm=threshold)
     together = attack(nsd, gen, batch, config)
     assert together.iterations.min() == 0 and together.iterations.max() > 0
     for b in range(rows.numel()):
@@ -201,18 +201,18 @@ def test_batched_results_equal_per_sample_runs(tiny, nsd, rows):
 
 def test_fused_and_plain_composite_give_the_same_attack(tiny, nsd, rows):
     batch, gen = studio_batch(tiny, rows), DecoderGenerator(nsd, "self")
-    config = AttackConfig(iterations=2, lr=0.2, threshold_mm=1e9)
+    config = AttackSettings(iterations=2, lr=0.2, threshold_mm=1e9)
     fused = attack(nsd, gen, batch, config)
-    plain = attack(nsd, gen, batch, AttackConfig(**{**config.__dict__, "fused": False}))
+    plain = attack(nsd, gen, batch, AttackSettings(**{**config.__dict__, "fused": False}))
     torch.testing.assert_close(fused.final, plain.final, rtol=1e-3, atol=1e-2)
     assert (fused.final - fused.initial).abs().min() > 1.0           # it did move
 
 
 def test_inference_copies_give_the_same_attack(tiny, nsd, rows):
     batch, gen = studio_batch(tiny, rows), DecoderGenerator(nsd, "self")
-    config = AttackConfig(iterations=2, lr=0.2, threshold_mm=1e9)
+    config = AttackSettings(iterations=2, lr=0.2, threshold_mm=1e9)
     fast = attack(nsd, gen, batch, config)
-    as_given = attack(nsd, gen, batch, AttackConfig(**{**config.__dict__,
+    as_given = attack(nsd, gen, batch, AttackSettings(**{**config.__dict__,
                                                        "inference_copies": False}))
     torch.testing.assert_close(fast.initial, as_given.initial, rtol=1e-4, atol=1e-2)
     torch.testing.assert_close(fast.final, as_given.final, rtol=1e-3, atol=1e-2)
@@ -227,7 +227,7 @@ def test_renderer_changes_only_colours_in_range_and_keeps_the_silhouette(tiny, r
     batch = studio_batch(tiny, rows[:2])
     target = ToyModel("colour")
     gen = RendererGenerator(tiny.crop_size, tiny.frame_hw)
-    r = attack(target, gen, batch, AttackConfig(iterations=4, lr=0.1, boxes="truth",
+    r = attack(target, gen, batch, AttackSettings(iterations=4, lr=0.1, boxes="truth",
                                                 threshold_mm=1e9))
     assert (r.h_initial == batch["appearance"][:, COLOUR_ENTRIES]).all()
     assert r.h_final.min() >= 0 and r.h_final.max() <= 1 and (r.h_final != r.h_initial).any()
@@ -243,7 +243,7 @@ def test_renderer_changes_only_colours_in_range_and_keeps_the_silhouette(tiny, r
 
 def test_rows_are_json_ready(tiny, nsd, rows):
     batch = studio_batch(tiny, rows[:1])
-    r = attack(nsd, DecoderGenerator(nsd, "self"), batch, AttackConfig(iterations=1))
+    r = attack(nsd, DecoderGenerator(nsd, "self"), batch, AttackSettings(iterations=1))
     (row,) = result_rows(tiny, rows[:1], batch, r, poses=True)
     assert row["subject"] == "S9" and len(row["final_pred_mm"]) == 17
     assert {"initial_mpjpe_mm", "final_mpjpe_mm", "iterations", "success", "ssim", "psnr_db",
