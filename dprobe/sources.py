@@ -6,7 +6,7 @@ A model source is a string, as given to ``--model`` (and ``attack.targets``,
 - a shipped name: ``nsd``, ``cssl``, ``drnet``, ``cssl-da``;
 - a checkpoint folder (``config.json`` + ``weights.safetensors``, see docs/conventions.md);
 - an export folder written by ``dprobe export`` (``manifest.json``): its TorchScript graphs,
-  run without the model's Python source (``dprobe.export.model.ExportedModel``);
+  run without the model's Python source (``dprobe.engines.model.ExportedModel``);
 - the user's own code, ``path/to/file.py:function`` or ``package.module:function``: the
   function, called without arguments, returns an object of the model protocol
   (``dprobe.models.protocol``). A module is imported as ``python -m`` would, with the current
@@ -90,7 +90,7 @@ class ModelSource:
 
             return load(self.text if self.kind == "shipped" else self.location)
         if self.kind == "export":
-            from dprobe.export.model import ExportedModel
+            from dprobe.engines.model import ExportedModel
 
             return ExportedModel(self.location)
         return _check_protocol(self.text, _call_user_function(self))
