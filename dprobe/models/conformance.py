@@ -10,7 +10,8 @@ plain words, as ``Finding``s:
   images or masks outside [0, 1];
 - warnings (some figures will be undefined, or the units look wrong): codes of zero variance
   over different people and poses, a decoder whose output does not change with either code, a
-  regressor whose output does not change with the pose code, joints that are not root-relative
+  regressor whose output does not change with the pose code, a decoder that draws (almost) only
+  the background (its mask far smaller than the person's), joints that are not root-relative
   or look like metres rather than mm, outputs that depend on the other samples of the batch
   (batch norm left in training mode), boxes far from the studio's.
 
@@ -40,6 +41,8 @@ ROOT_TOLERANCE_MM = 1.0
 UNCHANGED = 1e-6
 #: Relative difference above which a sample's output depends on the rest of its batch.
 BATCH_TOLERANCE = 1e-3
+#: A decoded mask covering less than this share of the studio's person draws no person.
+MIN_DRAWN_SHARE = 0.25
 #: The part of a dprobe checkpoint behind each method (a checkpoint may lack one: None).
 PARTS = {"locate": "detector", "decode": "decoder", "regress": "regressor"}
 
@@ -195,6 +198,11 @@ def check_model(model: object, studio: Studio, n: int = 8) -> list[Finding]:
         if problem:
             return error("decode", problem)
         ok("decode", f"rgb ({B}, 3, {size}, {size}) and mask ({B}, 1, {size}, {size}) in [0, 1]")
+        drawn, person = float(decoded[1].mean()), float(studio.mask(rows, size).mean())
+        if drawn < MIN_DRAWN_SHARE * person:
+            warn("decode", f"the decoded mask covers {100 * drawn:.1f}% of the crop where the "
+                           f"person covers {100 * person:.1f}%: the decoder draws (almost) only "
+                           "the background, so the attack through it has nothing to change")
         swapped_a, _ = call("decode", h_a.roll(1, 0), h_p)
         swapped_p, _ = call("decode", h_a, h_p.roll(1, 0))
         if swapped_a is not None and swapped_p is not None:

@@ -29,8 +29,10 @@ A spec names a studio and up to two grids::
 An attack item is one batch: the ``frames`` samples of one (target, generator, engine, settings,
 subject, camera); a probe item is one probe of one model. Each item's key is a hash of its
 canonical settings (JSON with sorted keys, including the studio's identity: preset, seed and
-version from the studio file's attributes), so the same spec gives the same keys on any machine
-and a finished item is never computed twice into one database. Problems are ``DprobeError``s of
+version from the studio file's attributes, and the identity of every model that is not a
+shipped one: the sha256 of its weights, its export manifest or its source file, under
+``identities``), so the same spec gives the same keys on any machine, a finished item is never
+computed twice into one database, and a model retrained in place gets new items. Problems are ``DprobeError``s of
 one line naming the file and the setting.
 """
 from __future__ import annotations
@@ -324,21 +326,42 @@ def studio_identity(attrs: dict, n_crops: int) -> dict:
             "version": attrs.get("version"), "crops": int(n_crops)}
 
 
+def _identities(*models: str) -> dict:
+    """``{model: sha256}`` of the models that are not shipped and whose source can be
+    fingerprinted (``dprobe.sources``); empty for shipped models, so their keys never change."""
+    from dprobe.sources import parse_source
+
+    out = {}
+    for name in models:
+        source = parse_source(name)
+        if source.kind != "shipped" and (digest := source.describe()["sha256"]) is not None:
+            out[name] = digest
+    return out
+
+
+def _with_identities(settings: dict, known: dict, *models: str) -> dict:
+    """``settings`` with the ``known`` identities of ``models`` (unchanged when none has one)."""
+    identities = {m: known[m] for m in models if m in known}
+    return {**settings, "identities": identities} if identities else settings
+
+
 def plan_items(spec: SweepSpec, studio: dict) -> list[Item]:
     """Every work item of ``spec`` on the studio identified by ``studio`` (``studio_identity``):
     probe items first, then attack items, in the spec's order. A generator that is the target
     itself is the target's own decoder: that pair is the ``"self"`` item, planned once."""
     items = []
     seen: set[str] = set()
-    p = spec.probes
+    p, a = spec.probes, spec.attack
+    known = _identities(*(p.models if p else ()), *(a.targets if a else ()),
+                        *(g for g in (a.generators if a else ()) if g not in GENERATOR_KINDS))
     if p is not None:
         common = {"per_camera": p.per_camera, "embed_per_camera": p.embed_per_camera,
                   "metrics_per_camera": p.metrics_per_camera, "pair": list(p.pair),
                   "k_step": p.k_step, "iob_epochs": p.iob_epochs, "seed": p.seed}
         for model, probe in itertools.product(p.models, p.probes):
-            s = {"kind": "probe", "studio": studio, "model": model, "probe": probe, **common}
+            s = _with_identities({"kind": "probe", "studio": studio, "model": model,
+                                  "probe": probe, **common}, known, model)
             items.append(Item(item_key(s), "probe", s))
-    a = spec.attack
     if a is not None:
         for (target, generator, engine, threshold, iterations, lr, eps, boxes, subject,
              camera) in itertools.product(a.targets, a.generators, a.engines, a.threshold_mm,
@@ -349,6 +372,7 @@ def plan_items(spec: SweepSpec, studio: dict) -> list[Item]:
                  "engine": engine, "threshold_mm": threshold, "iterations": iterations,
                  "lr": lr, "eps": eps, "boxes": boxes, "subject": subject, "camera": camera,
                  "frames": a.frames}
+            s = _with_identities(s, known, target, s["generator"])
             key = item_key(s)
             if key not in seen:
                 seen.add(key)

@@ -34,6 +34,7 @@ def test_a_shipped_model_has_no_warning(tiny):
     ("bright_images", "error", r"decode: rgb must be in \[0, 1\], got values from"),
     ("ignores_codes", "warning", "does not change with either code"),
     ("constant_regressor", "warning", "a constant regressor"),
+    ("background_only", "warning", "draws .almost. only the background"),
 ])
 def test_what_is_wrong_is_named(function, level, match, tiny):
     found = levels(check_model(load_model(f"{USER}:{function}"), tiny), level)

@@ -83,6 +83,12 @@ class _IgnoresCodes(TinyUserNetwork):
         return gray[:, :3], gray[:, 3:]
 
 
+class _BackgroundOnly(TinyUserNetwork):
+    def decode(self, h_a: Tensor, h_p: Tensor) -> tuple[Tensor, Tensor]:
+        rgb, mask = super().decode(h_a, h_p)
+        return rgb, 0.001 * mask
+
+
 class _ConstantRegressor(TinyUserNetwork):
     def regress(self, h_p: Tensor) -> Tensor:
         joints = torch.linspace(-200, 200, 51).view(1, 17, 3).expand(h_p.shape[0], 17, 3)
@@ -103,6 +109,10 @@ def bright_images() -> TinyUserNetwork:
 
 def ignores_codes() -> TinyUserNetwork:
     return _IgnoresCodes(64)
+
+
+def background_only() -> TinyUserNetwork:
+    return _BackgroundOnly(64)
 
 
 def constant_regressor() -> TinyUserNetwork:

@@ -46,3 +46,22 @@ def test_user_models_sweep_beside_shipped_ones(tmp_path, tiny_path, tiny_export,
     # a figure in the database, or its reason in the probe's numbers
     for kind, (value, reason) in retention.items():
         assert (value is not None) != (reason is not None), kind
+
+
+def test_a_model_changed_in_place_gets_new_items(tmp_path, tiny_path):
+    """Item keys hold the sha256 of a non-shipped model's source file: editing (or retraining)
+    it plans new items; shipped models' keys do not change."""
+    from dprobe.sweep.spec import plan_items, studio_identity
+
+    net = tmp_path / "net.py"
+    net.write_text("from tests.models.user_networks import build\n")
+    spec = parse_spec(f'[studio]\npath = "{tiny_path}"\n[probes]\nmodels = ["{net}:build", '
+                      '"nsd"]\nprobes = ["zero"]\n')
+    studio = studio_identity({"preset": "tiny", "seed": 0, "version": 1}, 10)
+    before = {i.settings["model"]: i.key for i in plan_items(spec, studio)}
+    net.write_text("from tests.models.user_networks import build  # retrained\n")
+    after = {i.settings["model"]: i.key for i in plan_items(spec, studio)}
+    assert before[f"{net}:build"] != after[f"{net}:build"]
+    assert before["nsd"] == after["nsd"]
+    assert "identities" not in next(i for i in plan_items(spec, studio)
+                                    if i.settings["model"] == "nsd").settings
