@@ -33,7 +33,7 @@ from dprobe.data.batches import held_out_batch
 from dprobe.data.subjects import TRAIN_SUBJECTS, training_subjects
 from dprobe.errors import DprobeError
 from dprobe.files import atomic_directory, refuse_existing
-from dprobe.frameworks import SELF_SUPERVISED
+from dprobe.frameworks import self_supervised
 from dprobe.frameworks.augment import AUGMENTS
 from dprobe.frameworks.losses import HARD_FRACTION, ReconstructionWeights
 from dprobe.models import registry
@@ -196,7 +196,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train a self-supervised framework",
                               description="Train NSD, CSSL or DRNet (optionally with colour "
                               "jitter: the DA variant) on a studio file.")
-    p.add_argument("--framework", default=argparse.SUPPRESS, choices=SELF_SUPERVISED,
+    p.add_argument("--framework", default=argparse.SUPPRESS, choices=self_supervised(),
                    help="the self-supervised objective; required, except with --resume")
     _resumable(p, "--augment", TrainingSettings.augment,
                "augmentation of the encoder's input (jitter: the DA variant)",

@@ -29,6 +29,8 @@ class Framework(ABC):
     name: ClassVar[str]
     #: Whether the model needs a decoder (False for the supervised baseline).
     uses_decoder: ClassVar[bool] = True
+    #: Whether it learns without pose labels (selectable with ``dprobe train --framework``).
+    self_supervised: ClassVar[bool] = True
 
     def __init__(
         self,

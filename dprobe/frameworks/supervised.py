@@ -26,6 +26,7 @@ class Supervised(Framework):
 
     name = "supervised"
     uses_decoder = False
+    self_supervised = False
 
     def __init__(self, *args, augment_labels: bool = True, **kwargs) -> None:
         """``augment_labels``: jitter and mirror the labelled crops (see the module docstring)."""
