@@ -52,11 +52,18 @@ class FakeStream:
         self.log.append(("synchronize", self.cuda_stream))
 
 
+def _is_tensor(o: object) -> bool:
+    try:
+        return isinstance(o, torch.Tensor)
+    except ReferenceError:  # a weak proxy whose object is gone (other tests leave some)
+        return False
+
+
 def live_addresses() -> set[int]:
     """Data addresses of every live tensor."""
     with warnings.catch_warnings():  # isinstance on torch's deprecated aliases warns
         warnings.simplefilter("ignore", FutureWarning)
-        return {o.data_ptr() for o in gc.get_objects() if isinstance(o, torch.Tensor)}
+        return {o.data_ptr() for o in gc.get_objects() if _is_tensor(o)}
 
 
 def _check_bindings(addresses: list[int]) -> None:
