@@ -5,8 +5,14 @@ bytes, for workers on other machines), the torch thread count, and how probe fig
 (a function the command line passes in: nothing here imports the report). Calling it returns
 a ``Worker`` that opens the studio once and loads each model once, on first use.
 
-An attack item attacks the ``frames`` evenly spaced studio rows of one subject and camera in one
-batch, on its engine: ``eager`` runs ``dprobe.probes.attack``, ``cpp`` the C++ attack
+An attack item attacks the ``frames`` evenly spaced studio rows of one subject and camera, on
+its engine. ``plan_batches`` packs attack items that share everything but subject and camera
+(target, generator, engine, attack settings) into attack batches of up to ``batch_size``
+samples, which ``Worker.batch`` attacks in one call of the attack loop (a finished sample leaves
+the loop's active batch: per-sample stopping); each item's rows and artifacts are those of the
+item attacked alone (the same iterations and successes; the floats equal up to the rounding of
+convolutions, which depends on the batch size: tests/sweep/test_sweep_batches.py). Engines:
+``eager`` runs ``dprobe.probes.attack``, ``cpp`` the C++ attack
 (``dprobe.engines.pipeline.CppAttack``) over the target's TorchScript export, written once per
 worker into a temporary folder (named by the model's key) that goes with the worker. Its rows
 are the per-sample results plus the item's settings; its artifacts show the first sample:
@@ -24,9 +30,8 @@ import json
 import os
 import socket
 import tempfile
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -40,7 +45,7 @@ from dprobe.sweep.spec import Item, item_key, probe_settings
 from dprobe.sweep.store import EXAMPLE_POSES, ItemResult, flatten_numbers
 
 __all__ = ["EXAMPLE_POSE_KEYS", "FigureWriter", "Worker", "WorkerSetup", "attack_studio_rows",
-           "check_studio", "png_bytes"]
+           "check_studio", "plan_batches", "png_bytes"]
 
 #: The poses of an attack example (``dprobe.probes.attack.result_rows`` keys, mm).
 EXAMPLE_POSE_KEYS = ("truth_mm", "q_mm", "initial_pred_mm", "final_pred_mm")
@@ -97,6 +102,32 @@ def check_studio(items: list[Item], studio: Studio) -> None:
                               f"cameras 0-{n_cameras - 1}")
 
 
+def plan_batches(items: list[Item], batch_size: int) -> list[list[Item]]:
+    """The work units of ``items``: attack items that share everything but subject and camera,
+    in their order, packed into batches of at most ``batch_size`` samples (an item is never
+    split: one larger than ``batch_size`` is a batch of its own); every probe item alone.
+    Planned over a whole sweep, the batches do not depend on which items are finished."""
+    units: list[list[Item]] = []
+    groups: dict[str, list[Item]] = {}
+    for item in items:
+        if item.kind == "attack":
+            shared = {k: v for k, v in item.settings.items() if k not in ("subject", "camera")}
+            groups.setdefault(item_key(shared), []).append(item)
+        else:
+            units.append([item])
+    for group in groups.values():
+        unit: list[Item] = []
+        samples = 0
+        for item in group:
+            if unit and samples + item.settings["frames"] > batch_size:
+                units.append(unit)
+                unit, samples = [], 0
+            unit.append(item)
+            samples += item.settings["frames"]
+        units.append(unit)
+    return units
+
+
 class Worker:
     """One worker's state: the studio (opened once) and the models (each loaded once)."""
 
@@ -146,25 +177,26 @@ class Worker:
 
     def __call__(self, item: Item) -> ItemResult:
         """Compute ``item``."""
-        started, cpu = time.perf_counter(), time.process_time()
-        try:
-            result = self._attack(item) if item.kind == "attack" else self._probe(item)
-        except ValueError as e:  # settings the probe or attack cannot work with
-            what = {k: v for k, v in item.settings.items() if k not in ("kind", "studio")}
-            raise DprobeError(f"sweep item {item.key} {what} failed: {e}") from None
-        result.seconds = time.perf_counter() - started
-        result.cpu_seconds = time.process_time() - cpu
-        return result
+        return self.batch([item])[0]
 
-    def _attack(self, item: Item) -> ItemResult:
-        from dprobe.probes.attack import AttackSettings, attack, result_rows, studio_batch
+    def batch(self, items: list[Item]) -> list[ItemResult]:
+        """Compute one work unit of ``plan_batches``: an attack batch or one probe item."""
+        if items[0].kind == "attack":
+            return self._attack(items)
+        return [self._probe(item) for item in items]
+
+    def _attack(self, items: list[Item]) -> list[ItemResult]:
+        from dprobe.probes.attack import AttackSettings, attack, studio_batch
         from dprobe.probes.attack_generators import make_generator
 
-        s = item.settings
+        s = items[0].settings  # what the batch's items share (``plan_batches``)
         target = self.model(s["target"])
         config = AttackSettings(threshold_mm=s["threshold_mm"], iterations=s["iterations"],
-                              lr=s["lr"], eps=s["eps"] or None, boxes=s["boxes"])
-        rows = attack_studio_rows(self.studio, s["subject"], s["camera"], s["frames"])
+                                lr=s["lr"], eps=s["eps"] or None, boxes=s["boxes"])
+        item_rows = [attack_studio_rows(self.studio, i.settings["subject"],
+                                        i.settings["camera"], i.settings["frames"])
+                     for i in items]
+        rows = torch.cat(item_rows)
         batch = studio_batch(self.studio, rows)
         if s["engine"] == "cpp":
             if s["generator"] != "self":
@@ -174,6 +206,21 @@ class Worker:
             generator = make_generator(s["generator"], target, self.studio.frame_hw,
                                        load=self.model)
             result = attack(target, generator, batch, config)
+        out, lo = [], 0
+        for item, r in zip(items, item_rows):
+            part = slice(lo, lo + r.numel())
+            lo = part.stop
+            out.append(self._attack_item(item, r, {k: v[part] for k, v in batch.items()},
+                                         replace(result, **{f.name: getattr(result, f.name)[part]
+                                                            for f in fields(result)})))
+        return out
+
+    def _attack_item(self, item: Item, rows: Tensor, batch: dict[str, Tensor], result
+                     ) -> ItemResult:
+        """The result of one attack item from its samples' part of the batch and its result."""
+        from dprobe.probes.attack import result_rows
+
+        s = item.settings
         settings = {"target": s["target"], "generator": s["generator"], "engine": s["engine"],
                     "threshold_mm": s["threshold_mm"], "max_iterations": s["iterations"],
                     "lr": s["lr"], "eps": s["eps"], "boxes": s["boxes"],

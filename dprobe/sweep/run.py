@@ -1,6 +1,8 @@
 """One sweep from spec to database: find or build its studio, plan its items, run them.
 
-``run_sweep`` is what ``dprobe sweep run`` and ``dprobe demo`` call; the studio of a spec with
+``run_sweep`` is what ``dprobe sweep run`` and ``dprobe demo`` call; it attacks in batches of up
+to ``BATCH_SIZE`` samples by default (the attack items that share their settings; see
+``dprobe.sweep.items.plan_batches``). The studio of a spec with
 ``studio.preset`` is built once next to the database (``studio-<preset>-seed<seed>.h5``) and
 reused by later runs.
 """
@@ -17,9 +19,12 @@ from dprobe.data.studio import Studio
 from dprobe.sweep.backends import RunStats, run_items
 from dprobe.sweep.items import FigureWriter, WorkerSetup, check_studio
 from dprobe.sweep.spec import Item, SweepSpec, plan_items, studio_identity
-from dprobe.sweep.store import ResultsStore
+from dprobe.sweep.store import ResultsStore, item_samples
 
-__all__ = ["run_sweep", "spec_items", "studio_path", "versions"]
+__all__ = ["BATCH_SIZE", "run_sweep", "spec_items", "studio_path", "versions"]
+
+#: Attack samples per attack batch by default (the batch of ``dprobe attack``).
+BATCH_SIZE = 32
 
 
 def versions() -> dict:
@@ -62,15 +67,19 @@ def spec_items(spec: SweepSpec, studio: Studio) -> list[Item]:
 
 def run_sweep(spec: SweepSpec, db: str | Path, studio: str | Path, *, backend: str = "local",
               workers: int = 1, address: str | None = None, threads: int = 1, chunk: int = 1,
-              figures: FigureWriter | None = None, command: str = "",
+              batch_size: int = BATCH_SIZE, figures: FigureWriter | None = None, command: str = "",
               progress: bool = True) -> RunStats:
     """Run every unfinished item of ``spec`` on the studio file ``studio`` into the results
-    store ``db`` (created if missing); ``threads`` torch threads per worker."""
+    store ``db`` (created if missing); ``threads`` torch threads per worker, attack batches of
+    up to ``batch_size`` samples. The spec's items are stored as the plan that
+    ``ResultsStore.progress`` counts pending items against."""
     items = spec_items(spec, Studio.open(studio))
     setup = WorkerSetup(str(studio), threads=threads, figures=figures)
     with ResultsStore.open(db) as store:
         run_id = store.begin_run(spec.name, spec.text, command, backend, workers, versions())
+        store.set_plan((i.key, i.kind, item_samples(i.kind, i.settings)) for i in items)
         stats = run_items(items, setup, store, backend=backend, workers=workers,
-                          address=address, chunk=chunk, run_id=run_id, progress=progress)
+                          address=address, chunk=chunk, batch_size=batch_size,
+                          run_id=run_id, progress=progress)
         store.end_run(run_id)
     return stats

@@ -16,6 +16,14 @@ Tables (schema ``SCHEMA``):
   the probe's full numbers as JSON, an attack example strip ``example.png`` and its poses
   ``EXAMPLE_POSES``), as bytes. Attack items stored before ``EXAMPLE_POSES`` existed lack
   it: readers treat it as optional, so the schema (and its version) is unchanged.
+- ``failures (key, kind, settings, error, worker, run_id, time)``: items whose computation
+  raised (or whose worker process died twice), with the error's one line; the next run
+  computes them again, and an item that then finishes leaves this table.
+- ``plan (key, kind, samples)``: the items of the latest run's spec (``samples``: an attack
+  item's frames, 1 for a probe), so that ``progress`` can count what is pending.
+
+``failures`` and ``plan`` are created in stores written before they existed when such a store
+is opened (tables an older dprobe ignores): the schema version is unchanged.
 
 Results arrive in chunks (lists of ``ItemResult``); each chunk is one transaction. The database
 runs in WAL mode: a process killed at any moment leaves every committed chunk intact.
@@ -31,8 +39,8 @@ from pathlib import Path
 
 from dprobe.errors import DprobeError
 
-__all__ = ["ATTACK_COLUMNS", "EXAMPLE_POSES", "SCHEMA", "ItemResult", "ResultsStore",
-           "flatten_numbers"]
+__all__ = ["ATTACK_COLUMNS", "EXAMPLE_POSES", "SCHEMA", "ItemResult", "KindProgress",
+           "ResultsStore", "flatten_numbers", "item_samples", "one_line"]
 
 FORMAT = "dprobe-results"
 SCHEMA = 1
@@ -66,6 +74,13 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS artifacts (item_key TEXT NOT NULL, name TEXT NOT NULL, "
     "media_type TEXT, data BLOB, PRIMARY KEY (item_key, name))",
 )
+#: Tables added to schema 1 later: created when missing, in old stores too.
+_ADDED_TABLES = (
+    "CREATE TABLE IF NOT EXISTS failures (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+    "settings TEXT NOT NULL, error TEXT NOT NULL, worker TEXT, run_id INTEGER, time REAL)",
+    "CREATE TABLE IF NOT EXISTS plan (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+    "samples INTEGER NOT NULL)",
+)
 
 
 @dataclass
@@ -73,7 +88,8 @@ class ItemResult:
     """What one work item produced: attack sample ``rows`` (dicts with ``ATTACK_COLUMNS``
     keys but ``item_key``), probe ``values`` (dotted name -> number), ``artifacts``
     ``(name, media type, bytes)``, the wall-clock ``seconds`` and ``cpu_seconds`` of its
-    computation, the ``worker`` that ran it and its dprobe ``version``."""
+    computation, the ``worker`` that ran it and its dprobe ``version``; ``error`` (one line)
+    where its computation failed (then it has nothing else)."""
 
     key: str
     kind: str
@@ -85,6 +101,42 @@ class ItemResult:
     cpu_seconds: float = 0.0
     worker: str = ""
     version: str = ""
+    error: str = ""
+
+
+@dataclass
+class KindProgress:
+    """Where the items of one kind stand: ``done`` / ``failed`` / ``pending`` items (pending:
+    planned by the latest run, neither done nor failed), ``samples_done`` and
+    ``samples_pending`` (an attack item's frames; a probe item counts one) and the compute
+    ``seconds`` of the done items (wall-clock, on their workers)."""
+
+    done: int = 0
+    failed: int = 0
+    pending: int = 0
+    samples_done: int = 0
+    samples_pending: int = 0
+    seconds: float = 0.0
+
+    @property
+    def samples_per_second(self) -> float | None:
+        """Samples per second of one worker, from the stored timings (None without any)."""
+        return self.samples_done / self.seconds if self.seconds > 0 else None
+
+    @property
+    def pending_seconds(self) -> float | None:
+        """One worker's seconds for the pending samples at ``samples_per_second`` (None
+        without timings; 0 with nothing pending)."""
+        if not self.samples_pending:
+            return 0.0
+        rate = self.samples_per_second
+        return self.samples_pending / rate if rate else None
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: its type and its message's first line."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def flatten_numbers(numbers: object, prefix: str = "") -> dict[str, float]:
@@ -99,6 +151,11 @@ def flatten_numbers(numbers: object, prefix: str = "") -> dict[str, float]:
     elif isinstance(numbers, (int, float)):
         out[prefix[:-1]] = float(numbers)
     return out
+
+
+def item_samples(kind: str, settings: dict) -> int:
+    """An item's samples: an attack item's frames; a probe item counts one."""
+    return int(settings.get("frames", 1)) if kind == "attack" else 1
 
 
 def _corrupt(path: Path, why: str) -> DprobeError:
@@ -137,9 +194,10 @@ class ResultsStore:
                 cls._check(path, db)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            if not exists:
+            tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master")}
+            if not exists or not {"failures", "plan"} <= tables:
                 db.execute("BEGIN IMMEDIATE")
-                for statement in _TABLES:
+                for statement in (_TABLES if not exists else ()) + _ADDED_TABLES:
                     db.execute(statement)
                 db.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)",
                                [("format", FORMAT), ("schema", str(SCHEMA))])
@@ -188,6 +246,17 @@ class ResultsStore:
         """Keys of the items already finished."""
         return {k for (k,) in self.db.execute("SELECT key FROM items")}
 
+    def set_plan(self, plan: Iterable[tuple[str, str, int]]) -> None:
+        """Replace the planned items by ``(key, kind, samples)`` (the latest run's spec)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("DELETE FROM plan")
+            self.db.executemany("INSERT OR IGNORE INTO plan VALUES (?, ?, ?)", list(plan))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
     def begin_run(self, spec_name: str, spec_text: str, command: str, backend: str,
                   workers: int, versions: dict) -> int:
         """Record the start of a run; returns its id."""
@@ -211,6 +280,12 @@ class ResultsStore:
             for r in results:
                 if self.db.execute("SELECT 1 FROM items WHERE key = ?", (r.key,)).fetchone():
                     continue
+                if r.error:
+                    self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                    (r.key, r.kind, json.dumps(r.settings, sort_keys=True),
+                                     r.error, r.worker, run_id, time.time()))
+                    continue
+                self.db.execute("DELETE FROM failures WHERE key = ?", (r.key,))
                 self.db.execute("INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?)",
                                 (r.key, r.kind, json.dumps(r.settings, sort_keys=True),
                                  r.seconds, r.cpu_seconds, r.worker, run_id))
@@ -272,6 +347,33 @@ class ResultsStore:
         """The names of an item's artifacts, sorted."""
         return [n for (n,) in self.db.execute(
             "SELECT name FROM artifacts WHERE item_key = ? ORDER BY name", (key,))]
+
+    def failures(self) -> list[dict]:
+        """Items whose last computation failed (``settings`` parsed), ordered by key."""
+        rows = self._query("SELECT * FROM failures ORDER BY key")
+        for row in rows:
+            row["settings"] = json.loads(row["settings"])
+        return rows
+
+    def progress(self) -> dict[str, KindProgress]:
+        """Done / failed / pending items, samples and compute seconds per kind (see
+        ``KindProgress``); pending counts the plan of the latest run."""
+        out: dict[str, KindProgress] = {}
+        for key, kind, settings, seconds in self.db.execute(
+                "SELECT key, kind, settings, seconds FROM items"):
+            k = out.setdefault(kind, KindProgress())
+            k.done += 1
+            k.samples_done += item_samples(kind, json.loads(settings))
+            k.seconds += seconds or 0.0
+        for (kind,) in self.db.execute("SELECT kind FROM failures"):
+            out.setdefault(kind, KindProgress()).failed += 1
+        for kind, samples in self.db.execute(
+                "SELECT kind, samples FROM plan WHERE key NOT IN (SELECT key FROM items) "
+                "AND key NOT IN (SELECT key FROM failures)"):
+            k = out.setdefault(kind, KindProgress())
+            k.pending += 1
+            k.samples_pending += samples
+        return dict(sorted(out.items()))
 
     def runs(self) -> list[dict]:
         """Every run, oldest first (``versions`` parsed)."""
