@@ -22,6 +22,7 @@ from dprobe.cli import (
     attack,
     bench,
     check,
+    data,
     demo,
     export,
     models,
@@ -36,7 +37,7 @@ from dprobe.errors import DprobeError
 
 __all__ = ["build_parser", "main"]
 
-GROUPS = (studio, demo, train, models, check, probe, attack, sweep, report, export, bench)
+GROUPS = (studio, data, demo, train, models, check, probe, attack, sweep, report, export, bench)
 
 
 def build_parser() -> Parser:

@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -91,13 +92,14 @@ def test_names_are_unique_and_not_all():
 
 def test_a_registered_probe_runs_through_run_probe(toy, tiny):
     assert probe_names()[-1] == "toy"
-    result = run_probe("toy", None, Scene(tiny), ProbeSettings(per_camera=2))
+    model = SimpleNamespace(crop_size=tiny.crop_size)  # a probe sees the scene at its size
+    result = run_probe("toy", model, Scene(tiny), ProbeSettings(per_camera=2))
     assert result.numbers()["frames"] == 2 * 4 and result.seconds > 0  # 4 cameras
     wrong = Probe("wrong", "", lambda *a: {"frames": 1}, ToyResult, dict, lambda s: 0.0)
     register_probe(wrong)
     try:
         with pytest.raises(TypeError, match="returned a dict, not the ToyResult"):
-            run_probe("wrong", None, Scene(tiny), ProbeSettings())
+            run_probe("wrong", model, Scene(tiny), ProbeSettings())
     finally:
         unregister_probe("wrong")
 
