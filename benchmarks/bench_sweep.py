@@ -90,7 +90,7 @@ def loop_rate(items, studio: Studio, threads: int) -> float:
     torch.set_num_threads(threads)
     s = items[0].settings
     target = load_model(s["target"])
-    generator = make_generator(s["generator"], target, studio.frame_hw, load=load_model)
+    generator = make_generator(s["generator"], target, studio, load=load_model)
     config = AttackSettings(threshold_mm=s["threshold_mm"], iterations=s["iterations"],
                             lr=s["lr"], eps=s["eps"] or None, boxes=s["boxes"])
     started = time.perf_counter()

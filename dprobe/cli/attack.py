@@ -83,7 +83,7 @@ def _attack(args: argparse.Namespace) -> int:
     target_source = parse_source(args.target)
     target = target_source.load()
     require_conforming(target, studio, args.target)
-    generator = make_generator(args.generator, target, studio.frame_hw, load=load_model)
+    generator = make_generator(args.generator, target, studio, load=load_model)
     pick = set(evenly_spaced(rows.numel(), args.examples)) if args.examples else set()
 
     records, examples, images = [], [], {"input": [], "initial": [], "attacked": []}

@@ -14,7 +14,7 @@ A generator fixes, for a batch of frames, everything but one appearance variable
   silhouette (the renderer's coverage, which depends on geometry only) is exactly ``M^0``. The
   attacked image is a genuine render of the same person in the same pose in other clothes.
 
-``make_generator(name, target, frame_hw, load)`` is the generator a command line or a sweep names:
+``make_generator(name, target, studio, load)`` is the generator a command line or a sweep names:
 ``"self"`` (the target's decoder), ``"renderer"``, or a model (shipped name or checkpoint).
 
 ``step_scale`` gives each sample's unit of change of ``h_a`` (the attack's learning rate is
@@ -34,6 +34,8 @@ from torch import Tensor
 
 from dprobe.data import appearance as A
 from dprobe.data.render import render_crop
+from dprobe.data.studio import Studio
+from dprobe.errors import DprobeError
 from dprobe.geometry import crop_at
 from dprobe.models.protocol import PoseAppearanceModel
 
@@ -174,13 +176,18 @@ class RendererGenerator:
         return self
 
 
-def make_generator(name: str, target: PoseAppearanceModel, frame_hw: tuple[int, int],
+def make_generator(name: str, target: PoseAppearanceModel, studio: Studio,
                    load: Callable[[str], PoseAppearanceModel]) -> AttackGenerator:
-    """The generator ``name`` for attacks on ``target`` in frames of ``frame_hw`` px: "self"
-    (the target's decoder), "renderer" (the studio renderer, drawing the target's crop size),
-    or the decoder of the model ``load(name)`` (a model source, ``dprobe.sources``)."""
+    """The generator ``name`` for attacks on ``target`` in ``studio``'s frames: "self" (the
+    target's decoder), "renderer" (the studio renderer, drawing the target's crop size; a real
+    capture has none: refused in one line), or the decoder of the model ``load(name)`` (a model
+    source, ``dprobe.sources``)."""
     if name == "self":
         return DecoderGenerator(target, "self")
     if name == "renderer":
-        return RendererGenerator(target.crop_size, frame_hw)
+        if not studio.renderable:
+            raise DprobeError("the renderer generator needs the synthetic studio's renderer; "
+                              "this capture (real frames) has none: attack through a decoder "
+                              "('self' or a model)")
+        return RendererGenerator(target.crop_size, studio.frame_hw)
     return DecoderGenerator(load(name), name)

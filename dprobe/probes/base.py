@@ -110,6 +110,8 @@ class Probe:
     ``run``: ``(model, scene, settings, progress) -> result``, the result an instance of
     ``result_type`` (a ``ProbeResult``);
     ``headline``: the few numbers of ``result.numbers()`` that summaries show (a dict);
+    ``needs_renderer``: whether it needs counterfactual renders (the synthetic studio's
+    renderer): on a real capture (``Studio.renderable`` false) it is refused in one line;
     ``estimate_seconds``: an upper bound of one run's CPU time (s, one thread, the reference
     machine of benchmarks/RESULTS.md) under the given settings, for ``dprobe sweep plan``.
     """
@@ -120,3 +122,4 @@ class Probe:
     result_type: type[ProbeResult]
     headline: Callable[[dict], dict]
     estimate_seconds: Callable[[ProbeSettings], float]
+    needs_renderer: bool = False

@@ -220,4 +220,4 @@ def _run(model: PoseAppearanceModel, scene: Scene, settings: ProbeSettings,
 PROBE = Probe(name="channels", title="the appearance channels of the pose code and the K-sweep "
                                      "(paper Fig. 5-6)",
               run=_run, result_type=ChannelResult, headline=lambda numbers: numbers["flips"],
-              estimate_seconds=lambda s: 2.7 * s.per_camera)
+              estimate_seconds=lambda s: 2.7 * s.per_camera, needs_renderer=True)

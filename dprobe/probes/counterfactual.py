@@ -30,6 +30,7 @@ from dprobe.data import appearance as A
 from dprobe.data.batches import evenly_spaced
 from dprobe.data.render import render_crop
 from dprobe.data.studio import Studio
+from dprobe.errors import DprobeError
 from dprobe.models.protocol import PoseAppearanceModel, composite
 
 __all__ = ["Scene", "batches", "encode_all", "quantise", "reconstruct", "with_shape"]
@@ -69,7 +70,7 @@ class Scene:
     def can_render(self) -> bool:
         """Whether counterfactuals can be drawn: a synthetic studio with full-frame backgrounds
         and appearance vectors (a loaded Human3.6M has neither; only its stored crops)."""
-        return self._frames is not None and self.studio.appearance is not None
+        return self.studio.renderable
 
     @property
     def crop_size(self) -> int:
@@ -126,8 +127,8 @@ class Scene:
         the rows' own (``with_shape``). 8-bit rounded like the stored crops.
         """
         if not self.can_render:
-            raise ValueError("counterfactual renders need a synthetic studio (full-frame "
-                             "backgrounds and appearance vectors); this one has only crops")
+            raise DprobeError("counterfactual renders need the synthetic studio (full-frame "
+                              "backgrounds and appearance vectors); this capture has neither")
         s = self.studio
         rows = torch.as_tensor(rows).reshape(-1)
         appearance = appearance.expand(len(rows), -1) if appearance.ndim == 1 else appearance

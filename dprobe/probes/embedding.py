@@ -25,7 +25,7 @@ from torch import Tensor
 from dprobe.data import appearance as A
 from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.models.protocol import PoseAppearanceModel
-from dprobe.probes.base import Probe, ProbeResult, ProbeSettings
+from dprobe.probes.base import UNDEFINED, Probe, ProbeResult, ProbeSettings
 from dprobe.probes.counterfactual import Scene, encode_all
 
 __all__ = ["PROBE", "EmbeddingResult", "embedding_probe", "linear_classifier_score",
@@ -106,8 +106,11 @@ def embedding_probe(model: PoseAppearanceModel, scene: Scene,
     actions, subject_ids = studio.action[rows], studio.subject[rows]
     gen = torch.Generator().manual_seed(seed)
     random_apps = A.sample_appearances(len(rows), gen)
-    h_a_cf, h_p_cf = encode_all(model, scene.render(rows, random_apps), batch_size, progress,
-                                "embed: renders in random clothes")
+    if scene.can_render:
+        h_a_cf, h_p_cf = encode_all(model, scene.render(rows, random_apps), batch_size,
+                                    progress, "embed: renders in random clothes")
+    else:  # a real capture: no counterfactuals, no appearance vectors
+        h_a_cf = h_p_cf = None
     mine = subject_ids == studio.subject_id(tsne_subject)
     codes = _standardise(h_a[mine].numpy().astype(np.float64))
     with threadpool_limits(torch.get_num_threads()):  # sklearn's BLAS threads beside torch's
@@ -120,23 +123,32 @@ def embedding_probe(model: PoseAppearanceModel, scene: Scene,
     return EmbeddingResult(numbers, tsne, actions[mine].numpy(), list(studio.action_names))
 
 
+#: Why the appearance regressions are undefined on a real capture.
+NO_RENDERS = ("a real capture has no renderer and no appearance vectors: the attributes cannot "
+              "be varied independently of the pose, nor read")
+
+
 def _linear_probes(h_a: Tensor, h_p: Tensor, h_a_cf: Tensor, h_p_cf: Tensor, random_apps: Tensor,
                    studio, rows: Tensor, seed: int) -> dict:
     """The classifier and regression probes of ``embedding_probe`` (see the module doc)."""
     actions, subject_ids = studio.action[rows], studio.subject[rows]
-    build = studio.appearance[rows][:, A.BUILD: A.BUILD + 1]
     numbers = {
         "action_from_h_a": linear_classifier_score(h_a, actions, seed=seed),
         "subject_from_h_p": linear_classifier_score(h_p, subject_ids, seed=seed),
         "action_from_h_p": linear_classifier_score(h_p, actions, seed=seed),
         "subject_from_h_a": linear_classifier_score(h_a, subject_ids, seed=seed),
-        "r2_from_h_p": {k: linear_regression_score(h_p_cf, random_apps[:, sl], seed=seed)
-                        for k, sl in ATTRIBUTES.items()},
-        "r2_from_h_a": {k: linear_regression_score(h_a_cf, random_apps[:, sl], seed=seed)
-                        for k, sl in ATTRIBUTES.items()},
+        UNDEFINED: {},
     }
-    numbers["r2_from_h_p"]["build"] = linear_regression_score(h_p, build, seed=seed)
-    numbers["r2_from_h_a"]["build"] = linear_regression_score(h_a, build, seed=seed)
+    for code, h, h_cf in (("h_p", h_p, h_p_cf), ("h_a", h_a, h_a_cf)):
+        key = f"r2_from_{code}"
+        if h_cf is None:
+            numbers[key] = dict.fromkeys((*ATTRIBUTES, "build"))
+            numbers[UNDEFINED][key] = NO_RENDERS
+            continue
+        numbers[key] = {k: linear_regression_score(h_cf, random_apps[:, sl], seed=seed)
+                        for k, sl in ATTRIBUTES.items()}
+        build = studio.appearance[rows][:, A.BUILD: A.BUILD + 1]
+        numbers[key]["build"] = linear_regression_score(h, build, seed=seed)
     return numbers
 
 

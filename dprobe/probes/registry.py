@@ -18,6 +18,7 @@ import importlib
 import re
 import time
 
+from dprobe.errors import DprobeError
 from dprobe.models.protocol import PoseAppearanceModel
 from dprobe.probes.base import Probe, ProbeResult, ProbeSettings
 from dprobe.probes.counterfactual import Scene
@@ -67,6 +68,10 @@ def run_probe(name: str, model: PoseAppearanceModel, scene: Scene, settings: Pro
     """Run probe ``name`` on ``model``, on ``scene`` seen at the model's own crop size; the
     result gains ``seconds`` (wall clock, s)."""
     probe = get_probe(name)
+    if probe.needs_renderer and not scene.can_render:
+        raise DprobeError(f"probe {name} needs counterfactual renders of the synthetic studio; "
+                          "this capture (real frames) has no renderer: run it on a studio "
+                          "(`dprobe studio build`)")
     started = time.perf_counter()
     result = probe.run(model, scene.at_crop_size(model.crop_size), settings, progress)
     if not isinstance(result, probe.result_type):

@@ -184,4 +184,4 @@ def _headline(numbers: dict) -> dict:
 #: 6 CPU seconds per frame per camera (one thread, the reference machine).
 PROBE = Probe(name="swap", title="the appearance leak of a swapped appearance code (paper Fig. 2)",
               run=_run, result_type=SwapResult, headline=_headline,
-              estimate_seconds=lambda s: 6.0 * s.per_camera)
+              estimate_seconds=lambda s: 6.0 * s.per_camera, needs_renderer=True)

@@ -122,4 +122,4 @@ def _headline(numbers: dict) -> dict:
 PROBE = Probe(name="zero", title="the appearance the pose code keeps under a zero or mean "
                                  "appearance code (paper Fig. 3)",
               run=_run, result_type=ZeroAppearanceResult, headline=_headline,
-              estimate_seconds=lambda s: 2.5 * s.per_camera)
+              estimate_seconds=lambda s: 2.5 * s.per_camera, needs_renderer=True)

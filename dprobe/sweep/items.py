@@ -203,7 +203,7 @@ class Worker:
                 raise ValueError("the cpp engine attacks only with generator 'self'")
             result = self.cpp_attack(s["target"]).attack(target, batch, config)
         else:
-            generator = make_generator(s["generator"], target, self.studio.frame_hw,
+            generator = make_generator(s["generator"], target, self.studio,
                                        load=self.model)
             result = attack(target, generator, batch, config)
         out, lo = [], 0

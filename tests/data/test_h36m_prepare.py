@@ -178,3 +178,29 @@ def test_published_cameras_are_plausible(subject):
     azimuths = torch.atan2(position[:, 1], position[:, 0])
     assert len({int(a // (math.pi / 2)) for a in azimuths.tolist()}) == 4   # one per quadrant
     assert np.isfinite(K.numpy()).all()
+
+
+def test_a_prepared_capture_runs_what_needs_no_renderer(tiny, capsys, tmp_path):
+    """On a capture without a renderer (appearance width 0, as h36m-prepare writes it): the
+    embedding probe runs with its appearance regressions undefined; the probes and the generator
+    that need counterfactual renders are refused in one line."""
+    import dataclasses
+
+    from dprobe.errors import DprobeError
+    from dprobe.probes.attack_generators import make_generator
+    from dprobe.probes.base import UNDEFINED, ProbeSettings
+    from dprobe.probes.counterfactual import Scene
+    from dprobe.probes.registry import run_probe
+    from dprobe.sources import load_model
+
+    real = dataclasses.replace(tiny, appearance=torch.zeros(tiny.n, 0), _sized={})
+    model = load_model("nsd")
+    settings = ProbeSettings(per_camera=1, embed_per_camera=2)
+    embed = run_probe("embed", model, Scene(real), settings).checked_numbers()
+    assert embed["r2_from_h_p"]["shirt"] is None and "real capture" in embed[UNDEFINED]["r2_from_h_p"]
+    assert embed["subject_from_h_p"]["accuracy"] is not None
+    for name in ("swap", "zero", "channels"):
+        with pytest.raises(DprobeError, match=f"probe {name} needs counterfactual renders"):
+            run_probe(name, model, Scene(real), settings)
+    with pytest.raises(DprobeError, match="renderer generator needs the synthetic studio"):
+        make_generator("renderer", model, real, load_model)

@@ -52,7 +52,7 @@ def test_evaluate_and_the_attack_at_other_sizes(size, tiny):
     assert "novel_view_psnr" not in figures["all"]  # NSD's pose-code rotation only
     rows = torch.tensor([0, 100])
     for generator in ("self", "renderer"):
-        result = attack(model, make_generator(generator, model, tiny.frame_hw, load_model),
+        result = attack(model, make_generator(generator, model, tiny, load_model),
                         studio_batch(tiny, rows), AttackSettings(iterations=2))
         assert result.x_final.shape[-2:] == (size, size)
 
