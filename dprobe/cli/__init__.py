@@ -7,6 +7,7 @@ train.py    train | train-supervised | train-detector | train-regressor
 probe.py    probe NAME|all                      attack.py   attack
 sweep.py    sweep plan | run                    report.py   report
 export.py   export                              bench.py    bench (also python -m dprobe.bench)
+data.py     data h36m-prepare
 options.py  the options every command shares (--studio, --model, --out, --force, --quiet,
             --threads, --seed)
 
