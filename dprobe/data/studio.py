@@ -166,7 +166,8 @@ class Studio:
     def renderable(self) -> bool:
         """Whether crops at other sizes are rendered (joints, appearance vectors and full-frame
         backgrounds are all present) rather than resampled from the stored crops."""
-        return self.backgrounds is not None and self.appearance.shape[-1] > 0
+        return (self.backgrounds is not None and self.appearance is not None
+                and self.appearance.shape[-1] > 0)
 
     # ---- per-index accessors (idx: int, slice, list or LongTensor) -------------------------
     def image(self, idx, size: int | None = None) -> Tensor:

@@ -30,7 +30,6 @@ from dprobe.data import appearance as A
 from dprobe.data.batches import evenly_spaced
 from dprobe.data.render import render_crop
 from dprobe.data.studio import Studio
-from dprobe.errors import DprobeError
 from dprobe.models.protocol import PoseAppearanceModel, composite
 
 __all__ = ["Scene", "batches", "encode_all", "quantise", "reconstruct", "with_shape"]
@@ -127,8 +126,8 @@ class Scene:
         the rows' own (``with_shape``). 8-bit rounded like the stored crops.
         """
         if not self.can_render:
-            raise DprobeError("counterfactual renders need the synthetic studio (full-frame "
-                              "backgrounds and appearance vectors); this capture has neither")
+            raise ValueError("counterfactual renders need a synthetic studio (full-frame "
+                             "backgrounds and appearance vectors); this one has only crops")
         s = self.studio
         rows = torch.as_tensor(rows).reshape(-1)
         appearance = appearance.expand(len(rows), -1) if appearance.ndim == 1 else appearance
