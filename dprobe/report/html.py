@@ -234,6 +234,25 @@ def _provenance(store, command: str) -> list[Block]:
     return out
 
 
+#: The studio preset of a capture prepared from real Human3.6M frames (``dprobe data
+#: h36m-prepare``).
+REAL_CAPTURE = "h36m"
+
+
+def capture_description(studios: Sequence[dict]) -> str:
+    """Where the results came from, by the studio identities of the items (``preset``): the
+    synthetic studio, real Human3.6M frames, or both (then each table's rows are from either)."""
+    presets = {s.get("preset") for s in studios}
+    real = REAL_CAPTURE in presets
+    if real and presets != {REAL_CAPTURE}:
+        return ("on both the dprobe studio and real frames of a Human3.6M capture (dprobe data "
+                "h36m-prepare; its masks are estimates): the results mix the two")
+    if real:
+        return ("on real frames of a Human3.6M capture (dprobe data h36m-prepare; its masks are "
+                "estimates, and the probes that need counterfactual renders do not run on it)")
+    return "on the dprobe studio"
+
+
 def report_blocks(store, img: Path, command: str = "", bench: Sequence[Path] = ()
                   ) -> list[Block]:
     """The report of the results in ``store`` (a ``ResultsStore``) as blocks; its images are
@@ -243,7 +262,9 @@ def report_blocks(store, img: Path, command: str = "", bench: Sequence[Path] = (
         Heading(f"dprobe report: {len(rows)} attack samples, "
                 f"{len(store.items('probe'))} probe runs", 1),
         note("Pose/appearance disentanglement probes and appearance-only attacks (Nakka & "
-             "Salzmann), on the dprobe studio. Columns marked (paper) are the published "
+             "Salzmann), "
+             f"{capture_description([i['settings']['studio'] for i in store.items()])}. "
+             "Columns marked (paper) are the published "
              "numbers, measured on Human3.6M with the authors' networks: they are a reference, "
              "not a target.")]
     blocks += _attack_sections(rows, store, img)

@@ -172,3 +172,11 @@ def test_report_includes_an_engine_benchmark(report, tmp_path, capsys):
     assert "<th>images_per_s</th>" in page and "<td>1235</td>" in page and "onnxruntime" in page
     md = (tmp_path / "out" / "report.md").read_text()
     assert "| engine | batch | images_per_s | max_diff_mm |" in md and "| 1235 |" in md
+
+
+def test_the_report_says_where_its_results_came_from():
+    from dprobe.report.html import capture_description
+
+    assert capture_description([{"preset": "tiny"}]) == "on the dprobe studio"
+    assert "real frames of a Human3.6M capture" in capture_description([{"preset": "h36m"}])
+    assert "mix the two" in capture_description([{"preset": "h36m"}, {"preset": "standard"}])
