@@ -27,7 +27,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from dprobe.errors import DprobeError
+from dprobe.export.manifest import MANIFEST, sha256_file
 from dprobe.models.checkpoint import CONFIG, WEIGHTS
 from dprobe.models.protocol import PoseAppearanceModel
 from dprobe.models.registry import SHIPPED, WEIGHTS_DIR
@@ -39,7 +42,6 @@ KINDS = ("shipped", "checkpoint", "export", "code")
 SOURCE_FORMS = (f"a shipped name ({', '.join(SHIPPED)}), a checkpoint folder, a `dprobe export` "
                 "folder, or your code as path/to/file.py:function or package.module:function")
 PROTOCOL_METHODS = ("locate", "encode", "decode", "regress")
-MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class ModelSource:
             if not where.endswith(".py"):
                 return None
             path = Path(where)
-        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        return sha256_file(path) if path.is_file() else None
 
     def load(self) -> PoseAppearanceModel:
         """The model, ready for probing; DprobeError (one line) when it cannot be loaded or
@@ -166,11 +168,8 @@ def _call_user_function(source: ModelSource):
     except Exception as e:
         raise DprobeError(f"model {source.text!r}: {function}() failed: "
                           f"{type(e).__name__}: {e}") from None
-    if hasattr(model, "eval") and callable(model.eval):
-        import torch
-
-        if isinstance(model, torch.nn.Module):
-            model.eval()
+    if isinstance(model, torch.nn.Module):
+        model.eval()
     return model
 
 

@@ -282,7 +282,9 @@ class _SizedCrops:
         self.done = torch.zeros(n, dtype=torch.bool)
 
     def rows(self, kind: str, idx) -> Tensor:
-        wanted = torch.arange(self.studio.n)[idx].reshape(-1)
+        """Rows ``idx`` (int, slice, list or LongTensor) of ``kind``, made first where missing."""
+        wanted = (torch.arange(self.studio.n)[idx] if isinstance(idx, slice)
+                  else torch.as_tensor(idx)).reshape(-1)
         missing = wanted[~self.done[wanted]].unique()
         if missing.numel():
             for part in missing.split(self.chunk):
