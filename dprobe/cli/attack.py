@@ -49,12 +49,16 @@ from dprobe.sources import load_model, parse_source
 __all__ = ["register"]
 
 SUMMARY_COLUMNS = (
-    ("samples", "samples", "{:d}"), ("initial_mpjpe_mm", "initial MPJPE mm", "{:.1f}"),
+    ("samples", "samples", "{:d}"), ("poses", "poses", "{:d}"), ("initial_mpjpe_mm", "initial MPJPE mm", "{:.1f}"),
     ("final_mpjpe_mm", "final MPJPE mm", "{:.1f}"), ("success", "success %", "{:.0%}"),
     ("iterations", "iterations", "{:.1f}"), ("ssim", "SSIM", "{:.3f}"),
     ("psnr_db", "PSNR dB", "{:.2f}"), ("mse", "MSE", "{:.4f}"),
 )
 CURVE_POINTS = 61
+#: What the brackets of the summary are.
+INTERVALS_NOTE = ("[low, high]: 95 % interval; success rate: Wilson over the samples; means: "
+                  "cluster bootstrap over the poses (a pose with all its camera views is one "
+                  "unit; seed 0).")
 
 
 def _config(args: argparse.Namespace) -> AttackSettings:
@@ -119,7 +123,8 @@ def _attack(args: argparse.Namespace) -> int:
         (tmp / "summary.md").write_text(
             f"# Appearance-only attack\n\n{settings}\n\nCommand: `{command_line()}`\n\n{table}\n"
             "MPJPE: to the target's prediction on the input frame. SSIM / PSNR / MSE: attacked vs "
-            "initial synthesised crop, over the samples the attack changed.\n")
+            "initial synthesised crop, over the samples the attack changed.\n\n" + INTERVALS_NOTE
+            + "\n")
         (tmp / "summary.json").write_text(json.dumps({
             "command": command_line(), "target": args.target,
             "target_source": target_source.describe(), "target_crop_size": target.crop_size,
@@ -136,6 +141,7 @@ def _attack(args: argparse.Namespace) -> int:
                                 **{k: np.concatenate(v) for k, v in images.items()})
     print(settings)
     print(table, end="")
+    print(INTERVALS_NOTE)
     return 0
 
 

@@ -36,6 +36,7 @@ IOB_EPOCHS = 40
 def _probe(args: argparse.Namespace) -> int:
     from dprobe.files import atomic_directory
     from dprobe.metrics.disentanglement import IOBSchedule
+    from dprobe.metrics.intervals import figure_text
     from dprobe.models.conformance import require_conforming
     from dprobe.probes.base import UNDEFINED, ProbeSettings
     from dprobe.probes.counterfactual import Scene
@@ -87,12 +88,15 @@ def _probe(args: argparse.Namespace) -> int:
                            "settings": settings.to_dict(), **checked}
                 (folder / f"{probe}.json").write_text(json.dumps(numbers, indent=2) + "\n")
                 figures = write_probe_figures(probe, result, folder, stem)
-                summary["models"][stem][probe] = {"seconds": result.seconds,
-                                                  **get_probe(probe).headline(checked),
+                headline = get_probe(probe).headline_figures(checked)
+                for key, figure in headline.items():
+                    print(f"[{stem}] {probe}: {key} = {figure_text(figure)}", flush=True)
+                summary["models"][stem][probe] = {"seconds": result.seconds, **headline,
                                                   "figures": figures}
             summary["models"][stem]["seconds"] = time.perf_counter() - started
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(json.dumps(summary["models"], indent=2))
+    print(f"[low, high]: 95 % intervals (how: docs/probes.md, Intervals); all figures in "
+          f"{args.out}/summary.json and each probe's JSON")
     return 0
 
 

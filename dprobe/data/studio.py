@@ -222,6 +222,15 @@ class Studio:
         m = pasted[:, 3:4]
         return pasted[:, :3] * m + (1 - m) * bg
 
+    def pose_units(self, idx) -> list[int]:
+        """The independent unit of each row ``idx``, for intervals: one id per pose, i.e. per
+        (subject, sequence, frame), shared by all camera views of that moment (equal ids: the
+        same pose; the ids themselves carry no meaning)."""
+        idx = torch.as_tensor(idx).reshape(-1)
+        key = (self.subject[idx].long() * (1 << 20) + self.sequence[idx].long()) * (1 << 20) \
+            + self.frame[idx].long()
+        return key.tolist()
+
     # ---- lookups ------------------------------------------------------------------------
     def subject_id(self, name: str) -> int:
         """Integer id of a subject name; a clear error for unknown names."""

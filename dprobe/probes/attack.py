@@ -64,7 +64,6 @@ Defaults and why:
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -75,6 +74,7 @@ from dprobe.data.batches import evenly_spaced
 from dprobe.data.studio import Studio
 from dprobe.geometry import crop_at
 from dprobe.metrics.image import mse, psnr, ssim
+from dprobe.metrics.intervals import bootstrap_mean, wilson
 from dprobe.metrics.pose import mpjpe
 from dprobe.models.inference import inference_copy
 from dprobe.models.protocol import PoseAppearanceModel
@@ -87,6 +87,7 @@ __all__ = [
     "attack",
     "attack_rows",
     "attack_summary",
+    "pose_unit",
     "result_rows",
     "select_rows",
     "studio_batch",
@@ -361,26 +362,39 @@ def success_curve(final_mm: Tensor, thresholds_mm: Tensor) -> Tensor:
     return (final_mm[None, :] > thresholds_mm[:, None]).float().mean(dim=1)
 
 
-def attack_summary(rows: Sequence[dict]) -> dict:
+def pose_unit(row: dict) -> tuple:
+    """The independent unit of an attack sample row (``result_rows`` or a sweep's stored row):
+    its pose, (subject, action, frame), shared by the views of that moment from every camera.
+    The rows do not hold the sequence, so the two takes of an action at the same frame number
+    count as one unit: intervals are, if anything, a little wide."""
+    return (row["subject"], row["action"], row["frame"])
+
+
+def attack_summary(rows: Sequence[dict], seed: int = 0) -> dict:
     """The figures of a group of result rows (``result_rows``, or the sweep's stored rows).
 
-    ``samples``; means of ``initial_mpjpe_mm``, ``final_mpjpe_mm`` (mm) and ``iterations``;
-    ``success`` (fraction); ``ssim``, ``psnr_db``, ``mse``: means over the samples the attack
-    changed (``attacked``: iterations > 0; a sample that starts past the threshold is not
-    attacked and its images are identical). A mean leaves out values that are None or not
-    finite (the PSNR of identical images is infinite) and is None where none is left.
+    ``samples`` and ``poses`` (independent units, ``pose_unit``); means of
+    ``initial_mpjpe_mm``, ``final_mpjpe_mm`` (mm) and ``iterations``; ``success`` (fraction);
+    ``ssim``, ``psnr_db``, ``mse``: means over the samples the attack changed (``attacked``:
+    iterations > 0; a sample that starts past the threshold is not attacked and its images are
+    identical). A mean leaves out values that are None or not finite (the PSNR of identical
+    images is infinite) and is None where none is left. ``intervals``: each figure's 95 %
+    interval (``dprobe.metrics.intervals``): Wilson for the success rate (n samples), a cluster
+    bootstrap over poses (seeded with ``seed``, recorded) for the means.
     """
-    def mean(values: list) -> float | None:
-        finite = [float(v) for v in values if v is not None and math.isfinite(v)]
-        return sum(finite) / len(finite) if finite else None
-
     attacked = [r for r in rows if r["iterations"] > 0]
+    intervals = {"success": wilson(sum(bool(r["success"]) for r in rows), len(rows))}
+    for key in ("initial_mpjpe_mm", "final_mpjpe_mm", "iterations"):
+        intervals[key] = bootstrap_mean([r[key] for r in rows], [pose_unit(r) for r in rows],
+                                        seed)
+    for key in ("ssim", "psnr_db", "mse"):
+        intervals[key] = bootstrap_mean([r[key] for r in attacked],
+                                        [pose_unit(r) for r in attacked], seed)
     return {
-        "samples": len(rows),
-        **{k: mean([r[k] for r in rows])
-           for k in ("initial_mpjpe_mm", "final_mpjpe_mm", "iterations", "success")},
-        **{k: mean([r[k] for r in attacked]) for k in ("ssim", "psnr_db", "mse")},
+        "samples": len(rows), "poses": len({pose_unit(r) for r in rows}),
+        **{k: i.value for k, i in intervals.items()},
         "attacked": len(attacked),
+        "intervals": {k: i.to_dict() for k, i in intervals.items()},
     }
 
 

@@ -16,6 +16,7 @@ from dprobe.models.protocol import PoseAppearanceModel
 from dprobe.probes.counterfactual import Scene
 
 __all__ = [
+    "INTERVALS",
     "NOT_FINITE",
     "UNDEFINED",
     "Probe",
@@ -27,6 +28,9 @@ __all__ = [
 
 #: The key of a probe's numbers that maps each undefined figure (dotted key) to its reason.
 UNDEFINED = "undefined"
+#: The key of a probe's numbers that maps each figure (dotted key) to its 95 % interval
+#: (``dprobe.metrics.intervals.Interval.to_dict()``: value, low, high, n, unit, method, seed).
+INTERVALS = "intervals"
 #: The reason given for a figure that came out NaN or infinite without a more precise one.
 NOT_FINITE = ("not a finite number: the model's outputs held NaN or infinite values, or the "
               "figure divides zero by zero")
@@ -50,8 +54,8 @@ def _finite(value, key: str, found: dict[str, str]):
         found.setdefault(key, NOT_FINITE)
         return None
     if isinstance(value, dict):
-        return {k: v if k == UNDEFINED else _finite(v, f"{key}.{k}" if key else str(k), found)
-                for k, v in value.items()}
+        return {k: v if k in (UNDEFINED, INTERVALS) else
+                _finite(v, f"{key}.{k}" if key else str(k), found) for k, v in value.items()}
     if isinstance(value, list):
         return [_finite(v, key, found) for v in value]
     return value
@@ -89,11 +93,22 @@ class ProbeResult(ABC):
         """``numbers()`` with every figure that has no meaning for this model as None, its
         reason under ``"undefined"`` (dotted key -> reason; empty when every figure is
         defined): those the probe marked (``mark_undefined``) and any NaN or infinite value
-        (``NOT_FINITE``; in a list of numbers, the list's NaN entries become None)."""
+        (``NOT_FINITE``; in a list of numbers, the list's NaN entries become None). The
+        ``"intervals"`` of the defined figures are kept (an empty dict where the probe has
+        none); an interval with a non-finite end loses both ends."""
         numbers = self.numbers()
         found = dict(numbers.get(UNDEFINED, {}))
         numbers = _finite(numbers, "", found)
         numbers[UNDEFINED] = found
+        intervals = {}
+        for key, interval in numbers.get(INTERVALS, {}).items():
+            if key in found or interval.get("value") is None:
+                continue
+            ends = (interval.get("low"), interval.get("high"))
+            if not all(isinstance(e, float) and math.isfinite(e) for e in ends):
+                interval = {**interval, "low": None, "high": None}
+            intervals[key] = interval
+        numbers[INTERVALS] = intervals
         return numbers
 
 
@@ -109,7 +124,8 @@ class Probe:
     ``title``: what it measures, in a few words (help text);
     ``run``: ``(model, scene, settings, progress) -> result``, the result an instance of
     ``result_type`` (a ``ProbeResult``);
-    ``headline``: the few numbers of ``result.numbers()`` that summaries show (a dict);
+    ``headline``: the dotted keys of the few numbers of ``result.numbers()`` that summaries
+    show (``headline_figures``);
     ``needs_renderer``: whether it needs counterfactual renders (the synthetic studio's
     renderer): on a real capture (``Studio.renderable`` false) it is refused in one line;
     ``estimate_seconds``: an upper bound of one run's CPU time (s, one thread, the reference
@@ -120,6 +136,22 @@ class Probe:
     title: str
     run: RunProbe
     result_type: type[ProbeResult]
-    headline: Callable[[dict], dict]
+    headline: tuple[str, ...]
     estimate_seconds: Callable[[ProbeSettings], float]
     needs_renderer: bool = False
+
+    def headline_figures(self, numbers: dict) -> dict:
+        """The headline figures of ``numbers`` (``checked_numbers()``): dotted key -> value, or
+        -> ``{"value", "low", "high", "n", "unit"}`` where the figure has an interval; a key the
+        numbers lack (IOB when it was skipped) is left out."""
+        out = {}
+        for key in self.headline:
+            node = numbers
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            if node is None and key not in numbers.get(UNDEFINED, {}):
+                continue
+            interval = numbers.get(INTERVALS, {}).get(key)
+            out[key] = node if interval is None else {
+                k: interval.get(k) for k in ("value", "low", "high", "n", "unit")}
+        return out

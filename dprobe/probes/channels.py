@@ -21,19 +21,26 @@ K = 0, step, 2 step, ..., all. Whose pose and whose appearance the image shows i
   images.
 
 The flip K: the smallest K at which the score passes 0.5 (None if it never does).
+
+Intervals (``intervals``): every point of the curves (``curves.<name>.<index of K>``) by a
+cluster bootstrap over A's poses (a pose with all its camera views is one unit), and each flip
+K by recomputing the curve's first passage on 1000 such resamples (resamples in which it never
+passes are left out of the percentiles).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import Tensor
 from tqdm import tqdm
 
 from dprobe.data.subjects import NAMED_SUBJECTS
+from dprobe.metrics.intervals import Interval, bootstrap_mean, bootstrap_statistic
 from dprobe.metrics.pose import mpjpe
 from dprobe.models.protocol import PoseAppearanceModel, composite
-from dprobe.probes.base import Probe, ProbeResult, ProbeSettings
+from dprobe.probes.base import INTERVALS, Probe, ProbeResult, ProbeSettings
 from dprobe.probes.counterfactual import Scene, batches, reconstruct
 
 __all__ = ["PROBE", "ChannelResult", "appearance_probability", "channel_probe", "mix_channels",
@@ -119,8 +126,30 @@ def projection_weights(image: Tensor, references: Tensor, mask: Tensor) -> Tenso
     return (coef / coef.sum(1, keepdim=True).clamp_min(1e-12)).float()
 
 
-def _first_above(ks: list[int], values: list[float], level: float = 0.5) -> int | None:
+#: The flip K figures: (name, order, score).
+FLIPS = (("lowest_first_pose_flip_k_regressor", "lowest", "pose_b_regressor"),
+         ("lowest_first_pose_flip_k", "lowest", "pose_b"),
+         ("lowest_first_appearance_flip_k", "lowest", "appearance_b"),
+         ("highest_first_appearance_flip_k", "highest", "appearance_b"),
+         ("highest_first_pose_flip_k", "highest", "pose_b"),
+         ("highest_first_pose_flip_k_regressor", "highest", "pose_b_regressor"))
+FLIP_KEYS = tuple(name for name, _, _ in FLIPS)
+
+
+def _first_above(ks: list[int], values, level: float = 0.5) -> int | None:
     return next((k for k, v in zip(ks, values) if v > level), None)
+
+
+def _flip_interval(ks: list[int], scores: np.ndarray, units: list, seed: int) -> Interval:
+    """The flip K of per-sample ``scores (K, N)`` with a bootstrap over ``units`` (module doc)."""
+    def statistic(rows: np.ndarray) -> float:
+        k = _first_above(ks, scores[:, rows].mean(1))
+        return float("nan") if k is None else float(k)
+
+    found = bootstrap_statistic(statistic, units, seed, resamples=1000)
+    value = _first_above(ks, scores.mean(1))
+    return Interval(None if value is None else float(value), found.low, found.high, found.n,
+                    found.unit, found.method, seed)
 
 
 @dataclass
@@ -132,12 +161,14 @@ class ChannelResult(ProbeResult):
     flips: dict
     settings: dict
     strip: dict[str, Tensor] = field(default_factory=dict)
+    intervals: dict[str, Interval] = field(default_factory=dict)
 
     def numbers(self) -> dict:
-        """The JSON-able figures (probabilities sorted descending, curves, flip K)."""
+        """The JSON-able figures (probabilities sorted descending, curves, flip K, intervals)."""
         p = self.probability
         top = p.sort(descending=True).values
         return {"settings": self.settings, "flips": self.flips, "curves": self.curves,
+                INTERVALS: {k: i.to_dict() for k, i in self.intervals.items()},
                 "probability_sorted": [round(float(v), 6) for v in top],
                 "share_of_top_10_percent_channels": float(top[: max(1, len(p) // 10)].sum())}
 
@@ -146,8 +177,8 @@ class ChannelResult(ProbeResult):
 def channel_probe(model: PoseAppearanceModel, scene: Scene, a: str = "S7", b: str = "S8",
                   subjects: tuple[str, ...] = NAMED_SUBJECTS,
                   probability_subjects: tuple[str, ...] = ("S9", "S11"), per_camera: int = 4,
-                  k_step: int = 50, batch_size: int = 64,
-                  progress: bool = False) -> ChannelResult:
+                  k_step: int = 50, batch_size: int = 64, progress: bool = False,
+                  seed: int = 0) -> ChannelResult:
     """Appearance probabilities and the K-sweep of ``a``'s pose code towards ``b``'s."""
     prob_rows = torch.cat([scene.rows(s, per_camera) for s in probability_subjects])
     probability = appearance_probability(model, scene, prob_rows, subjects, batch_size)
@@ -166,9 +197,10 @@ def channel_probe(model: PoseAppearanceModel, scene: Scene, a: str = "S7", b: st
     pose_b_of_ref = torch.tensor([0.0, 0.0, 1.0, 1.0])
     app_b_of_ref = torch.tensor([0.0, 1.0, 0.0, 1.0])
     pose_a, pose_b = scene.pose(rows_a), scene.pose(rows_b)
-    sums = {f"{order_name}_{key}": torch.zeros(len(ks)) for order_name in ("lowest", "highest")
-            for key in ("pose_b_regressor", "pose_b", "appearance_b", "pose_b_raw",
-                        "appearance_b_raw")}
+    per_sample: dict[str, list[Tensor]] = {
+        f"{order_name}_{key}": [] for order_name in ("lowest", "highest")
+        for key in ("pose_b_regressor", "pose_b", "appearance_b", "pose_b_raw",
+                    "appearance_b_raw")}
     strip: dict[str, Tensor] = {}
     for sl in tqdm(list(batches(len(rows_a), batch_size)), desc="channels: K-sweep",
                    disable=not progress):
@@ -177,7 +209,8 @@ def channel_probe(model: PoseAppearanceModel, scene: Scene, a: str = "S7", b: st
         refs = torch.stack([reconstruct(model, raw[sl, r], bg[sl]) for r in range(4)], 1)
         for order_name, channels_of in (("lowest", lambda k: order[:k]),
                                         ("highest", lambda k: order[dim - k:])):
-            for ki, k in enumerate(ks):
+            batch_scores: dict[str, list[Tensor]] = {}
+            for k in ks:
                 h_mix = mix_channels(h_p_a, h_p_b, channels_of(k))
                 image = composite(*model.decode(h_a_a, h_mix), bg[sl])
                 pred = model.regress(h_mix)
@@ -188,36 +221,40 @@ def channel_probe(model: PoseAppearanceModel, scene: Scene, a: str = "S7", b: st
                     scores["pose_b" + suffix] = w @ pose_b_of_ref
                     scores["appearance_b" + suffix] = w @ app_b_of_ref
                 for key, v in scores.items():
-                    sums[f"{order_name}_{key}"][ki] += float(v.sum())
+                    batch_scores.setdefault(key, []).append(v.float())
                 if sl.start == 0:
                     strip[f"{order_name} K={k}"] = image[0]
+            for key, values in batch_scores.items():
+                per_sample[f"{order_name}_{key}"].append(torch.stack(values))  # (K, B)
         if sl.start == 0:
             strip.update({"A": x_a[0], "B": x_b[0]})
-    curves = {"k": ks, **{key: [float(v) / len(rows_a) for v in s] for key, s in sums.items()}}
-    flips = {
-        "lowest_first_pose_flip_k_regressor": _first_above(ks, curves["lowest_pose_b_regressor"]),
-        "lowest_first_pose_flip_k": _first_above(ks, curves["lowest_pose_b"]),
-        "lowest_first_appearance_flip_k": _first_above(ks, curves["lowest_appearance_b"]),
-        "highest_first_appearance_flip_k": _first_above(ks, curves["highest_appearance_b"]),
-        "highest_first_pose_flip_k": _first_above(ks, curves["highest_pose_b"]),
-        "highest_first_pose_flip_k_regressor": _first_above(ks,
-                                                            curves["highest_pose_b_regressor"]),
-    }
+    samples = {key: torch.cat(v, 1).double().numpy() for key, v in per_sample.items()}
+    units = scene.pose_units(rows_a)
+    curves = {"k": ks, **{key: v.mean(1).tolist() for key, v in samples.items()}}
+    intervals = {f"curves.{key}.{ki}": bootstrap_mean(v[ki], units, seed)
+                 for key, v in samples.items() for ki in range(len(ks))}
+    flips = {}
+    for name, order_name, score in FLIPS:
+        intervals[f"flips.{name}"] = _flip_interval(ks, samples[f"{order_name}_{score}"], units,
+                                                    seed)
+        flips[name] = _first_above(ks, curves[f"{order_name}_{score}"])
     settings = {"a": a, "b": b, "pairs": len(rows_a), "k_step": k_step, "pose_dim": dim,
                 "probability_subjects": list(probability_subjects), "subjects": list(subjects),
                 "probability_poses": len(prob_rows)}
-    return ChannelResult(probability, curves, flips, settings, strip)
+    return ChannelResult(probability, curves, flips, settings, strip,
+                         {k: i for k, i in intervals.items() if i.value is not None})
 
 
 def _run(model: PoseAppearanceModel, scene: Scene, settings: ProbeSettings,
          progress: bool) -> ChannelResult:
     a, b = settings.pair
     return channel_probe(model, scene, a=a, b=b, per_camera=settings.per_camera,
-                         k_step=settings.k_step, progress=progress)
+                         k_step=settings.k_step, progress=progress, seed=settings.seed)
 
 
 #: 2.7 CPU seconds per frame per camera (one thread, the reference machine).
 PROBE = Probe(name="channels", title="the appearance channels of the pose code and the K-sweep "
                                      "(paper Fig. 5-6)",
-              run=_run, result_type=ChannelResult, headline=lambda numbers: numbers["flips"],
+              run=_run, result_type=ChannelResult,
+              headline=tuple(f"flips.{k}" for k in FLIP_KEYS),
               estimate_seconds=lambda s: 2.7 * s.per_camera, needs_renderer=True)

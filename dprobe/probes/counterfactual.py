@@ -91,6 +91,11 @@ class Scene:
             raise ValueError(f"the studio has no crops of subject {subject}")
         return torch.cat(picked)
 
+    def pose_units(self, rows: Tensor) -> list[int]:
+        """The independent unit (a pose with all its camera views) of each row, for intervals
+        (``Studio.pose_units``)."""
+        return self.studio.pose_units(rows)
+
     def appearance_of(self, subject: str) -> Tensor:
         """The appearance vector ``(25,)`` a subject wears in the studio."""
         return self.studio.appearance[self.studio.select(subjects=[subject])[0]]

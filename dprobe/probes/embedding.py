@@ -13,6 +13,12 @@
   appearance scores R^2 ~ 0 on shirt, trousers and skin colour. The same from ``h_a`` is the
   reference of what is decodable at all. Build, which belongs to the body (it is kept with the
   pose), is regressed on the stored crops of all subjects.
+
+The folds are grouped by pose: the camera views of one pose (one moment of one subject) fall
+in the same fold, so a probe is never tested on a view of a pose it was trained on.
+Intervals (``intervals``): accuracy and R^2 of the pooled out-of-fold predictions by a cluster
+bootstrap over poses (accuracy: the mean of per-crop correctness; R^2 recomputed on each of
+1000 resamples).
 """
 from __future__ import annotations
 
@@ -24,8 +30,9 @@ from torch import Tensor
 
 from dprobe.data import appearance as A
 from dprobe.data.subjects import NAMED_SUBJECTS
+from dprobe.metrics.intervals import Interval, bootstrap_mean, bootstrap_statistic
 from dprobe.models.protocol import PoseAppearanceModel
-from dprobe.probes.base import UNDEFINED, Probe, ProbeResult, ProbeSettings
+from dprobe.probes.base import INTERVALS, UNDEFINED, Probe, ProbeResult, ProbeSettings
 from dprobe.probes.counterfactual import Scene, encode_all
 
 __all__ = ["PROBE", "EmbeddingResult", "embedding_probe", "linear_classifier_score",
@@ -39,11 +46,33 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - x.mean(0)) / np.maximum(x.std(0), 1e-8)
 
 
-def linear_classifier_score(codes: Tensor, labels: Tensor, folds: int = 5, seed: int = 0) -> dict:
+def _folds(y: np.ndarray, groups: list | None, folds: int, seed: int, stratified: bool):
+    """The cross-validation splitter: grouped by ``groups`` (views of one pose together) when
+    given, stratified by ``y`` for classification."""
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+
+    if groups is None:
+        return (StratifiedKFold if stratified else KFold)(folds, shuffle=True, random_state=seed)
+    if stratified:
+        return StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
+    return GroupKFold(folds)
+
+
+def _group_ids(groups: list | None) -> np.ndarray | None:
+    if groups is None:
+        return None
+    ids: dict = {}
+    return np.array([ids.setdefault(g, len(ids)) for g in groups])
+
+
+def linear_classifier_score(codes: Tensor, labels: Tensor, folds: int = 5, seed: int = 0,
+                            groups: list | None = None) -> tuple[dict, Interval]:
     """Cross-validated accuracy of a logistic-regression probe of ``labels (N,)`` from
-    ``codes (N, D)``, with the chance (1 / classes) and majority-class levels."""
+    ``codes (N, D)`` (out-of-fold predictions pooled; folds grouped by ``groups``, e.g. pose
+    units, when given), with the chance (1 / classes) and majority-class levels; and the
+    accuracy's interval (cluster bootstrap over ``groups``, or over crops)."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.model_selection import cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -53,27 +82,37 @@ def linear_classifier_score(codes: Tensor, labels: Tensor, folds: int = 5, seed:
     if len(classes) < 2 or folds < 2:
         raise ValueError("a linear probe needs at least 2 classes with 2 samples each")
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=300))
-    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
-    scores = cross_val_score(probe, codes.numpy().astype(np.float64), y, cv=cv)
-    return {"accuracy": float(scores.mean()), "accuracy_std": float(scores.std()),
-            "chance": 1.0 / len(classes), "majority": float(counts.max() / counts.sum()),
-            "classes": len(classes), "samples": len(y), "folds": folds}
+    pred = cross_val_predict(probe, codes.numpy().astype(np.float64), y,
+                             groups=_group_ids(groups),
+                             cv=_folds(y, groups, folds, seed, stratified=True))
+    correct = (pred == y).astype(np.float64)
+    interval = bootstrap_mean(correct, range(len(y)) if groups is None else groups, seed,
+                              unit="crop" if groups is None else "pose")
+    return ({"accuracy": float(correct.mean()), "chance": 1.0 / len(classes),
+             "majority": float(counts.max() / counts.sum()), "classes": len(classes),
+             "samples": len(y), "folds": folds}, interval)
 
 
-def linear_regression_score(codes: Tensor, targets: Tensor, folds: int = 5, seed: int = 0) -> float:
+def linear_regression_score(codes: Tensor, targets: Tensor, folds: int = 5, seed: int = 0,
+                            groups: list | None = None) -> Interval:
     """Cross-validated R^2 (mean over target columns, on the pooled out-of-fold predictions) of
-    a ridge probe (penalty chosen inside each fold) of ``targets (N, T)`` from ``codes (N, D)``."""
+    a ridge probe (penalty chosen inside each fold) of ``targets (N, T)`` from ``codes (N, D)``
+    (folds grouped by ``groups`` when given), with its interval (module doc)."""
     from sklearn.linear_model import RidgeCV
     from sklearn.metrics import r2_score
-    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.model_selection import cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     y = targets.reshape(len(targets), -1).numpy().astype(np.float64)
     probe = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 4, 7)))
     pred = cross_val_predict(probe, codes.numpy().astype(np.float64), y,
-                             cv=KFold(folds, shuffle=True, random_state=seed))
-    return float(r2_score(y, pred, multioutput="uniform_average"))
+                             groups=_group_ids(groups),
+                             cv=_folds(y, groups, folds, seed, stratified=False))
+    return bootstrap_statistic(
+        lambda rows: float(r2_score(y[rows], pred[rows], multioutput="uniform_average")),
+        range(len(y)) if groups is None else groups, seed, resamples=1000,
+        unit="crop" if groups is None else "pose")
 
 
 @dataclass
@@ -132,23 +171,28 @@ def _linear_probes(h_a: Tensor, h_p: Tensor, h_a_cf: Tensor, h_p_cf: Tensor, ran
                    studio, rows: Tensor, seed: int) -> dict:
     """The classifier and regression probes of ``embedding_probe`` (see the module doc)."""
     actions, subject_ids = studio.action[rows], studio.subject[rows]
-    numbers = {
-        "action_from_h_a": linear_classifier_score(h_a, actions, seed=seed),
-        "subject_from_h_p": linear_classifier_score(h_p, subject_ids, seed=seed),
-        "action_from_h_p": linear_classifier_score(h_p, actions, seed=seed),
-        "subject_from_h_a": linear_classifier_score(h_a, subject_ids, seed=seed),
-        UNDEFINED: {},
-    }
+    units = studio.pose_units(rows)
+    intervals: dict[str, Interval] = {}
+    numbers: dict = {UNDEFINED: {}}
+    for key, code, labels in (("action_from_h_a", h_a, actions),
+                              ("subject_from_h_p", h_p, subject_ids),
+                              ("action_from_h_p", h_p, actions),
+                              ("subject_from_h_a", h_a, subject_ids)):
+        numbers[key], intervals[f"{key}.accuracy"] = linear_classifier_score(
+            code, labels, seed=seed, groups=units)
     for code, h, h_cf in (("h_p", h_p, h_p_cf), ("h_a", h_a, h_a_cf)):
         key = f"r2_from_{code}"
         if h_cf is None:
             numbers[key] = dict.fromkeys((*ATTRIBUTES, "build"))
             numbers[UNDEFINED][key] = NO_RENDERS
             continue
-        numbers[key] = {k: linear_regression_score(h_cf, random_apps[:, sl], seed=seed)
-                        for k, sl in ATTRIBUTES.items()}
+        for name, sl in ATTRIBUTES.items():
+            intervals[f"{key}.{name}"] = linear_regression_score(h_cf, random_apps[:, sl],
+                                                                 seed=seed, groups=units)
         build = studio.appearance[rows][:, A.BUILD: A.BUILD + 1]
-        numbers[key]["build"] = linear_regression_score(h, build, seed=seed)
+        intervals[f"{key}.build"] = linear_regression_score(h, build, seed=seed, groups=units)
+        numbers[key] = {name: intervals[f"{key}.{name}"].value for name in (*ATTRIBUTES, "build")}
+    numbers[INTERVALS] = {k: i.to_dict() for k, i in intervals.items() if i.value is not None}
     return numbers
 
 
@@ -159,14 +203,10 @@ def _run(model: PoseAppearanceModel, scene: Scene, settings: ProbeSettings,
                            progress=progress)
 
 
-def _headline(numbers: dict) -> dict:
-    return {"action_from_h_a": numbers["action_from_h_a"]["accuracy"],
-            "subject_from_h_p": numbers["subject_from_h_p"]["accuracy"],
-            "r2_from_h_p": numbers["r2_from_h_p"]}
-
-
 #: 1.1 CPU seconds per frame per camera (one thread, the reference machine).
 PROBE = Probe(name="embed", title="t-SNE and held-out linear probes of the codes "
                                   "(paper Fig. 4, 9)",
-              run=_run, result_type=EmbeddingResult, headline=_headline,
+              run=_run, result_type=EmbeddingResult,
+              headline=("action_from_h_a.accuracy", "subject_from_h_p.accuracy",
+                        *(f"r2_from_h_p.{k}" for k in (*ATTRIBUTES, "build"))),
               estimate_seconds=lambda s: 1.1 * s.embed_per_camera)

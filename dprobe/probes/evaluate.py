@@ -18,6 +18,12 @@ Per subject and over all of them (frames pooled):
   ``h_p``, averaged over channels (a code that collapses in scale shows here).
 "Inside the mask" weights pixels by the studio's soft silhouette of the person.
 
+Every figure has its 95 % interval under ``intervals`` (figure name -> ``Interval.to_dict()``,
+``per_joint_mpjpe.Hip``-style names for the breakdowns): a cluster bootstrap over poses (a
+pose with all its camera views is one unit; ``dprobe.metrics.intervals``), seeded with
+``seed``; the novel-view PSNR's unit is a view pair; the code variances are recomputed on each
+resample (200).
+
 Any model of the protocol is evaluated at its own crop size (the studio seen through
 ``at_crop_size``). A model that is not dprobe's reference network has all four parts; the
 mean-pose baseline is then the mean pose of the studio's training subjects, and the novel view,
@@ -38,6 +44,7 @@ from dprobe.joints import JOINT_NAMES
 from dprobe.metrics.body_regions import REGIONS, body_regions, region_psnr
 from dprobe.metrics.boxes import box_iou
 from dprobe.metrics.image import psnr, ssim
+from dprobe.metrics.intervals import bootstrap_mean, bootstrap_statistic
 from dprobe.metrics.pose import mpjpe, n_mpjpe, p_mpjpe
 from dprobe.models.pose_code import relative_rotation, rotate_pose_code
 from dprobe.models.protocol import PoseAppearanceModel, composite
@@ -115,7 +122,8 @@ def _eval_batches(studio: Any, frames, indices: list[int], batch_size: int):
         chunk = indices[lo: lo + batch_size]
         rows = frames.rows[chunk]
         yield {**collate_indices(frames, chunk), "mask": studio.mask(rows),
-               "action": studio.action[rows], "joints2d": studio.joints2d[rows],
+               "action": studio.action[rows], "unit": torch.tensor(studio.pose_units(rows)),
+               "joints2d": studio.joints2d[rows],
                "boxes": studio.boxes[rows]}
 
 
@@ -142,37 +150,57 @@ def evaluate_model(model: PoseAppearanceModel, studio: Any, *,
             for k, v in _frame_metrics(model, batch, mean_pose).items():
                 values[k].append(v)
             values["action"].append(batch["action"])
+            values["unit"].append(batch["unit"])
         if isinstance(model, ReferenceModel) and model.decoder is not None:
             pairs = MultiViewPairs(studio, subjects=[subject])
             for batch in _batches(pairs, evenly_spaced(len(pairs), max_frames), batch_size):
                 values["novel_view_psnr"].append(_novel_view_psnr(model, batch))
-        per_subject[subject] = _summary(values, studio.action_names)
+        per_subject[subject] = _summary(values, studio.action_names, seed)
         per_subject[subject]["frames"] = len(evenly_spaced(len(frames), max_frames))
         for k, v in values.items():
             pooled[k] += v
-    return {"subjects": per_subject, "all": _summary(pooled, studio.action_names)}
+    return {"subjects": per_subject, "all": _summary(pooled, studio.action_names, seed)}
 
 
-def _summary(values: dict[str, list[Tensor]], action_names: list[str]) -> dict:
+#: Per-frame values that are not figures of their own.
+_NOT_FIGURES = ("joint_errors", "action", "unit", "h_a", "h_p", "novel_view_psnr")
+
+
+def _summary(values: dict[str, list[Tensor]], action_names: list[str], seed: int) -> dict:
     """Means of the per-frame figures (the body regions' PSNR over the frames whose joints are
     known, left out when none are); per-joint and per-action MPJPE (mm) as named dicts; the
-    codes' variances over frames."""
-    figures = {k: float(torch.cat(v).mean()) for k, v in values.items()
-               if k not in ("joint_errors", "action", "h_a", "h_p", *_REGION_KEYS)}
-    for key in _REGION_KEYS:
-        known = torch.cat(values.get(key) or [torch.zeros(0)])
-        known = known[~known.isnan()]
-        if len(known):
-            figures[key] = float(known.mean())
+    codes' variances over frames; ``intervals`` of each (module doc)."""
+    units = torch.cat(values["unit"]).tolist()
+    intervals = {}
+    for k, v in values.items():
+        if k not in _NOT_FIGURES:
+            intervals[k] = bootstrap_mean(torch.cat(v).double().tolist(), units, seed)
+    if values.get("novel_view_psnr"):
+        views = torch.cat(values["novel_view_psnr"]).double().tolist()
+        intervals["novel_view_psnr"] = bootstrap_mean(views, range(len(views)), seed,
+                                                      unit="view pair")
     for code in ("a", "p"):
         if values.get(f"h_{code}"):
-            figures[f"code_variance_{code}"] = float(torch.cat(values[f"h_{code}"]).var(0).mean())
+            h = torch.cat(values[f"h_{code}"]).double()
+            intervals[f"code_variance_{code}"] = bootstrap_statistic(
+                lambda rows, h=h: float(h[torch.as_tensor(rows)].var(0).mean()), units, seed)
+    figures: dict = {k: i.value for k, i in intervals.items()
+                     if i.value is not None or k not in _REGION_KEYS}
     if values.get("joint_errors"):
-        errors = torch.cat(values["joint_errors"])           # (N, 17) mm
+        errors = torch.cat(values["joint_errors"]).double()          # (N, 17) mm
         actions = torch.cat(values["action"])
-        figures["per_joint_mpjpe"] = dict(zip(JOINT_NAMES, errors.mean(0).tolist(), strict=True))
-        figures["per_action_mpjpe"] = {
-            action_names[int(a)]: float(errors[actions == a].mean()) for a in actions.unique()}
+        for j, name in enumerate(JOINT_NAMES):
+            intervals[f"per_joint_mpjpe.{name}"] = bootstrap_mean(errors[:, j].tolist(), units,
+                                                                  seed)
+        for a in actions.unique():
+            mine = (actions == a).tolist()
+            intervals[f"per_action_mpjpe.{action_names[int(a)]}"] = bootstrap_mean(
+                errors[actions == a].mean(1).tolist(), [u for u, m in zip(units, mine) if m],
+                seed)
+        for group in ("per_joint_mpjpe", "per_action_mpjpe"):
+            figures[group] = {k.split(".", 1)[1]: i.value for k, i in intervals.items()
+                              if k.startswith(group + ".")}
+    figures["intervals"] = {k: i.to_dict() for k, i in intervals.items() if i.value is not None}
     return figures
 
 

@@ -12,19 +12,31 @@ see ``counterfactual``) and ``x_AA`` (x_A itself). In the model's own rendering 
 1 = it kept A's. ``leak_raw`` is the same with the raw renders x_AB, x_AA. Every ordered pair of
 the given subjects gives one value, averaged over frames and cameras (per-frame ratios) and
 pooled (ratio of the summed numerator and denominator).
+
+Intervals (``intervals``, dotted key -> 95 % interval): every matrix entry
+(``leak.i.j``), the featured pair's figures and the means over all pairs, by a cluster bootstrap
+over A's poses (a pose with all its camera views is one unit; for the means over pairs a drawn
+pose of A brings its value against every B).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import Tensor
 from tqdm import tqdm
 
 from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.metrics.image import psnr, ssim
+from dprobe.metrics.intervals import (
+    Interval,
+    bootstrap_mean,
+    bootstrap_ratio,
+    bootstrap_statistic,
+)
 from dprobe.models.protocol import PoseAppearanceModel, composite
-from dprobe.probes.base import UNDEFINED, Probe, ProbeResult, ProbeSettings
+from dprobe.probes.base import INTERVALS, UNDEFINED, Probe, ProbeResult, ProbeSettings
 from dprobe.probes.counterfactual import Scene, batches, reconstruct
 
 __all__ = ["PROBE", "SwapResult", "appearance_leak", "swap_probe"]
@@ -52,12 +64,15 @@ class SwapResult(ProbeResult):
     frames: int
     examples: dict[str, Tensor] = field(default_factory=dict)
     undefined: dict[str, str] = field(default_factory=dict)
+    intervals: dict[str, Interval] = field(default_factory=dict)
 
     def numbers(self) -> dict:
-        """The JSON-able figures (``undefined``: the figures without meaning, and why)."""
+        """The JSON-able figures (``undefined``: the figures without meaning, and why;
+        ``intervals``: their 95 % intervals)."""
         return {"subjects": self.subjects, "leak": self.leak, "leak_pooled": self.leak_pooled,
                 "leak_raw": self.leak_raw, "featured": self.featured,
-                "frames_per_pair": self.frames, UNDEFINED: dict(self.undefined)}
+                "frames_per_pair": self.frames, UNDEFINED: dict(self.undefined),
+                INTERVALS: {k: i.to_dict() for k, i in self.intervals.items()}}
 
 
 #: Why a leak has no value: its denominator vanishes.
@@ -68,28 +83,40 @@ NO_LINE_RAW = "the studio's renders of A in A's and in B's clothes are identical
 MIN_DENOMINATOR = 1e-8
 
 
-def _mean_off_diagonal(m: list[list[float | None]]) -> float | None:
-    """The mean of the defined off-diagonal entries (None when there are none)."""
-    values = [v for i, row in enumerate(m) for j, v in enumerate(row) if i != j and v is not None]
-    return float(sum(values) / len(values)) if values else None
-
-
-def _ratio_mean(num: Tensor, den: Tensor) -> float | None:
-    """The mean of ``num / den`` over the samples whose ``den`` defines a leak."""
+def _ratios(num: Tensor, den: Tensor) -> list[float]:
+    """Each sample's ``num / den``, NaN where ``den`` defines no leak."""
     ok = den > MIN_DENOMINATOR
-    return float((num[ok] / den[ok]).mean()) if ok.any() else None
+    return torch.where(ok, num / torch.where(ok, den, 1.0), float("nan")).double().tolist()
+
+
+def _mean_over_pairs(cells: list[tuple[list[float], list]], seed: int) -> Interval:
+    """The mean over pairs of each pair's mean (defined samples only) with a cluster bootstrap
+    over A's poses; ``cells``: per pair, its samples' ratios and A's pose units."""
+    values = np.array([v for ratios, _ in cells for v in ratios])
+    cell = np.array([c for c, (ratios, _) in enumerate(cells) for _ in ratios])
+    units = [u for _, us in cells for u in us]
+    keep = np.isfinite(values)
+
+    def statistic(rows: np.ndarray) -> float:
+        rows = rows[keep[rows]]
+        sums = np.bincount(cell[rows], weights=values[rows], minlength=len(cells))
+        counts = np.bincount(cell[rows], minlength=len(cells))
+        return float((sums[counts > 0] / counts[counts > 0]).mean()) if counts.any() else np.nan
+
+    return bootstrap_statistic(statistic, units, seed, resamples=1000)
 
 
 @torch.no_grad()
 def swap_probe(model: PoseAppearanceModel, scene: Scene,
                subjects: tuple[str, ...] = NAMED_SUBJECTS, featured: tuple[str, str] = ("S7", "S8"),
                per_camera: int = 4, batch_size: int = 64, progress: bool = False,
-               n_examples: int = 6) -> SwapResult:
+               n_examples: int = 6, seed: int = 0) -> SwapResult:
     """The swap probe over every ordered pair of ``subjects`` (see the module doc).
 
     ``per_camera`` frames of A per camera; B's appearance code comes from B's frame of the same
     camera at the same position in its sequence list. ``featured`` (A, B) also gets image
-    figures (PSNR/SSIM of x_syn against r_AB, x_AB and r_AA) and example images.
+    figures (PSNR/SSIM of x_syn against r_AB, x_AB and r_AA) and example images. ``seed``
+    seeds the bootstrap of the intervals.
     """
     subjects = list(subjects)
     if not set(featured) <= set(subjects):
@@ -100,6 +127,8 @@ def swap_probe(model: PoseAppearanceModel, scene: Scene,
     raw = [[None] * n for _ in range(n)]
     feat: dict = {}
     examples: dict[str, Tensor] = {}
+    intervals: dict[str, Interval] = {}
+    cells: dict[str, list] = {"leak": [], "leak_raw": []}
     pairs = [(i, j) for i in range(n) for j in range(n) if i != j]
     bar = tqdm(pairs, desc="swap: subject pairs", unit="pair", disable=not progress)
     cache: dict[int, tuple[Tensor, ...]] = {}
@@ -142,19 +171,33 @@ def swap_probe(model: PoseAppearanceModel, scene: Scene,
                                 "D(h_a(B), h_p(A))": syn[:k], "D(E(x_AB))": r_ab[:k],
                                 "studio x_AB": x_ab[sl][:k]}
         cat = {k: torch.cat(v) for k, v in parts.items() if v}
-        leak[i][j] = _ratio_mean(cat["num"], cat["den"])
-        pooled[i][j] = _ratio_mean(cat["num"].sum()[None], cat["den"].sum()[None])
-        raw[i][j] = _ratio_mean(cat["num_raw"], cat["den_raw"])
+        units = scene.pose_units(rows_a)
+        for key, suffix, matrix in (("leak", "", leak), ("leak_raw", "_raw", raw)):
+            ratios = _ratios(cat["num" + suffix], cat["den" + suffix])
+            cells[key].append((ratios, units))
+            intervals[f"{key}.{i}.{j}"] = bootstrap_mean(ratios, units, seed)
+            matrix[i][j] = intervals[f"{key}.{i}.{j}"].value
+        intervals[f"leak_pooled.{i}.{j}"] = bootstrap_ratio(
+            cat["num"].double().tolist(), cat["den"].double().tolist(), units, seed)
+        pooled[i][j] = (intervals[f"leak_pooled.{i}.{j}"].value
+                        if float(cat["den"].sum()) > MIN_DENOMINATOR else None)
         if (a, b) == tuple(featured):
+            for key in ("leak", "leak_pooled", "leak_raw"):
+                intervals[f"featured.{key}"] = intervals[f"{key}.{i}.{j}"]
+            for key, part in (("psnr_mask_vs_reconstructed_ab_db", "psnr_r"),
+                              ("psnr_mask_vs_studio_ab_db", "psnr_x"),
+                              ("psnr_mask_vs_reconstructed_aa_db", "psnr_aa"),
+                              ("ssim_vs_reconstructed_ab", "ssim_r"),
+                              ("ssim_vs_studio_ab", "ssim_x")):
+                intervals[f"featured.{key}"] = bootstrap_mean(cat[part].double().tolist(),
+                                                              units, seed)
             feat = {"pose_subject": a, "appearance_subject": b, "leak": leak[i][j],
                     "leak_pooled": pooled[i][j], "leak_raw": raw[i][j],
-                    "psnr_mask_vs_reconstructed_ab_db": float(cat["psnr_r"].mean()),
-                    "psnr_mask_vs_studio_ab_db": float(cat["psnr_x"].mean()),
-                    "psnr_mask_vs_reconstructed_aa_db": float(cat["psnr_aa"].mean()),
-                    "ssim_vs_reconstructed_ab": float(cat["ssim_r"].mean()),
-                    "ssim_vs_studio_ab": float(cat["ssim_x"].mean())}
-    feat["mean_leak_all_pairs"] = _mean_off_diagonal(leak)
-    feat["mean_leak_raw_all_pairs"] = _mean_off_diagonal(raw)
+                    **{k[len("featured."):]: v.value for k, v in intervals.items()
+                       if k.startswith("featured.psnr") or k.startswith("featured.ssim")}}
+    for key, name in (("leak", "mean_leak_all_pairs"), ("leak_raw", "mean_leak_raw_all_pairs")):
+        intervals[f"featured.{name}"] = _mean_over_pairs(cells[key], seed)
+        feat[name] = intervals[f"featured.{name}"].value
     undefined = {}
     for key, matrix, reason in (("leak", leak, NO_LINE), ("leak_pooled", pooled, NO_LINE),
                                 ("leak_raw", raw, NO_LINE_RAW)):
@@ -162,26 +205,26 @@ def swap_probe(model: PoseAppearanceModel, scene: Scene,
             undefined[key] = "null entries: " + reason
         if feat[key] is None:
             undefined[f"featured.{key}"] = reason
+    for key, value in feat.items():
+        if value is None and (key.startswith("psnr") or key.startswith("ssim")):
+            undefined[f"featured.{key}"] = ("no sample gave a finite value (identical images "
+                                            "have an infinite PSNR)")
     for key, reason in (("mean_leak_all_pairs", NO_LINE), ("mean_leak_raw_all_pairs",
                                                             NO_LINE_RAW)):
         if feat[key] is None:
             undefined[f"featured.{key}"] = reason + " for every pair"
-    return SwapResult(subjects, leak, pooled, raw, feat, len(rows_a), examples, undefined)
+    return SwapResult(subjects, leak, pooled, raw, feat, len(rows_a), examples, undefined,
+                      intervals)
 
 
 def _run(model: PoseAppearanceModel, scene: Scene, settings: ProbeSettings,
          progress: bool) -> SwapResult:
     return swap_probe(model, scene, featured=settings.pair, per_camera=settings.per_camera,
-                      progress=progress)
-
-
-def _headline(numbers: dict) -> dict:
-    f = numbers["featured"]
-    return {"leak": f["leak"], "leak_raw": f["leak_raw"],
-            "mean_leak_all_pairs": f["mean_leak_all_pairs"]}
+                      progress=progress, seed=settings.seed)
 
 
 #: 6 CPU seconds per frame per camera (one thread, the reference machine).
 PROBE = Probe(name="swap", title="the appearance leak of a swapped appearance code (paper Fig. 2)",
-              run=_run, result_type=SwapResult, headline=_headline,
+              run=_run, result_type=SwapResult,
+              headline=("featured.leak", "featured.leak_raw", "featured.mean_leak_all_pairs"),
               estimate_seconds=lambda s: 6.0 * s.per_camera, needs_renderer=True)

@@ -11,6 +11,9 @@ those renders. The retention of a decoding is
 (per pixel and channel, weighted by the pose's person mask): 0 = the outputs no longer depend on
 whose appearance the image showed, 1 = the pose code alone keeps all of it. ``retention_raw``
 divides by the between-subject variance of the studio renders themselves.
+
+Intervals (``intervals``): a cluster bootstrap over the poses (a pose with all its camera views
+is one unit) of the ratio of sums.
 """
 from __future__ import annotations
 
@@ -21,8 +24,9 @@ from torch import Tensor
 from tqdm import tqdm
 
 from dprobe.data.subjects import NAMED_SUBJECTS
+from dprobe.metrics.intervals import bootstrap_ratio
 from dprobe.models.protocol import PoseAppearanceModel, composite
-from dprobe.probes.base import UNDEFINED, Probe, ProbeResult, ProbeSettings, mark_undefined
+from dprobe.probes.base import INTERVALS, UNDEFINED, Probe, ProbeResult, ProbeSettings, mark_undefined
 from dprobe.probes.counterfactual import Scene
 
 __all__ = ["PROBE", "ZeroAppearanceResult", "between_subject_variance", "zero_appearance_probe"]
@@ -55,19 +59,16 @@ NO_VARIANCE = ("the model's reconstructions D(E(x)) do not vary with the subject
 MIN_VARIANCE = 1e-10
 
 
-def _ratio(num: float, den: float) -> float | None:
-    return num / den if den > MIN_VARIANCE else None
-
-
 @torch.no_grad()
 def zero_appearance_probe(model: PoseAppearanceModel, scene: Scene,
                           subjects: tuple[str, ...] = NAMED_SUBJECTS,
                           pose_subjects: tuple[str, ...] = ("S9", "S11"), per_camera: int = 4,
-                          batch_size: int = 64, progress: bool = False) -> ZeroAppearanceResult:
+                          batch_size: int = 64, progress: bool = False,
+                          seed: int = 0) -> ZeroAppearanceResult:
     """Retention of appearance with ``h_a = 0`` and ``h_a = mean`` (see the module doc).
 
     Poses: ``per_camera`` rows per camera of each of ``pose_subjects``; appearances: those of
-    ``subjects``.
+    ``subjects``; ``seed`` seeds the bootstrap of the intervals.
     """
     rows = torch.cat([scene.rows(s, per_camera) for s in pose_subjects])
     apps = [scene.appearance_of(s) for s in subjects]
@@ -90,15 +91,22 @@ def zero_appearance_probe(model: PoseAppearanceModel, scene: Scene,
     stacked = {k: torch.stack(v) for k, v in outputs.items()}
     var = {k: between_subject_variance(v, mask) for k, v in stacked.items()}
     var_raw = between_subject_variance(renders, mask)
-    rec, raw = float(var["reconstruction"].sum()), float(var_raw.sum())
+    units = scene.pose_units(rows)
+    intervals = {}
+    for key, num, den in (("retention_zero", var["zero"], var["reconstruction"]),
+                          ("retention_mean", var["mean"], var["reconstruction"]),
+                          ("retention_zero_raw", var["zero"], var_raw),
+                          ("retention_mean_raw", var["mean"], var_raw),
+                          ("reconstruction_vs_studio_variance", var["reconstruction"], var_raw)):
+        if float(den.sum()) > MIN_VARIANCE:
+            intervals[key] = bootstrap_ratio(num.double().tolist(), den.double().tolist(),
+                                             units, seed)
     numbers = {
-        "retention_zero": _ratio(float(var["zero"].sum()), rec),
-        "retention_mean": _ratio(float(var["mean"].sum()), rec),
-        "retention_zero_raw": _ratio(float(var["zero"].sum()), raw),
-        "retention_mean_raw": _ratio(float(var["mean"].sum()), raw),
-        "reconstruction_vs_studio_variance": _ratio(rec, raw),
+        **{key: intervals[key].value if key in intervals else None for key in (
+            "retention_zero", "retention_mean", "retention_zero_raw", "retention_mean_raw",
+            "reconstruction_vs_studio_variance")},
         "subjects": list(subjects), "pose_subjects": list(pose_subjects), "poses": len(rows),
-        UNDEFINED: {},
+        UNDEFINED: {}, INTERVALS: {k: i.to_dict() for k, i in intervals.items()},
     }
     for key in ("retention_zero", "retention_mean"):
         if numbers[key] is None:
@@ -111,15 +119,13 @@ def zero_appearance_probe(model: PoseAppearanceModel, scene: Scene,
 
 def _run(model: PoseAppearanceModel, scene: Scene, settings: ProbeSettings,
          progress: bool) -> ZeroAppearanceResult:
-    return zero_appearance_probe(model, scene, per_camera=settings.per_camera, progress=progress)
-
-
-def _headline(numbers: dict) -> dict:
-    return {k: numbers[k] for k in ("retention_zero", "retention_mean")}
+    return zero_appearance_probe(model, scene, per_camera=settings.per_camera, progress=progress,
+                                 seed=settings.seed)
 
 
 #: 2.5 CPU seconds per frame per camera (one thread, the reference machine).
 PROBE = Probe(name="zero", title="the appearance the pose code keeps under a zero or mean "
                                  "appearance code (paper Fig. 3)",
-              run=_run, result_type=ZeroAppearanceResult, headline=_headline,
+              run=_run, result_type=ZeroAppearanceResult,
+              headline=("retention_zero", "retention_mean"),
               estimate_seconds=lambda s: 2.5 * s.per_camera, needs_renderer=True)

@@ -2,7 +2,8 @@
 
 A column is ``(key, title, format)``: ``key`` reads a row's dict, ``title`` carries the unit
 (``"PSNR dB"``, ``"MPJPE mm"``), ``format`` is a ``str.format`` pattern; a missing value prints
-as ``-``.
+as ``-``. A row that holds ``intervals`` (key -> ``dprobe.metrics.intervals.Interval`` as a
+dict) shows each such figure as ``value [low, high]``, both ends in the figure's format.
 """
 from __future__ import annotations
 
@@ -29,7 +30,12 @@ def _cell(row: Mapping, key: str, fmt: str) -> str:
     value = row.get(key)
     if value is None:
         return "-"
-    return fmt.format(value) if isinstance(value, (int, float)) else str(value)
+    if not isinstance(value, (int, float)):
+        return str(value)
+    interval = row.get("intervals", {}).get(key) or {}
+    if interval.get("low") is None or interval.get("high") is None:
+        return fmt.format(value)
+    return f"{fmt.format(value)} [{fmt.format(interval['low'])}, {fmt.format(interval['high'])}]"
 
 
 def markdown_table(rows: Mapping[str, Mapping] | Iterable[tuple[str, Mapping]],

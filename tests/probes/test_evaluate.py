@@ -32,3 +32,21 @@ def test_reconstruction_psnr_per_body_region_and_left_out_without_joints(tiny):
     figures = evaluate_model(model, unknown, subjects=("S9",), max_frames=8)["all"]
     assert not {"psnr_arms", "psnr_legs", "psnr_rest"} & set(figures)
     assert figures["psnr_mask"] > 5
+
+
+def test_every_figure_has_an_interval_over_poses(tiny):
+    """Each figure carries its interval; the unit is a pose (all its views), so n counts the
+    poses, fewer than the frames when a pose is seen by several cameras."""
+    result = evaluate_model(load("nsd"), tiny, subjects=("S9",), max_frames=None)
+    figures = result["all"]
+    intervals = figures["intervals"]
+    for key in ("mpjpe", "psnr", "ssim_mask", "reconstruction_shift", "code_variance_p",
+                "per_joint_mpjpe.head", "novel_view_psnr"):
+        i = intervals[key]
+        value = (figures["per_joint_mpjpe"]["head"] if key.startswith("per_joint")
+                 else figures[key])
+        assert i["value"] == pytest.approx(value)
+        assert i["low"] <= value <= i["high"]
+    poses = len(set(tiny.pose_units(tiny.select(subjects=["S9"]))))
+    assert intervals["mpjpe"]["n"] == poses < result["subjects"]["S9"]["frames"]
+    assert intervals["mpjpe"]["unit"] == "pose" and intervals["mpjpe"]["seed"] == 0

@@ -59,7 +59,7 @@ def _toy_figures(result: ToyResult, out: Path, model: str) -> list[str]:
 
 
 TOY = Probe(name="toy", title="a toy that counts frames", run=_toy_run, result_type=ToyResult,
-            headline=lambda numbers: {"frames": numbers["frames"]},
+            headline=("frames",),
             estimate_seconds=lambda s: 1000.0 * s.per_camera)
 
 
