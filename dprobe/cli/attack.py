@@ -53,6 +53,8 @@ SUMMARY_COLUMNS = (
     ("final_mpjpe_mm", "final MPJPE mm", "{:.1f}"), ("success", "success %", "{:.0%}"),
     ("iterations", "iterations", "{:.1f}"), ("ssim", "SSIM", "{:.3f}"),
     ("psnr_db", "PSNR dB", "{:.2f}"), ("mse", "MSE", "{:.4f}"),
+    ("ssim_frame", "SSIM frame", "{:.4f}"), ("psnr_frame_db", "PSNR frame dB", "{:.2f}"),
+    ("change", "change |h - h0| / |h0|", "{:.3f}"),
 )
 CURVE_POINTS = 61
 #: What the brackets of the summary are.
@@ -123,7 +125,8 @@ def _attack(args: argparse.Namespace) -> int:
         (tmp / "summary.md").write_text(
             f"# Appearance-only attack\n\n{settings}\n\nCommand: `{command_line()}`\n\n{table}\n"
             "MPJPE: to the target's prediction on the input frame. SSIM / PSNR / MSE: attacked vs "
-            "initial synthesised crop, over the samples the attack changed.\n\n" + INTERVALS_NOTE
+            "initial synthesised crop (frame: the whole frame), over the samples the attack "
+            "changed; change: the relative size of the change of the attacked variable.\n\n" + INTERVALS_NOTE
             + "\n")
         (tmp / "summary.json").write_text(json.dumps({
             "command": command_line(), "target": args.target,
@@ -155,7 +158,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model(p, flag="--target")
     p.add_argument("--generator", default="self",
                    help="'self' (the target's decoder), another model's decoder (any model "
-                        "source, as --target), or 'renderer' (the studio renderer; default "
+                        "source, as --target), 'renderer' (the studio renderer), or a null that "
+                        "changes the clothes once without an adversary: 'random-colours[:SIZE]' "
+                        "(colours moved by a random direction of relative size SIZE, default "
+                        "0.25) or 'other-clothes' (another subject's colours) (default "
                         "%(default)s)")
     add_studio(p)
     p.add_argument("--subjects", nargs="+", default=["S9", "S11"], metavar="S",

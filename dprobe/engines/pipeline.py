@@ -29,8 +29,9 @@ from dprobe.probes.attack import (
     DEFAULT_THRESHOLD_MM,
     AttackResult,
     AttackSettings,
+    change_figures,
 )
-from dprobe.probes.attack_generators import frame_theta
+from dprobe.probes.attack_generators import DecoderGenerator, frame_theta
 
 __all__ = ["CppAttack", "library_paths", "save_inputs", "settings_kwargs"]
 
@@ -121,8 +122,9 @@ class CppAttack:
         ``pred_final``, ``x_initial``, ``x_final`` and ``h_final``. ``model`` (the exported
         model's PyTorch modules) adds, without gradients, what the library does not return:
         ``x_input`` (the target's crop of the frame), ``h_initial`` (its appearance code, the
-        attack's start), ``pred_initial`` (``phi(E(x_initial))``, mm) and the similarity of
-        ``x_final`` to ``x_initial`` (SSIM, PSNR dB, MSE), as the Python attack computes them.
+        attack's start), ``pred_initial`` (``phi(E(x_initial))``, mm), the similarity of
+        ``x_final`` to ``x_initial`` (SSIM, PSNR dB, MSE) and the change and full-frame figures
+        (``dprobe.probes.attack.change_figures``), as the Python attack computes them.
         """
         if config.precision != "fp32":
             raise ValueError(f"the C++ attack runs in fp32, not {config.precision}")
@@ -136,13 +138,16 @@ class CppAttack:
             x_input = crop_at(batch["frame"], theta, model.crop_size)
             pred_initial = model.regress(model.encode(out["x_initial"])[1]).float()
             x_initial, x_final = out["x_initial"], out["x_final"]
+            generator = DecoderGenerator(model, "self")
+            syn = generator.prepare(batch, config.boxes)
             return AttackResult(
                 initial=out["initial"], final=out["final"], iterations=out["iterations"],
                 success=out["success"], ssim=ssim(x_final, x_initial),
                 psnr=psnr(x_final, x_initial), mse=mse(x_final, x_initial), q=out["q"],
                 pred_initial=pred_initial, pred_final=out["pred_final"], x_input=x_input,
                 x_initial=x_initial, x_final=x_final, h_initial=model.encode(x_input)[0],
-                h_final=out["h_final"])
+                h_final=out["h_final"],
+                **change_figures(generator, syn, out["h_final"], batch["background"]))
 
 
 def settings_kwargs(config) -> dict:

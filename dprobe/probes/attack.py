@@ -43,7 +43,12 @@ Then, for ``k = 0, 1, ..., K`` (``K = iterations``), on the active samples only:
 
 An iteration is one update (steps 6-8): a sample that succeeds at evaluation ``k`` used ``k``
 iterations, and ``K`` iterations evaluate ``K + 1`` times. Images are compared on the target's
-crop: SSIM, PSNR and MSE of the final ``x`` against ``x_0``.
+crop: SSIM, PSNR and MSE of the final ``x`` against ``x_0``; and on the full frame, as the
+paper's images are (``*_frame``: the generator's final and initial crops pasted with ``M^0``
+over the background, the whole frame compared). ``change`` is the size of the change of ``h``,
+``|h - h_ref| / |h_ref|`` (the budget's unit; ``h_ref`` = ``h^0``, or for a null generator the
+sample's own colours). A null generator (``generator.null``, e.g. random colours) gets no
+update: ``K = 0``, its one evaluation is the whole result.
 
 Defaults and why:
 
@@ -72,14 +77,14 @@ from torch import Tensor
 
 from dprobe.data.batches import evenly_spaced
 from dprobe.data.studio import Studio
-from dprobe.geometry import crop_at
+from dprobe.geometry import crop_at, paste_at
 from dprobe.metrics.image import mse, psnr, ssim
 from dprobe.metrics.intervals import bootstrap_mean, wilson
 from dprobe.metrics.pose import mpjpe
 from dprobe.models.inference import inference_copy
 from dprobe.models.protocol import PoseAppearanceModel
 from dprobe.ops import composite_crop, composite_crop_reference
-from dprobe.probes.attack_generators import AttackGenerator, frame_theta
+from dprobe.probes.attack_generators import AttackGenerator, Synthesis, frame_theta
 
 __all__ = [
     "AttackResult",
@@ -87,6 +92,7 @@ __all__ = [
     "attack",
     "attack_rows",
     "attack_summary",
+    "change_figures",
     "pose_unit",
     "result_rows",
     "select_rows",
@@ -146,7 +152,9 @@ class AttackResult:
 
     Errors in mm: ``initial`` (``e_0``), ``final``; ``iterations`` (long) and ``success``
     (bool); image similarity of the final vs the initial synthesised target crop: ``ssim``,
-    ``psnr`` (dB), ``mse``. Poses ``(B, 17, 3)`` mm: ``q`` (prediction on the original frame),
+    ``psnr`` (dB), ``mse``; the same on the full frame: ``ssim_frame``, ``psnr_frame`` (dB),
+    ``mse_frame``; ``change`` the relative size of the change of ``h`` (module doc). Poses
+    ``(B, 17, 3)`` mm: ``q`` (prediction on the original frame),
     ``pred_initial``, ``pred_final``. Crops ``(B, 3, c, c)``: ``x_input`` (the target's crop of
     the original frame), ``x_initial``, ``x_final``. Codes: ``h_initial``, ``h_final``.
     """
@@ -166,6 +174,10 @@ class AttackResult:
     x_final: Tensor
     h_initial: Tensor
     h_final: Tensor
+    change: Tensor
+    ssim_frame: Tensor
+    psnr_frame: Tensor
+    mse_frame: Tensor
 
 
 @dataclass
@@ -215,11 +227,12 @@ def attack(target: PoseAppearanceModel, generator: AttackGenerator, batch: dict[
     pred_initial, pred_final = torch.zeros_like(q), torch.zeros_like(q)
     x_initial, x_final = torch.zeros_like(x_input), torch.zeros_like(x_input)
     h_final = torch.zeros_like(syn.h_a0)
-    for k in range(config.iterations + 1):
+    iterations_max = 0 if getattr(generator, "null", False) else config.iterations
+    for k in range(iterations_max + 1):
         s = state.tensors
         fixed = {key[6:]: v for key, v in s.items() if key.startswith("fixed.")}
-        h = state.h.detach().requires_grad_(k < config.iterations)
-        with torch.set_grad_enabled(k < config.iterations):
+        h = state.h.detach().requires_grad_(k < iterations_max)
+        with torch.set_grad_enabled(k < iterations_max):
             with _autocast(config.precision):
                 rgb = generator.render(h, fixed).float()
             x = composite(rgb, s["mask"], s["bg"], s["src"], s["dst"], c_t)
@@ -229,12 +242,12 @@ def attack(target: PoseAppearanceModel, generator: AttackGenerator, batch: dict[
         if k == 0:
             initial[state.index], pred_initial[state.index] = error.detach(), pred.detach()
             x_initial[state.index] = x.detach()
-        done = (error.detach() > config.threshold_mm) | (k == config.iterations)
+        done = (error.detach() > config.threshold_mm) | (k == iterations_max)
         if bool(done.any()):
             rows = state.index[done]
             final[rows], pred_final[rows] = error.detach()[done], pred.detach()[done]
             x_final[rows], h_final[rows], iterations[rows] = x.detach()[done], h.detach()[done], k
-        if k == config.iterations or bool(done.all()):
+        if k == iterations_max or bool(done.all()):
             break
         (grad,) = torch.autograd.grad(error.sum(), h)
         if bool(done.any()):
@@ -248,7 +261,32 @@ def attack(target: PoseAppearanceModel, generator: AttackGenerator, batch: dict[
             success=final > config.threshold_mm, ssim=ssim(x_final, x_initial),
             psnr=psnr(x_final, x_initial), mse=mse(x_final, x_initial), q=q,
             pred_initial=pred_initial, pred_final=pred_final, x_input=x_input,
-            x_initial=x_initial, x_final=x_final, h_initial=syn.h_a0, h_final=h_final)
+            x_initial=x_initial, x_final=x_final, h_initial=syn.h_a0, h_final=h_final,
+            **change_figures(generator, syn, h_final, batch["background"]))
+
+
+@torch.no_grad()
+def change_figures(generator: AttackGenerator, syn: Synthesis, h_final: Tensor,
+                   background: Tensor) -> dict[str, Tensor]:
+    """``change``, ``ssim_frame``, ``psnr_frame`` and ``mse_frame`` ``(B,)`` of an attack's
+    final ``h`` (module doc): the relative size of its change, and the full frames of the
+    generator's final and initial crops compared."""
+    frames = [_full_frame(generator, h, syn, background) for h in (h_final, syn.h_a0)]
+    reference = syn.reference
+    change = (h_final - reference).norm(dim=1) / reference.norm(dim=1).clamp_min(1e-12)
+    return {"change": change, "ssim_frame": ssim(*frames), "psnr_frame": psnr(*frames),
+            "mse_frame": mse(*frames)}
+
+
+def _full_frame(generator: AttackGenerator, h: Tensor, syn: Synthesis, background: Tensor
+                ) -> Tensor:
+    """The full frame ``(B, 3, H, W)`` with the generator's crop of ``h`` pasted by ``M^0``
+    over the camera background (what the attack's composite crops from)."""
+    rgb = generator.render(h, syn.fixed).float()
+    pasted = paste_at(torch.cat((rgb, syn.mask), dim=1), syn.src_theta,
+                      tuple(background.shape[-2:]))
+    m = pasted[:, 3:4]
+    return pasted[:, :3] * m + (1 - m) * background
 
 
 def _inference_copies(target: PoseAppearanceModel, generator: AttackGenerator, subpixel: bool
@@ -345,7 +383,9 @@ def result_rows(studio: Studio, rows: Tensor, batch: dict[str, Tensor], result: 
             "initial_mpjpe_mm": float(result.initial[b]), "final_mpjpe_mm": float(result.final[b]),
             "iterations": int(result.iterations[b]), "success": bool(result.success[b]),
             "ssim": float(result.ssim[b]), "psnr_db": float(result.psnr[b]),
-            "mse": float(result.mse[b]),
+            "mse": float(result.mse[b]), "ssim_frame": float(result.ssim_frame[b]),
+            "psnr_frame_db": float(result.psnr_frame[b]), "mse_frame": float(result.mse_frame[b]),
+            "change": float(result.change[b]),
             "q_vs_truth_mpjpe_mm": float(mpjpe(result.q[b:b + 1], batch["pose"][b:b + 1])),
         }
         if poses:
@@ -375,21 +415,24 @@ def attack_summary(rows: Sequence[dict], seed: int = 0) -> dict:
 
     ``samples`` and ``poses`` (independent units, ``pose_unit``); means of
     ``initial_mpjpe_mm``, ``final_mpjpe_mm`` (mm) and ``iterations``; ``success`` (fraction);
-    ``ssim``, ``psnr_db``, ``mse``: means over the samples the attack changed (``attacked``:
-    iterations > 0; a sample that starts past the threshold is not attacked and its images are
-    identical). A mean leaves out values that are None or not finite (the PSNR of identical
+    ``ssim``, ``psnr_db``, ``mse`` (the target's crop), ``ssim_frame``, ``psnr_frame_db``,
+    ``mse_frame`` (the full frame) and ``change`` (relative size of the change of ``h``): means
+    over the samples the attack changed (``attacked``: iterations > 0, or every sample of a null
+    generator, which changes the clothes without updates; a sample that starts past the
+    threshold is not attacked and its images are identical). A mean leaves out values that are None or not finite (the PSNR of identical
     images is infinite) and is None where none is left. ``intervals``: each figure's 95 %
     interval (``dprobe.metrics.intervals``): Wilson for the success rate (n samples), a cluster
     bootstrap over poses (seeded with ``seed``, recorded) for the means.
     """
-    attacked = [r for r in rows if r["iterations"] > 0]
+    attacked = [r for r in rows if r["iterations"] > 0 or (r.get("change") or 0) > 0]
     intervals = {"success": wilson(sum(bool(r["success"]) for r in rows), len(rows))}
     for key in ("initial_mpjpe_mm", "final_mpjpe_mm", "iterations"):
         intervals[key] = bootstrap_mean([r[key] for r in rows], [pose_unit(r) for r in rows],
                                         seed)
-    for key in ("ssim", "psnr_db", "mse"):
-        intervals[key] = bootstrap_mean([r[key] for r in attacked],
-                                        [pose_unit(r) for r in attacked], seed)
+    for key in ("ssim", "psnr_db", "mse", "ssim_frame", "psnr_frame_db", "mse_frame", "change"):
+        values = [r.get(key) for r in attacked]
+        if any(v is not None for v in values):  # rows of an older dprobe lack the last four
+            intervals[key] = bootstrap_mean(values, [pose_unit(r) for r in attacked], seed)
     return {
         "samples": len(rows), "poses": len({pose_unit(r) for r in rows}),
         **{k: i.value for k, i in intervals.items()},

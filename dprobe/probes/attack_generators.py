@@ -14,8 +14,20 @@ A generator fixes, for a batch of frames, everything but one appearance variable
   silhouette (the renderer's coverage, which depends on geometry only) is exactly ``M^0``. The
   attacked image is a genuine render of the same person in the same pose in other clothes.
 
+Two more are nulls, not attacks: they change the clothes once, without an adversary, and the
+attack loop makes no update for them (``null``), so their rows say how far a prediction moves
+under a change of clothes that nobody chose to break it:
+
+- ``random-colours:SIZE`` (``RandomColoursGenerator``): the renderer with the 18 colour entries
+  moved by a random direction (uniform on the sphere, seeded by the batch's crop boxes) of
+  length ``SIZE`` x the colours' norm: the same relative size as an attack budget ``eps``
+  (``random-colours`` alone: ``DEFAULT_NULL_SIZE``), kept in [0, 1];
+- ``other-clothes``: the renderer with each sample wearing the colours of the next of the
+  studio's named subjects (in the subjects' order, skipping itself).
+
 ``make_generator(name, target, studio, load)`` is the generator a command line or a sweep names:
-``"self"`` (the target's decoder), ``"renderer"``, or a model (shipped name or checkpoint).
+``"self"`` (the target's decoder), ``"renderer"``, the nulls above, or a model (shipped name or
+checkpoint).
 
 ``step_scale`` gives each sample's unit of change of ``h_a`` (the attack's learning rate is
 multiplied by it): the RMS of the initial code for a decoder, whose code scales differ by
@@ -34,6 +46,7 @@ from torch import Tensor
 
 from dprobe.data import appearance as A
 from dprobe.data.render import render_crop
+from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.data.studio import Studio
 from dprobe.errors import DprobeError
 from dprobe.geometry import crop_at
@@ -41,17 +54,26 @@ from dprobe.models.protocol import PoseAppearanceModel
 
 __all__ = [
     "COLOUR_ENTRIES",
+    "DEFAULT_NULL_SIZE",
     "GENERATOR_KINDS",
     "AttackGenerator",
     "DecoderGenerator",
+    "OtherClothesGenerator",
+    "RandomColoursGenerator",
     "RendererGenerator",
     "Synthesis",
     "frame_theta",
+    "is_generator_kind",
     "make_generator",
 ]
 
-#: Generators that are not a model: the target's own decoder, and the studio renderer.
-GENERATOR_KINDS = ("self", "renderer")
+#: Generators that are not a model: the target's own decoder, the studio renderer and the two
+#: nulls (``random-colours`` also as ``random-colours:SIZE``).
+GENERATOR_KINDS = ("self", "renderer", "random-colours", "other-clothes")
+#: The relative size of the random colour change of ``random-colours`` without a size.
+DEFAULT_NULL_SIZE = 0.25
+#: Generators drawn by the studio renderer (their cost per evaluation is the renderer's).
+RENDERER_KINDS = ("renderer", "random-colours", "other-clothes")
 
 #: Indices of the colour entries of the appearance vector the renderer generator optimises.
 COLOUR_ENTRIES = torch.cat([torch.arange(s.start, s.stop) for s in
@@ -76,6 +98,13 @@ class Synthesis:
     src_theta: Tensor
     fixed: dict[str, Tensor]
     step_scale: Tensor
+    reference: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        """``reference (B, D)``: what the change of ``h_a`` is measured from (the attack's
+        ``change``); the start ``h_a0`` unless a null moved it there."""
+        if self.reference is None:
+            self.reference = self.h_a0
 
 
 class AttackGenerator(Protocol):
@@ -176,18 +205,89 @@ class RendererGenerator:
         return self
 
 
+class RandomColoursGenerator(RendererGenerator):
+    """A null: the renderer wearing the sample's colours moved by a random direction of
+    relative length ``size`` (module doc); the attack makes no update (``null``)."""
+
+    null = True
+
+    def __init__(self, crop_size: int, frame_hw: tuple[int, int], size: float) -> None:
+        super().__init__(crop_size, frame_hw)
+        self.size = size
+        self.name = f"random-colours:{size:g}"
+
+    @torch.no_grad()
+    def prepare(self, batch: dict[str, Tensor], boxes: str) -> Synthesis:
+        syn = super().prepare(batch, boxes)
+        true = syn.h_a0
+        seed = int(batch["box"].sum().item() * 1000) % (2**31)
+        direction = torch.randn(true.shape, generator=torch.Generator().manual_seed(seed))
+        direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        moved = self.project(true + direction * self.size * true.norm(dim=1, keepdim=True))
+        return Synthesis(moved, syn.mask, syn.src_theta, syn.fixed, syn.step_scale, true)
+
+
+class OtherClothesGenerator(RendererGenerator):
+    """A null: the renderer with each sample in the colours of another named subject (module
+    doc); the attack makes no update (``null``)."""
+
+    null = True
+    name = "other-clothes"
+
+    def __init__(self, crop_size: int, frame_hw: tuple[int, int], wardrobe: Tensor) -> None:
+        super().__init__(crop_size, frame_hw)
+        self.wardrobe = wardrobe  # (S, 18): the named subjects' colours, in their order
+
+    @torch.no_grad()
+    def prepare(self, batch: dict[str, Tensor], boxes: str) -> Synthesis:
+        syn = super().prepare(batch, boxes)
+        true = syn.h_a0
+        same = (true[:, None] - self.wardrobe[None]).abs().sum(-1).argmin(1)  # (B,) own index
+        other = self.wardrobe[(same + 1) % len(self.wardrobe)]
+        return Synthesis(other.clone(), syn.mask, syn.src_theta, syn.fixed, syn.step_scale, true)
+
+
+def is_generator_kind(name: str) -> bool:
+    """Whether ``name`` is a generator that is not a model (``GENERATOR_KINDS``, or
+    ``random-colours:SIZE``)."""
+    return name in GENERATOR_KINDS or name.startswith("random-colours:")
+
+
+def _null_size(name: str) -> float:
+    """The SIZE of ``random-colours:SIZE`` (``DEFAULT_NULL_SIZE`` without one)."""
+    text = name.partition(":")[2]
+    if not text:
+        return DEFAULT_NULL_SIZE
+    try:
+        size = float(text)
+    except ValueError:
+        size = -1.0
+    if not size > 0:
+        raise DprobeError(f"random-colours:SIZE needs a positive size (relative to the colours' "
+                          f"norm, like eps), got {text!r}")
+    return size
+
+
 def make_generator(name: str, target: PoseAppearanceModel, studio: Studio,
                    load: Callable[[str], PoseAppearanceModel]) -> AttackGenerator:
     """The generator ``name`` for attacks on ``target`` in ``studio``'s frames: "self" (the
     target's decoder), "renderer" (the studio renderer, drawing the target's crop size; a real
-    capture has none: refused in one line), or the decoder of the model ``load(name)`` (a model
-    source, ``dprobe.sources``)."""
+    capture has none: refused in one line), the nulls "random-colours[:SIZE]" and
+    "other-clothes" (module doc), or the decoder of the model ``load(name)`` (a model source,
+    ``dprobe.sources``)."""
     if name == "self":
         return DecoderGenerator(target, "self")
-    if name == "renderer":
+    if name in RENDERER_KINDS or name.startswith("random-colours:"):
         if not studio.renderable:
-            raise DprobeError("the renderer generator needs the synthetic studio's renderer; "
+            raise DprobeError(f"the {name} generator needs the synthetic studio's renderer; "
                               "this capture (real frames) has none: attack through a decoder "
                               "('self' or a model)")
-        return RendererGenerator(target.crop_size, studio.frame_hw)
+        if name == "renderer":
+            return RendererGenerator(target.crop_size, studio.frame_hw)
+        if name == "other-clothes":
+            named = [s for s in NAMED_SUBJECTS if s in studio.subject_names]
+            wardrobe = torch.stack([studio.appearance[studio.select(subjects=[s])[0]]
+                                    for s in named])[:, COLOUR_ENTRIES]
+            return OtherClothesGenerator(target.crop_size, studio.frame_hw, wardrobe)
+        return RandomColoursGenerator(target.crop_size, studio.frame_hw, _null_size(name))
     return DecoderGenerator(load(name), name)

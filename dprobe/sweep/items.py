@@ -42,7 +42,12 @@ from dprobe.data.batches import evenly_spaced
 from dprobe.data.studio import Studio
 from dprobe.errors import DprobeError
 from dprobe.sweep.spec import Item, item_key, probe_settings
-from dprobe.sweep.store import EXAMPLE_POSES, ItemResult, flatten_numbers
+from dprobe.sweep.store import (
+    ADDED_ATTACK_COLUMNS,
+    EXAMPLE_POSES,
+    ItemResult,
+    flatten_numbers,
+)
 
 __all__ = ["EXAMPLE_POSE_KEYS", "FigureWriter", "Worker", "WorkerSetup", "attack_studio_rows",
            "check_studio", "plan_batches", "png_bytes"]
@@ -233,7 +238,8 @@ class Worker:
                         "studio_row": r["row"], "initial_mpjpe_mm": r["initial_mpjpe_mm"],
                         "final_mpjpe_mm": r["final_mpjpe_mm"], "iterations": r["iterations"],
                         "success": int(r["success"]), "ssim": r["ssim"], "psnr_db": r["psnr_db"],
-                        "mse": r["mse"], "q_vs_truth_mpjpe_mm": r["q_vs_truth_mpjpe_mm"]})
+                        "mse": r["mse"], "q_vs_truth_mpjpe_mm": r["q_vs_truth_mpjpe_mm"],
+                        **{k: r[k] for k in ADDED_ATTACK_COLUMNS}})
         example = torch.stack((result.x_input[0], result.x_initial[0], result.x_final[0]))
         poses = json.dumps({k: records[0][k] for k in EXAMPLE_POSE_KEYS}).encode()
         return ItemResult(item.key, item.kind, s, rows=out, worker=self.name,

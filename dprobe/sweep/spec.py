@@ -9,7 +9,8 @@ A spec names a studio and up to two grids::
     [attack]                 # targets x generators x engines x settings x subjects x cameras
     targets = ["nsd", "drnet"]          # shipped names or checkpoint folders (relative: to the
                                         # current folder)
-    generators = ["self", "renderer"]   # "self" (the target's decoder), "renderer", a model
+    generators = ["self", "renderer"]   # "self" (the target's decoder), "renderer", a model,
+                                        # or a null: "random-colours[:SIZE]", "other-clothes"
                                         # (the target itself: the same as "self")
     subjects = ["S1", "S7"]
     cameras = [0, 1, 2, 3]
@@ -53,7 +54,7 @@ else:  # pragma: no cover
 
 from dprobe.errors import DprobeError
 from dprobe.metrics.disentanglement import IOBSchedule
-from dprobe.probes.attack_generators import GENERATOR_KINDS
+from dprobe.probes.attack_generators import RENDERER_KINDS, is_generator_kind
 from dprobe.probes.base import ProbeSettings
 from dprobe.probes.registry import get_probe, probe_names
 
@@ -212,7 +213,7 @@ def _attack_grid(source: str, t: dict) -> AttackGrid:
     for name in v["targets"]:
         _check_model(source, "attack.targets", name)
     for name in v["generators"]:
-        if name not in GENERATOR_KINDS:
+        if not is_generator_kind(name):
             _check_model(source, "attack.generators", name)
     _check_subjects(source, "attack.subjects", v["subjects"])
     checks = [("cameras", lambda x: x >= 0, "0 or more"), ("frames", lambda x: x >= 1, "1 or more"),
@@ -353,7 +354,7 @@ def plan_items(spec: SweepSpec, studio: dict) -> list[Item]:
     seen: set[str] = set()
     p, a = spec.probes, spec.attack
     known = _identities(*(p.models if p else ()), *(a.targets if a else ()),
-                        *(g for g in (a.generators if a else ()) if g not in GENERATOR_KINDS))
+                        *(g for g in (a.generators if a else ()) if not is_generator_kind(g)))
     if p is not None:
         common = {"per_camera": p.per_camera, "embed_per_camera": p.embed_per_camera,
                   "metrics_per_camera": p.metrics_per_camera, "pair": list(p.pair),
@@ -397,9 +398,10 @@ def estimate_seconds(items: list[Item]) -> float:
     for item in items:
         s = item.settings
         if item.kind == "attack":
-            cost = SECONDS_PER_EVALUATION["renderer" if s["generator"] == "renderer"
-                                          else "decoder"]
-            total += cost * s["frames"] * (s["iterations"] + 1)
+            kind = s["generator"].partition(":")[0]
+            cost = SECONDS_PER_EVALUATION["renderer" if kind in RENDERER_KINDS else "decoder"]
+            null = kind in ("random-colours", "other-clothes")
+            total += cost * s["frames"] * (1 if null else s["iterations"] + 1)
         else:
             total += get_probe(s["probe"]).estimate_seconds(probe_settings(s))
     return total

@@ -9,7 +9,11 @@ Tables (schema ``SCHEMA``):
   (wall-clock and CPU seconds of its computation on its worker), written in the same
   transaction as its rows: an item is either finished with all its rows, or absent.
 - ``attack_samples``: one row per attacked sample (``ATTACK_COLUMNS``), keyed by
-  ``(item_key, sample)``; errors in mm, PSNR in dB, SSIM / MSE on [0, 1] images.
+  ``(item_key, sample)``; errors in mm, PSNR in dB, SSIM / MSE on [0, 1] images (the
+  target's crop, and ``*_frame`` the full frame), ``change`` the relative size of the change
+  of the attacked variable. The last four columns came later (``ADDED_ATTACK_COLUMNS``): a
+  store written before them gains them, NULL in its older rows, when opened (the schema
+  version is unchanged).
 - ``probe_values (item_key, model, probe, name, value, dprobe_version)``: every scalar of a
   probe's numbers, by its dotted path (``featured.leak``, ``flips.0``).
 - ``artifacts (item_key, name, media_type, data)``: files an item produced (probe figures,
@@ -57,7 +61,11 @@ ATTACK_COLUMNS: tuple[tuple[str, str], ...] = (
     ("studio_row", "INTEGER"), ("initial_mpjpe_mm", "REAL"), ("final_mpjpe_mm", "REAL"),
     ("iterations", "INTEGER"), ("success", "INTEGER"), ("ssim", "REAL"), ("psnr_db", "REAL"),
     ("mse", "REAL"), ("q_vs_truth_mpjpe_mm", "REAL"), ("dprobe_version", "TEXT"),
+    ("ssim_frame", "REAL"), ("psnr_frame_db", "REAL"), ("mse_frame", "REAL"), ("change", "REAL"),
 )
+#: The columns added to ``attack_samples`` after its first version (NULL in older rows; a
+#: store written before them gains them when opened).
+ADDED_ATTACK_COLUMNS = ("ssim_frame", "psnr_frame_db", "mse_frame", "change")
 _ATTACK_NAMES = tuple(name for name, _ in ATTACK_COLUMNS)
 
 _TABLES = (
@@ -201,6 +209,14 @@ class ResultsStore:
                     db.execute(statement)
                 db.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)",
                                [("format", FORMAT), ("schema", str(SCHEMA))])
+                db.execute("COMMIT")
+            columns = {row[1] for row in db.execute("PRAGMA table_info(attack_samples)")}
+            missing = [(n, t) for n, t in ATTACK_COLUMNS if n in ADDED_ATTACK_COLUMNS
+                       and n not in columns]
+            if missing:
+                db.execute("BEGIN IMMEDIATE")
+                for name, kind in missing:
+                    db.execute(f"ALTER TABLE attack_samples ADD COLUMN {name} {kind}")
                 db.execute("COMMIT")
         except sqlite3.DatabaseError as e:
             db.close()

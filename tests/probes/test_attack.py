@@ -248,3 +248,42 @@ def test_rows_are_json_ready(tiny, nsd, rows):
     assert row["subject"] == "S9" and len(row["final_pred_mm"]) == 17
     assert {"initial_mpjpe_mm", "final_mpjpe_mm", "iterations", "success", "ssim", "psnr_db",
             "mse"} <= row.keys()
+
+
+def test_null_generators_change_the_clothes_once_without_an_adversary(tiny, nsd, rows):
+    """random-colours moves the colours by the asked relative size (less only where [0, 1]
+    clips) and other-clothes dresses each sample in another subject's colours; neither makes an
+    update, so the final error is the initial one and success is that error past the
+    threshold."""
+    from dprobe.probes.attack_generators import make_generator
+
+    batch = studio_batch(tiny, rows)
+    config = AttackSettings(iterations=5, lr=0.5, threshold_mm=60.0, boxes="truth")
+    true = batch["appearance"][:, COLOUR_ENTRIES]
+    for name in ("random-colours:0.3", "other-clothes"):
+        gen = make_generator(name, nsd, tiny, load=load)
+        r = attack(nsd, gen, batch, config)
+        assert (r.iterations == 0).all() and torch.equal(r.final, r.initial)
+        assert torch.equal(r.success, r.initial > 60.0)
+        assert torch.allclose(r.change, (r.h_final - true).norm(dim=1) / true.norm(dim=1))
+        assert (r.change > 0.05).all()
+        if name.startswith("random"):
+            assert (r.change <= 0.3 + 1e-5).all() and r.change.max() > 0.2
+        else:  # every sample wears one of the named subjects' colours, not its own
+            wardrobe = torch.stack([tiny.appearance[tiny.select(subjects=[s])[0]]
+                                    for s in ("S1", "S5", "S6", "S7", "S8", "S9", "S11")])
+            wardrobe = wardrobe[:, COLOUR_ENTRIES]
+            assert all(any(torch.equal(h, w) for w in wardrobe) for h in r.h_final)
+
+
+def test_full_frame_figures_see_the_whole_frame(tiny, nsd, rows):
+    """The full frame holds the crop's change among pixels that did not change: its PSNR is
+    higher and its MSE lower than the crop's; a sample that did not move has identical frames."""
+    batch = studio_batch(tiny, rows)
+    r = attack(nsd, DecoderGenerator(nsd, "self"), batch,
+               AttackSettings(iterations=3, lr=0.3, threshold_mm=1e9))
+    assert (r.psnr_frame > r.psnr).all() and (r.mse_frame < r.mse).all()
+    assert (r.ssim_frame > r.ssim).all() and (r.change > 0).all()
+    still = attack(nsd, DecoderGenerator(nsd, "self"), batch,
+                   AttackSettings(iterations=2, lr=0.0, threshold_mm=1e9))
+    assert (still.mse_frame == 0).all() and (still.change == 0).all()

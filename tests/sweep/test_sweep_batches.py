@@ -29,7 +29,7 @@ threshold_mm = 200.0
 """
 
 FLOATS = ("initial_mpjpe_mm", "final_mpjpe_mm", "ssim", "psnr_db", "mse",
-          "q_vs_truth_mpjpe_mm")
+          "q_vs_truth_mpjpe_mm", "ssim_frame", "psnr_frame_db", "mse_frame", "change")
 
 
 def test_batches_pack_items_that_share_their_settings():
