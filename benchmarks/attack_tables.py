@@ -1,14 +1,17 @@
 """The attack's results beside the paper's Tables 1, 2 and 4, from a sweep's results database.
 
-    python -m benchmarks.attack_tables --db standard.sqlite [--json [FILE]]
+    python -m benchmarks.attack_tables --db standard.sqlite [--replicates DIR] [--json [FILE]]
 
 Reads the attack samples of a sweep (`dprobe sweep run`, e.g. sweeps/standard.toml: every
-shipped target through its own decoder, the other models' decoders and the studio renderer)
-under its main attack setting (``dprobe.report.sweep_tables.main_setting``) and prints Table 1
-(initial and final MPJPE per subject, generator: the target's own decoder), the target x
-generator matrix, and Tables 2 and 4 (how much the attack changed the image), with the
-paper's numbers beside ours. ``--json`` writes them as the results record (default
-benchmarks/results/attack.json), with the sweep's command, machine and day.
+shipped target through its own decoder, the other models' decoders, the studio renderer and the
+nulls) under its main attack setting (``dprobe.report.sweep_tables.main_setting``) and prints
+Table 1 (initial and final MPJPE per subject, generator: the target's own decoder), the target x
+generator matrix, Tables 2 and 4 (how much the attack changed the image, on the crop and on the
+full frame) and the paper's orderings, each row with our 95 % interval, the spread between the
+replicate seeds of ``--replicates`` (experiments/replicates.sh's folder), the paper's number and
+the verdict computed from them (``dprobe.report.paper_claims``). ``--json`` writes them as the
+results record (default benchmarks/results/attack.json), with the sweep's command, machine and
+day.
 """
 from __future__ import annotations
 
@@ -20,15 +23,19 @@ from pathlib import Path
 from benchmarks.record import RESULTS_DIR, column, command_line, make_record, table, write_record
 from benchmarks.sweep_provenance import sweep_provenance
 from dprobe.probes.attack import attack_summary
+from dprobe.probes.attack_generators import is_generator_kind
 from dprobe.report.document import Table, text, to_markdown
-from dprobe.report.paper_tables import TABLE2, TABLE4
-from dprobe.report.sweep_tables import (
-    SETTING_KEYS,
-    image_table,
-    main_setting,
-    mpjpe_table,
-    setting_text,
+from dprobe.report.paper_claims import (
+    CLAIM_HEADER,
+    ORDER_HEADER,
+    Replicates,
+    image_claims,
+    mpjpe_claims,
+    ordering_claims,
 )
+from dprobe.report.paper_tables import TABLE2, TABLE4
+from dprobe.report.replicates import read_replicates
+from dprobe.report.sweep_tables import SETTING_KEYS, main_setting, setting_rows, setting_text
 from dprobe.sweep.store import ResultsStore
 
 #: The shipped models in the paper's order; other targets follow in the order they appear.
@@ -40,8 +47,12 @@ MEASURES = (
     "samples under its main attack setting. Initial: MPJPE (mm) between the prediction on the "
     "original frame and on the unattacked synthesis; final: on the attacked image (each attack "
     "stops once the error passes the threshold, so final errors sit just above it); success: "
-    "final > threshold. Paper columns: the published Tables 1, 2 and 4 (S1-S8; none for S9, "
-    "S11).")
+    "final > threshold. Every figure with its 95 % interval (success: Wilson over samples; "
+    "means: bootstrap over poses, a pose with all its camera views being one unit) and n; "
+    "between seeds: mean +- sd over the replicates of experiments/replicates.sh (a shorter "
+    "common recipe); paper: the published Tables 1, 2 and 4 (S1-S8; none for S9, S11), "
+    "dropped with the reason where ours is on another scale; the verdict column is computed "
+    "from the interval (docs/probes.md, Verdicts).")
 
 
 def _ordered(names: set[str], first: Sequence[str]) -> list[str]:
@@ -49,15 +60,15 @@ def _ordered(names: set[str], first: Sequence[str]) -> list[str]:
 
 
 def matrix_table(rows: Sequence[dict]) -> Table:
-    """Every target x generator pair under the main setting: final MPJPE (mm) / success rate /
-    mean iterations, initial MPJPE in brackets; "(= self)" where the generator is the target
-    named again (its own decoder, the "self" column)."""
+    """Every target x generator pair under the main setting: final MPJPE (mm) / success rate
+    [its Wilson 95 % interval] / mean iterations (initial MPJPE; samples); "(= self)" where the
+    generator is the target named again (its own decoder, the "self" column)."""
     setting = main_setting(rows)
     chosen = [r for r in rows if tuple(r[k] for k in SETTING_KEYS) == setting]
     targets = _ordered({r["target"] for r in chosen}, MODELS)
-    generators = _ordered({r["generator"] for r in chosen}, ("self", *MODELS, "renderer"))
-    if "renderer" in generators:  # the studio renderer last, after the models' decoders
-        generators = [g for g in generators if g != "renderer"] + ["renderer"]
+    generators = _ordered({r["generator"] for r in chosen}, ("self", *MODELS))
+    last = [g for g in generators if is_generator_kind(g) and g != "self"]
+    generators = [g for g in generators if g not in last] + sorted(last)  # renderer, nulls last
     body = []
     for t in targets:
         cells = [t]
@@ -67,30 +78,42 @@ def matrix_table(rows: Sequence[dict]) -> Table:
                 cells.append("(= self)")
                 continue
             s = attack_summary(group) if group else None
-            cells.append("-" if s is None or s["final_mpjpe_mm"] is None else
-                         f"{s['final_mpjpe_mm']:.0f} / {s['success']:.0%} / "
-                         f"{s['iterations']:.1f} [{s['initial_mpjpe_mm']:.0f}]")
+            if s is None or s["final_mpjpe_mm"] is None:
+                cells.append("-")
+                continue
+            rate = s["intervals"]["success"]
+            cells.append(f"{s['final_mpjpe_mm']:.0f} / {s['success']:.0%} "
+                         f"[{rate['low']:.0%}, {rate['high']:.0%}] / {s['iterations']:.1f} "
+                         f"({s['initial_mpjpe_mm']:.0f}; {s['samples']})")
         body.append(cells)
     return Table(["target \\ generator", *generators], body)
 
 
-def tables(rows: Sequence[dict]) -> list[tuple[str, Table]]:
-    """The captioned tables of the attack samples ``rows`` (``ResultsStore.attack_samples``)."""
+def tables(rows: Sequence[dict], values: dict[str, dict[str, float]],
+           replicates: Replicates | None = None) -> list[tuple[str, Table]]:
+    """The captioned tables of the attack samples ``rows`` (``ResultsStore.attack_samples``) and
+    the probe ``values`` (``ResultsStore.probe_values``, for the orderings of Table 3)."""
     setting = main_setting(rows)
     where = (f"generator: the target's own decoder; setting {setting_text(setting)}"
              if setting else "no sample used the target's own decoder as the generator")
+    main = setting_rows(rows, setting)
     per_cell = len(rows) // max(1, len({(r["target"], r["generator"]) for r in rows}))
     return [
         (f"Table 1: mean MPJPE (mm) over samples; {where}. The paper prints 207.5 as CSSL's "
-         "average final though its subjects average 187.8.", Table(*mpjpe_table(rows))),
-        ("Target x generator: final MPJPE (mm) / success rate / mean iterations, initial MPJPE "
-         f"in brackets; about {per_cell} samples per cell. (= self): the target's own decoder, "
-         "the self column.", matrix_table(rows)),
+         "average final though its subjects average 187.8.",
+         Table(CLAIM_HEADER, mpjpe_claims(main, replicates))),
+        ("Target x generator: final MPJPE (mm) / success rate [95 % interval] / mean iterations "
+         f"(initial MPJPE; samples), about {per_cell} samples per cell. (= self): the target's "
+         "own decoder, the self column. random-colours:SIZE and other-clothes are nulls: one "
+         "change of clothes, no adversary.", matrix_table(rows)),
         (f"Table 2: attacked vs initial synthesised images, means over the samples the attack "
-         f"changed (iterations > 0); {where}.",
-         Table(*image_table(rows, ("nsd", "drnet", "cssl"), TABLE2))),
+         f"changed (iterations > 0), on the target's crop and on the full frame; {where}.",
+         Table(CLAIM_HEADER, image_claims(main, TABLE2, replicates))),
         ("Table 4: the same for CSSL without and with data augmentation.",
-         Table(*image_table(rows, ("cssl", "cssl-da"), TABLE4))),
+         Table(CLAIM_HEADER, image_claims(main, TABLE4, replicates))),
+        ("The paper's orderings: our difference A - B (attack figures paired on the same "
+         "samples; DC from the two intervals as independent), and over the replicate seeds.",
+         Table(ORDER_HEADER, ordering_claims(main, values, replicates))),
     ]
 
 
@@ -105,17 +128,21 @@ def to_record(captioned: list[tuple[str, Table]], provenance: dict[str, str]) ->
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, required=True, help="a sweep's results database")
+    ap.add_argument("--replicates", type=Path, default=None, metavar="DIR",
+                    help="the replicates folder of experiments/replicates.sh (default: none)")
     ap.add_argument("--json", nargs="?", type=Path, const=RESULTS_DIR / "attack.json",
                     default=None, metavar="FILE",
                     help="write the results record (default file: %(const)s)")
     args = ap.parse_args()
     with ResultsStore.open(args.db, create=False) as store:
         rows = store.attack_samples()
+        values = store.probe_values()
         provenance = sweep_provenance(store, command_line("benchmarks.attack_tables",
                                                           sys.argv[1:]))
     if not rows:
         sys.exit(f"{args.db} holds no attack samples")
-    captioned = tables(rows)
+    replicates = read_replicates(args.replicates)[0] if args.replicates else None
+    captioned = tables(rows, values, replicates)
     print(to_markdown([b for caption, t in captioned for b in (text(caption), t)]), end="")
     if args.json is not None:
         write_record(to_record(captioned, provenance), args.json)

@@ -1,6 +1,6 @@
 """Markdown tables of probe results beside the paper's numbers.
 
-    python -m benchmarks.probe_tables --db results.sqlite [--json [FILE]]
+    python -m benchmarks.probe_tables --db results.sqlite [--replicates DIR] [--json [FILE]]
     python -m benchmarks.probe_tables --folder OUT      # OUT of `dprobe probe all --out OUT`
 
 reads the probe runs of a sweep's results database (`dprobe sweep run`, e.g.
@@ -21,7 +21,9 @@ from benchmarks.record import RESULTS_DIR, column, command_line, make_record, ta
 from benchmarks.sweep_provenance import sweep_provenance
 from dprobe.probes.registry import probe_names
 from dprobe.report.document import Table, to_markdown
-from dprobe.report.probe_tables import leak_table, linear_probe_table, metric_table
+from dprobe.report.paper_claims import CLAIM_HEADER, Replicates, dc_iob_claims
+from dprobe.report.probe_tables import leak_table, linear_probe_table
+from dprobe.report.replicates import read_replicates
 from dprobe.sweep.store import ResultsStore, flatten_numbers
 
 PROBES = probe_names()
@@ -57,24 +59,30 @@ def seconds_table(values: dict[str, dict[str, float]], models: list[str]) -> Tab
     return Table(["model", *PROBES, "total s", "of which IOB", "without IOB"], body)
 
 
-def tables(values: dict[str, dict[str, float]]) -> list[Table]:
-    """The results tables for ``values`` (model -> ``probe.name`` -> value)."""
+def tables(values: dict[str, dict[str, float]], replicates: Replicates | None = None
+           ) -> list[Table]:
+    """The results tables for ``values`` (model -> ``probe.name`` -> value), Table 3 with the
+    between-seed spread of ``replicates``."""
     models = [m for m in ("nsd", "drnet", "cssl", "cssl-da") if m in values]
     models += [m for m in values if m not in models]
-    return [Table(*metric_table(values, models)), Table(*leak_table(values, models)),
+    return [Table(CLAIM_HEADER, dc_iob_claims(values, models, replicates)),
+            Table(*leak_table(values, models)),
             Table(*linear_probe_table(values, models)), seconds_table(values, models)]
 
 
 MEASURES = (
     "The probes of `dprobe.probes` on the models of a sweep, on its studio, scored against the "
     "studio's exact counterfactual renders (what each number means: docs/probes.md). Distance "
-    "correlation DC(A, P) between the appearance and pose codes, beside the level that "
-    "shuffled (independent) codes reach, and information over bias IOB (Table 3); the leak of "
+    "correlation DC(A, P) between the appearance and pose codes over batches mixing the test "
+    "subjects (the paper's), within one subject and over the whole set, beside the level that "
+    "shuffled (independent) codes reach, and information over bias IOB (Table 3, with the "
+    "paper's numbers, the spread between replicate seeds and the computed verdict); the leak of "
     "the appearance swap (Fig. 2; 0: the synthesis wears the appearance subject's clothes, 1: "
     "it kept the pose subject's), the appearance retained with h_a zeroed or averaged (Fig. 3), "
     "and the number K of pose-code channels whose swap flips appearance or pose (Fig. 6); "
     "linear probes of action, subject and appearance attributes from each code (Figs. 4, 9); "
-    "and each probe's seconds. The probes' settings are the sweep spec's.")
+    "and each probe's seconds. Figures with their 95 % intervals (docs/probes.md, Intervals). "
+    "The probes' settings are the sweep spec's.")
 
 
 def to_record(found: list[Table], provenance: dict[str, str]) -> dict:
@@ -90,13 +98,16 @@ def main() -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--db", type=Path, help="a sweep's results database")
     source.add_argument("--folder", type=Path, help="the output folder of `dprobe probe all`")
+    parser.add_argument("--replicates", type=Path, default=None, metavar="DIR",
+                        help="the replicates folder of experiments/replicates.sh (default: none)")
     parser.add_argument("--json", nargs="?", type=Path, const=RESULTS_DIR / "probes.json",
                         default=None, metavar="FILE",
                         help="with --db: write the results record (default file: %(const)s)")
     args = parser.parse_args()
     if args.json is not None and args.db is None:
         parser.error("--json needs --db (the sweep database records the command and machine)")
-    found = tables(from_database(args.db) if args.db else from_folder(args.folder))
+    replicates = read_replicates(args.replicates)[0] if args.replicates else None
+    found = tables(from_database(args.db) if args.db else from_folder(args.folder), replicates)
     print(to_markdown(found), end="")
     if args.json is not None:
         with ResultsStore.open(args.db, create=False) as store:

@@ -1,8 +1,11 @@
 """The sweep report: one static ``index.html`` with local images and styles (no server, no
 internet), and the same report as GitHub Markdown, ``report.md``, read from a results store.
 
-Sections: the paper's Tables 1-4 with the published numbers beside ours; robustness curves
-(success rate vs threshold, final MPJPE vs SSIM) and a per target / generator summary; attack
+Sections: the paper's Tables 1-4 and orderings with the published numbers beside ours, each
+row with our 95 % interval, the spread between retrained seeds (when a replicates folder is
+given) and a verdict computed from them (``dprobe.report.paper_claims``); robustness curves
+(success rate vs threshold, final MPJPE vs SSIM) and a per target / generator summary with the
+nulls (generators that change the clothes without an adversary) beside the attacks; attack
 examples, each with a 3D panel of its poses (ground truth, prediction on the initial synthesis
 and on the attacked image, mm) where the store holds them; the probe figures (swap, zero
 appearance, channels, t-SNE) with their numbers; the engine benchmark table when benchmark JSON
@@ -18,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from dprobe.metrics.intervals import Interval
 from dprobe.probes.attack import attack_summary
 from dprobe.probes.registry import probe_names
 from dprobe.report import sweep_figures
@@ -34,16 +38,18 @@ from dprobe.report.document import (
     to_html,
     to_markdown,
 )
-from dprobe.report.paper_tables import TABLE2, TABLE4
-from dprobe.report.probe_tables import leak_table, linear_probe_table, metric_table
-from dprobe.report.sweep_tables import (
-    SETTING_KEYS,
-    fmt,
-    image_table,
-    main_setting,
-    mpjpe_table,
-    setting_text,
+from dprobe.report.paper_claims import (
+    CLAIM_HEADER,
+    ORDER_HEADER,
+    Replicates,
+    dc_iob_claims,
+    image_claims,
+    mpjpe_claims,
+    ordering_claims,
 )
+from dprobe.report.paper_tables import TABLE2, TABLE4
+from dprobe.report.probe_tables import leak_table, linear_probe_table
+from dprobe.report.sweep_tables import SETTING_KEYS, main_setting, setting_rows, setting_text
 from dprobe.sweep.store import EXAMPLE_POSES
 
 __all__ = ["report_blocks", "write_report"]
@@ -69,17 +75,26 @@ def _robustness(rows: list[dict], img: Path) -> list[Block]:
     groups = defaultdict(list)
     for r in rows:
         groups[(r["target"], r["generator"], *(r[k] for k in SETTING_KEYS))].append(r)
-    header = ["target", "generator", *SETTING_KEYS, "samples", "success rate",
-              "initial MPJPE mm", "final MPJPE mm", "iterations", "SSIM", "PSNR dB"]
+    header = ["target", "generator", *SETTING_KEYS, "samples / poses", "success rate",
+              "initial MPJPE mm", "final MPJPE mm", "iterations", "change", "SSIM frame"]
     body = []
     for key, group in sorted(groups.items(), key=lambda kv: str(kv[0])):
         s = attack_summary(group)
-        body.append([*key, s["samples"], fmt(s["success"], 2), fmt(s["initial_mpjpe_mm"], 1),
-                     fmt(s["final_mpjpe_mm"], 1), fmt(s["iterations"], 1), fmt(s["ssim"], 3),
-                     fmt(s["psnr_db"], 2)])
+        body.append([*key, f"{s['samples']} / {s['poses']}",
+                     *(_with_interval(s, k, d) for k, d in (
+                         ("success", 2), ("initial_mpjpe_mm", 1), ("final_mpjpe_mm", 1),
+                         ("iterations", 1), ("change", 3), ("ssim_frame", 4)))])
     sweep_figures.success_rate_curves(rows, img / "success_rate.png")
     sweep_figures.final_vs_ssim(rows, img / "final_vs_ssim.png")
-    return [Heading("Robustness"), Table(header, body),
+    return [Heading("Robustness"),
+            note("Per target, generator and setting, with 95 % intervals (success: Wilson over "
+                 "samples; means: bootstrap over poses). The nulls random-colours:SIZE (the "
+                 "colours moved by a random direction of relative size SIZE) and other-clothes "
+                 "(another subject's colours) change the clothes once, without an adversary: "
+                 "their rows are how far predictions move when nobody chose the change; change: "
+                 "the relative size |h - h0| / |h0| of the change (an attack's budget eps is in "
+                 "the same unit)."),
+            Table(header, body),
             Figure("img/success_rate.png", "Success rate against the threshold: the share of "
                    "samples whose attacked image moves the prediction further than it."),
             Figure("img/final_vs_ssim.png", "Final MPJPE against the SSIM of the attacked vs "
@@ -126,41 +141,73 @@ def _examples(rows: list[dict], store, img: Path) -> list[Block]:
     return out
 
 
-def _attack_sections(rows: list[dict], store, img: Path) -> list[Block]:
+def _with_interval(summary: dict, key: str, digits: int) -> str:
+    """A summary's figure as ``value [low, high]`` (``-`` when it has none)."""
+    interval = summary.get("intervals", {}).get(key)
+    if interval is None or interval.get("value") is None:
+        return "-"
+    return Interval.from_dict(interval).text(digits)
+
+
+#: What every claim table's verdict means.
+VERDICTS = ("Verdict: agrees when the paper's number lies in our 95 % interval, disagrees when "
+            "outside, cannot tell when we have no interval; '-' where the paper has no number "
+            "or its number is not on our scale (the reason is in its column). Between seeds: "
+            "mean \u00b1 standard deviation over the replicates retrained with other seeds "
+            "under the shorter common recipe (experiments/replicates.sh).")
+
+
+def _attack_sections(rows: list[dict], store, img: Path,
+                     replicates: Replicates | None) -> list[Block]:
     if not rows:
         return [Heading("Attack"), text("This database holds no attack samples.")]
     setting = main_setting(rows)
     where = (f"generator: the target's own decoder; setting {setting_text(setting)}"
              if setting else "no sample used the target's own decoder as the generator")
+    main = setting_rows(rows, setting)
     out = [Heading("Table 1: MPJPE before and after the appearance-only attack"),
            note("Mean over samples (mm) of the error between the prediction on the original "
                 "frame and on the initial synthesis (initial) and on the attacked image "
                 f"(final); {where}. Each attack stops once the error passes the threshold, so "
-                "our final errors sit just above it. Paper columns in grey (its CSSL average "
-                "final is printed as 207.5 though its subjects average 187.8)."),
-           Table(*mpjpe_table(rows)),
+                "our final errors sit just above it. The paper's CSSL average final is printed "
+                "as 207.5 though its subjects average 187.8. " + VERDICTS),
+           Table(CLAIM_HEADER, mpjpe_claims(main, replicates)),
            Heading("Table 2: attacked vs initial synthesised images"),
-           note(f"Mean over the samples the attack changed (iterations > 0); {where}."),
-           Table(*image_table(rows, ("nsd", "drnet", "cssl"), TABLE2)),
+           note(f"Means over the samples the attack changed (iterations > 0); {where}. On the "
+                "target's crop, and on the full frame (the generator's crop pasted back into "
+                "the frame), the paper's scale."),
+           Table(CLAIM_HEADER, image_claims(main, TABLE2, replicates)),
            Heading("Table 4: CSSL without and with data augmentation"),
-           Table(*image_table(rows, ("cssl", "cssl-da"), TABLE4))]
+           Table(CLAIM_HEADER, image_claims(main, TABLE4, replicates))]
     return out + _robustness(rows, img) + _examples(rows, store, img)
 
 
-def _probe_sections(store, img: Path) -> list[Block]:
+def _probe_sections(store, img: Path, replicates: Replicates | None) -> list[Block]:
     items = store.items("probe")
     values = store.probe_values()
     models = ["nsd", "drnet", "cssl", "cssl-da"]  # the paper's, always shown
     models += sorted(m for m in values if m not in models)
     out: list[Block] = [Heading("Table 3: disentanglement metrics")]
     if any(k.startswith("metrics.") for v in values.values() for k in v):
-        out += [note("Distance correlation of the appearance and pose codes (V-statistic; the "
-                     "paper's is a mean over batches; shuffled: the level that independent codes "
-                     "of these sizes reach), and information over bias (IOB, '-' where the "
-                     "sweep trained no IOB decoders)."),
-                Table(*metric_table(values, models))]
+        out += [note("Distance correlation of the appearance and pose codes (V-statistic, "
+                     "intervals by a grouped jackknife over poses): over batches of 400 that mix "
+                     "the test subjects (the paper's mini-batches), over batches of one subject, "
+                     "over the whole set, and with the pose codes shuffled (the level that "
+                     "independent codes of these sizes reach); information over bias (IOB, "
+                     "interval over its held-out images; absent where the sweep trained no IOB "
+                     "decoders). " + VERDICTS),
+                Table(CLAIM_HEADER, dc_iob_claims(values, models, replicates))]
     else:
         out.append(text("This database holds no metrics probe results."))
+    out += [Heading("The paper's orderings"),
+            note("Does our data put the models in the paper's order? Ours: the difference A - B "
+                 "with its 95 % interval and p (attack figures paired on the same samples, "
+                 "a sign-flip permutation over poses; probe figures from the two intervals "
+                 "taken as independent, which is conservative); agrees / disagrees when the "
+                 "interval lies wholly on the paper's / the other side of 0, cannot tell when "
+                 "it holds 0. Over the seeds: the same difference in each retrained replicate "
+                 "and the verdict of its t interval: whether the ordering survives reseeding."),
+            Table(ORDER_HEADER, ordering_claims(store.attack_samples(), values, replicates))]
     shown = [m for m in models if m in values]
     if shown:
         out += [Heading("Probe numbers"),
@@ -253,10 +300,11 @@ def capture_description(studios: Sequence[dict]) -> str:
     return "on the dprobe studio"
 
 
-def report_blocks(store, img: Path, command: str = "", bench: Sequence[Path] = ()
-                  ) -> list[Block]:
-    """The report of the results in ``store`` (a ``ResultsStore``) as blocks; its images are
-    written into the folder ``img`` (linked as ``img/<name>``)."""
+def report_blocks(store, img: Path, command: str = "", bench: Sequence[Path] = (),
+                  replicates: Replicates | None = None) -> list[Block]:
+    """The report of the results in ``store`` (a ``ResultsStore``) as blocks, with the
+    between-seed spread of ``replicates`` (``dprobe.report.replicates``) where given; its
+    images are written into the folder ``img`` (linked as ``img/<name>``)."""
     rows = store.attack_samples()
     blocks: list[Block] = [
         Heading(f"dprobe report: {len(rows)} attack samples, "
@@ -267,19 +315,20 @@ def report_blocks(store, img: Path, command: str = "", bench: Sequence[Path] = (
              "Columns marked (paper) are the published "
              "numbers, measured on Human3.6M with the authors' networks: they are a reference, "
              "not a target.")]
-    blocks += _attack_sections(rows, store, img)
-    blocks += _probe_sections(store, img)
+    blocks += _attack_sections(rows, store, img, replicates)
+    blocks += _probe_sections(store, img, replicates)
     blocks += _bench_section(bench)
     return blocks + _provenance(store, command)
 
 
-def write_report(store, out: Path, command: str = "", bench: Sequence[Path] = ()) -> Path:
+def write_report(store, out: Path, command: str = "", bench: Sequence[Path] = (),
+                 replicates: Replicates | None = None) -> Path:
     """Write ``index.html``, ``report.md``, ``style.css`` and ``img/`` for the results in
-    ``store`` (a ``ResultsStore``) into the folder ``out`` (which must exist); returns the
-    page's path."""
+    ``store`` (a ``ResultsStore``) into the folder ``out`` (which must exist), with the
+    between-seed spread of ``replicates`` where given; returns the page's path."""
     img = out / "img"
     img.mkdir(exist_ok=True)
-    blocks = report_blocks(store, img, command, bench)
+    blocks = report_blocks(store, img, command, bench, replicates)
     (out / "style.css").write_text(STYLE.lstrip())
     page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             "<title>dprobe report</title><link rel='stylesheet' href='style.css'></head>"

@@ -1,18 +1,19 @@
-"""The probes' numbers as tables (paper section 4-6, Table 3), from a sweep's probe values or
-`dprobe probe` outputs.
+"""The probes' numbers as tables (paper sections 4-6; Table 3 beside the paper:
+``dprobe.report.paper_claims``), from a sweep's probe values or `dprobe probe` outputs.
 
 Input: ``values``, model -> dotted name -> number, the name starting with its probe
 (``swap.featured.leak``, ``metrics.iob_a.iob``; ``ResultsStore.probe_values()``, or a
-``dprobe probe`` JSON flattened the same way). A missing number is shown as ``-``; a channel
-count K that the sweep over K never reached as ``never``.
+``dprobe probe`` JSON flattened the same way). A figure with a stored interval is shown as
+``value [low, high]``; a missing number as ``-``; a channel count K that the sweep over K never
+reached as ``never``.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dprobe.report import paper_tables as paper
+from dprobe.report.paper_claims import stored_interval
 
-__all__ = ["leak_table", "linear_probe_table", "metric_table"]
+__all__ = ["leak_table", "linear_probe_table"]
 
 Rows = tuple[list[str], list[list[str]]]
 
@@ -21,32 +22,20 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _figure(values: dict[str, float], name: str, digits: int = 2) -> str:
+    """The figure ``name`` with its interval where one is stored (``stored_interval``)."""
+    interval = stored_interval(values, name)
+    if interval is not None and interval.defined:
+        return interval.text(digits)
+    return _fmt(values.get(name), digits)
+
+
 def _k(values: dict[str, float], name: str) -> str:
     """A flip K: ``never`` where the channel probe ran but never flipped, ``-`` where it did not
     run."""
     if name in values:
         return f"{values[name]:.0f}"
     return "never" if any(k.startswith("channels.") for k in values) else "-"
-
-
-def metric_table(values: dict[str, dict[str, float]], models: Sequence[str]) -> Rows:
-    """Table 3: DC(A, P) (the whole set, and the mean over batches as the paper; beside it the
-    same with the pose codes shuffled across images: what independent codes of these sizes
-    give), IOB(I, A), IOB(I, P) per model, ours beside the paper's."""
-    header = ["metric"] + [c for m in models for c in (m, f"{m} (paper)")]
-    body = []
-    for key, name, title in (
-            ("dc", "metrics.dc", "DC(A, P), whole set (lower: more disentangled)"),
-            ("dc", "metrics.dc_batched.mean", "DC(A, P), mean over batches"),
-            (None, "metrics.dc_shuffled_batched.mean", "DC, pose codes shuffled (batches)"),
-            ("iob_a", "metrics.iob_a.iob", "IOB(I, A)"),
-            ("iob_p", "metrics.iob_p.iob", "IOB(I, P)")):
-        line = [title]
-        for m in models:
-            published = paper.TABLE3.get(m, {}).get(key) if key else None
-            line += [_fmt(values.get(m, {}).get(name)), _fmt(published)]
-        body.append(line)
-    return header, body
 
 
 def leak_table(values: dict[str, dict[str, float]], models: Sequence[str]) -> Rows:
@@ -60,9 +49,9 @@ def leak_table(values: dict[str, dict[str, float]], models: Sequence[str]) -> Ro
     body = []
     for m in models:
         v = values.get(m, {})
-        body.append([m, _fmt(v.get("swap.featured.leak")), _fmt(v.get("swap.featured.leak_raw")),
-                     _fmt(v.get("swap.featured.mean_leak_all_pairs")),
-                     _fmt(v.get("zero.retention_zero")), _fmt(v.get("zero.retention_mean")),
+        body.append([m, _figure(v, "swap.featured.leak"), _figure(v, "swap.featured.leak_raw"),
+                     _figure(v, "swap.featured.mean_leak_all_pairs"),
+                     _figure(v, "zero.retention_zero"), _figure(v, "zero.retention_mean"),
                      _k(v, "channels.flips.highest_first_appearance_flip_k"),
                      f"{_k(v, 'channels.flips.lowest_first_pose_flip_k')} / "
                      f"{_k(v, 'channels.flips.lowest_first_pose_flip_k_regressor')}"])
@@ -82,17 +71,17 @@ def linear_probe_table(values: dict[str, dict[str, float]], models: Sequence[str
         body.append([m, _accuracy(v, "action_from_h_a", True),
                      _accuracy(v, "subject_from_h_p", True), _accuracy(v, "action_from_h_p", False),
                      _accuracy(v, "subject_from_h_a", False), _r2(v, "h_p"), _r2(v, "h_a"),
-                     _fmt(v.get("embed.r2_from_h_p.build"))])
+                     _figure(v, "embed.r2_from_h_p.build")])
     return header, body
 
 
 def _accuracy(values: dict[str, float], task: str, chance: bool) -> str:
     """A linear probe's held-out accuracy, with its chance level in brackets if ``chance``."""
-    cell = _fmt(values.get(f"embed.{task}.accuracy"))
+    cell = _figure(values, f"embed.{task}.accuracy")
     return f"{cell} ({_fmt(values.get(f'embed.{task}.chance'))})" if chance else cell
 
 
 def _r2(values: dict[str, float], code: str) -> str:
     """R^2 of shirt / trousers / skin colour from ``code`` (``h_p`` or ``h_a``)."""
-    return " / ".join(_fmt(values.get(f"embed.r2_from_{code}.{k}"))
+    return " / ".join(_figure(values, f"embed.r2_from_{code}.{k}")
                       for k in ("shirt", "trousers", "skin"))

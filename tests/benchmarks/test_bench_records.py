@@ -47,14 +47,17 @@ def test_the_attack_tables_from_a_sweep(tmp_path):
         provenance = sweep_provenance(store, "python -m benchmarks.attack_tables --db s.sqlite")
     matrix = matrix_table(rows)
     assert matrix.header == ["target \\ generator", "self", "nsd", "drnet", "renderer"]
-    assert matrix.body[0] == ["nsd", "150 / 50% / 0.5 [20]", "(= self)",
-                              "150 / 50% / 0.5 [20]", "150 / 50% / 0.5 [20]"]
+    cell = "150 / 50% [15%, 85%] / 0.5 (20; 4)"  # success with its Wilson interval; samples
+    assert matrix.body[0] == ["nsd", cell, "(= self)", cell, cell]
     assert provenance["command"] == ("dprobe sweep run t.toml --workers 2; "
                                      "python -m benchmarks.attack_tables --db s.sqlite")
     assert provenance["host"] == "Linux-x86_64, 2 CPUs; 2 local workers; torch 2.13.0+cpu"
-    record = to_record(tables(rows), provenance)
-    assert [t["rows"][0][0] for t in record["tables"]] == ["S1", "nsd", "SSIM (higher: closer)",
-                                                           "SSIM (higher: closer)"]
+    record = to_record(tables(rows, {}), provenance)
+    assert [t["rows"][0][0] for t in record["tables"]] == [
+        "initial MPJPE mm, S1", "nsd", "SSIM, crop", "SSIM, crop",
+        "nsd > cssl (Table 3: 0.88 > 0.77)"]
+    # S1's samples here hold no frame numbers: they count as one pose, which gives no interval
+    assert record["tables"][0]["rows"][0][-1] == "cannot tell"
     assert "4 samples per cell" in record["tables"][1]["caption"]
 
 

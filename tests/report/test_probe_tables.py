@@ -1,4 +1,4 @@
-from dprobe.report.probe_tables import leak_table, linear_probe_table, metric_table
+from dprobe.report.probe_tables import leak_table, linear_probe_table
 
 VALUES = {
     "nsd": {"metrics.dc": 0.8, "metrics.dc_batched.mean": 0.82, "metrics.iob_a.iob": 1.85,
@@ -6,17 +6,9 @@ VALUES = {
             "channels.flips.lowest_first_pose_flip_k": 500.0,
             "embed.action_from_h_a.accuracy": 0.624, "embed.action_from_h_a.chance": 1 / 9,
             "embed.r2_from_h_p.shirt": 0.31},
-    "mine": {"swap.featured.leak": 0.1},
+    "mine": {"swap.featured.leak": 0.1, "swap.intervals.featured.leak.value": 0.1,
+             "swap.intervals.featured.leak.low": 0.05, "swap.intervals.featured.leak.high": 0.2},
 }
-
-
-def test_metric_table_puts_the_papers_numbers_beside_ours():
-    header, body = metric_table(VALUES, ["nsd", "mine"])
-    assert header == ["metric", "nsd", "nsd (paper)", "mine", "mine (paper)"]
-    rows = {r[0]: r[1:] for r in body}
-    assert body[0][1:3] == ["0.80", "0.88"] and body[1][1:3] == ["0.82", "0.88"]
-    assert rows["IOB(I, A)"] == ["1.85", "0.79", "-", "-"]
-    assert rows["IOB(I, P)"][0] == "-"  # not measured, not zero
 
 
 def test_leak_table_tells_never_flipped_from_not_run():
@@ -24,7 +16,8 @@ def test_leak_table_tells_never_flipped_from_not_run():
     nsd, mine = body
     assert nsd[:2] == ["nsd", "0.66"] and nsd[4] == "0.27"
     assert nsd[6] == "never" and nsd[7] == "500 / never"  # the channel probe ran
-    assert mine[1] == "0.10" and mine[6] == "-" and mine[7] == "- / -"  # it did not
+    assert mine[6] == "-" and mine[7] == "- / -"  # it did not
+    assert mine[1] == "0.10 [0.05, 0.20]"  # a stored interval is shown
 
 
 def test_linear_probe_table_shows_chance_beside_accuracy():

@@ -11,7 +11,6 @@ import pytest
 import torch
 from threadpoolctl import threadpool_limits
 
-from dprobe.report.sweep_tables import mpjpe_table
 from dprobe.sweep.spec import parse_spec
 from dprobe.sweep.store import EXAMPLE_POSES
 from tests.support import run_cli
@@ -63,8 +62,13 @@ def test_report_shows_the_papers_numbers_beside_ours(report):
     page = (report / "index.html").read_text()
     for heading in HEADINGS:
         assert heading in page, heading
-    for published in ("179.7", "198.9", "207.5", "0.947", "26.45", "0.88", "1.29", "22.90"):
+    for published in ("179.7", "198.9", "207.5", "0.947", "26.45", "0.88", "22.90"):
         assert f">{published}<" in page, published
+    # every row beside a published number carries a computed verdict and our interval
+    verdicts = re.findall(r"<td>(agrees|disagrees|cannot tell)</td>", page)
+    assert len(verdicts) >= 10
+    assert re.search(r"<td>\d+\.\d [\[]\d+\.\d, \d+\.\d[\]]</td>", page)  # MPJPE [low, high]
+    assert "The paper&#x27;s orderings" in page or "The paper's orderings" in page
     assert "Run 1: sweep report-test" in page and "name = &quot;report-test&quot;" in page
     assert "<code>dprobe " in page  # the commands
     assert "torch 2." in page  # versions
@@ -88,11 +92,11 @@ def test_report_markdown_has_the_pages_tables_and_images(report):
     for heading in HEADINGS:
         assert re.search(rf"^#+ {heading}", md, re.M), heading
     headers = re.findall(r"<table><tr>(.*?)</tr>", page)
-    assert len(headers) == 7  # Tables 1-4, the robustness summary, the probe numbers (2)
+    assert len(headers) == 8  # Tables 1-4, the orderings, the robustness summary, probes (2)
     for row in headers:
         cells = [html.unescape(c) for c in re.findall(r"<th[^>]*>(.*?)</th>", row)]
         assert "| " + " | ".join(cells) + " |" in md, cells
-    for published in ("179.7", "198.9", "207.5", "0.947", "26.45", "0.88", "1.29", "22.90"):
+    for published in ("179.7", "198.9", "207.5", "0.947", "26.45", "0.88", "22.90"):
         assert f"| {published} |" in md, published
     images = _markdown_images(md)
     assert not [s for s in images if "://" in s or s.startswith("/")], images
@@ -132,22 +136,6 @@ def test_report_renders_in_chromium_with_every_image_loaded(report, tmp_path):
     assert images and int(images.group(1)) >= 5, body.group(0)
     assert broken and broken.group(1) == "", f"images that did not load: {broken.group(1)}"
     checked.unlink()
-
-
-def test_table1_takes_the_self_generator_rows_of_the_main_setting():
-    base = {"engine": "eager", "threshold_mm": 150.0, "max_iterations": 50, "lr": 0.05,
-            "eps": 0.0, "boxes": "detector", "subject": "S1", "target": "nsd"}
-    rows = [{**base, "generator": "self", "initial_mpjpe_mm": 10.0, "final_mpjpe_mm": 160.0},
-            {**base, "generator": "self", "initial_mpjpe_mm": 20.0, "final_mpjpe_mm": 180.0},
-            {**base, "generator": "renderer", "initial_mpjpe_mm": 99.0, "final_mpjpe_mm": 99.0},
-            {**base, "generator": "self", "lr": 0.1, "initial_mpjpe_mm": 99.0,
-             "final_mpjpe_mm": 99.0}]
-    header, body = mpjpe_table(rows)
-    assert header[:5] == ["subject", "nsd initial", "nsd final", "nsd initial (paper)",
-                          "nsd final (paper)"]
-    assert body[0][:5] == ["S1", "15.0", "170.0", "21.0", "179.7"]
-    assert body[-1][:5] == ["average", "15.0", "170.0", "19.7", "179.5"]
-    assert body[0][5:7] == ["-", "-"]  # no drnet rows
 
 
 def test_report_refuses_a_missing_database(tmp_path, capsys):
