@@ -8,7 +8,9 @@ gathers them as model -> figure name -> one value per seed (every seed found in 
 order; None where that run lacks the figure, so lists of two models pair by seed), the names
 those of
 the report's rows: ``evaluate.<figure>``, ``<probe>.<dotted key>`` (as a sweep stores probe
-values) and ``attack.<figure>`` (``dprobe.probes.attack.attack_summary``). A run that lacks
+values) and ``attack.<figure>`` (``dprobe.probes.attack.attack_summary``), each figure's
+within-run interval under ``<source>.intervals.<figure>.{value,low,high,n,seed}``
+(``dprobe.report.paper_claims.stored_interval`` reads it). A run that lacks
 one of the outputs is left out of its figures, and its folder is named in ``missing``.
 """
 from __future__ import annotations
@@ -26,10 +28,6 @@ __all__ = ["RUN_NAME", "read_replicates"]
 
 #: A replicate run's folder name: the model and the seed.
 RUN_NAME = re.compile(r"^(?P<model>.+)-s(?P<seed>\d+)$")
-#: The attack figures gathered per seed.
-ATTACK_FIGURES = ("initial_mpjpe_mm", "final_mpjpe_mm", "success", "ssim", "psnr_db", "mse",
-                  "ssim_frame", "psnr_frame_db", "mse_frame", "change")
-
 
 def _run_figures(run: Path) -> tuple[dict[str, float], list[str]]:
     """One run's figures by name, and the outputs it lacks."""
@@ -37,9 +35,7 @@ def _run_figures(run: Path) -> tuple[dict[str, float], list[str]]:
     missing = []
     evaluate = run / "figures.json"
     if evaluate.is_file():
-        all_ = json.loads(evaluate.read_text())["all"]
-        figures.update({f"evaluate.{k}": float(v) for k, v in all_.items()
-                        if isinstance(v, (int, float))})
+        figures.update(flatten_numbers(json.loads(evaluate.read_text())["all"], "evaluate."))
     else:
         missing.append("figures.json")
     probes = sorted((run / "probes").glob("*/*.json"))
@@ -54,9 +50,7 @@ def _run_figures(run: Path) -> tuple[dict[str, float], list[str]]:
     samples = run / "attack" / "samples.jsonl"
     if samples.is_file():
         rows = [json.loads(line) for line in samples.read_text().splitlines() if line.strip()]
-        summary = attack_summary(rows)
-        figures.update({f"attack.{k}": summary[k] for k in ATTACK_FIGURES
-                        if summary.get(k) is not None})
+        figures.update(flatten_numbers(attack_summary(rows), "attack."))
     else:
         missing.append("attack/samples.jsonl")
     return figures, missing

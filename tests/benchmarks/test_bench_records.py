@@ -101,3 +101,24 @@ def test_the_engines_record_compares_with_eager_at_the_largest_batch():
     assert "- onnxruntime vs eager images/s at batch 32: **4.00x** (goal >= 1.5x: met)" in lines
     assert "- torchscript vs eager images/s at batch 32: **1.10x** (goal >= 1x: met)" in lines
     assert "- largest joint difference of an engine from eager: **5.0e-03 mm** (goal <= 0.001 mm: missed)" in lines
+
+
+def test_the_replicates_table_shows_each_seed_with_its_interval(tmp_path):
+    import json
+
+    from benchmarks.replicates import replicate_table
+    from dprobe.report.replicates import read_replicates
+
+    for seed, leak in ((0, 0.5), (1, 0.7)):
+        run = tmp_path / f"nsd-s{seed}"
+        (run / "probes" / run.name).mkdir(parents=True)
+        (run / "probes" / run.name / "swap.json").write_text(json.dumps(
+            {"probe": "swap", "featured": {"leak": leak},
+             "intervals": {"featured.leak": {"value": leak, "low": leak - 0.1,
+                                             "high": leak + 0.1, "n": 16, "seed": 0}}}))
+    found = replicate_table(read_replicates(tmp_path)[0])
+    assert found.header[2:] == ["seed 0 (95 % interval)", "seed 1 (95 % interval)",
+                                "between seeds (mean \u00b1 sd)"]
+    leak_row = next(r for r in found.body if r[0] == "swap leak S7 <- S8")
+    assert leak_row == ["swap leak S7 <- S8", "nsd", "0.500 [0.400, 0.600]",
+                        "0.700 [0.600, 0.800]", "0.600 \u00b1 0.141 (2 seeds)"]
