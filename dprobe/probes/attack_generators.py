@@ -46,8 +46,8 @@ from torch import Tensor
 
 from dprobe.data import appearance as A
 from dprobe.data.render import render_crop
-from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.data.studio import Studio
+from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.errors import DprobeError
 from dprobe.geometry import crop_at
 from dprobe.models.protocol import PoseAppearanceModel

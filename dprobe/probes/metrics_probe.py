@@ -33,7 +33,14 @@ from dprobe.metrics.disentanglement import (
 )
 from dprobe.metrics.intervals import Interval, jackknife_statistic
 from dprobe.models.protocol import PoseAppearanceModel
-from dprobe.probes.base import INTERVALS, UNDEFINED, Probe, ProbeResult, ProbeSettings, mark_undefined
+from dprobe.probes.base import (
+    INTERVALS,
+    UNDEFINED,
+    Probe,
+    ProbeResult,
+    ProbeSettings,
+    mark_undefined,
+)
 from dprobe.probes.counterfactual import Scene, encode_all
 
 __all__ = ["PROBE", "MetricsResult", "metrics_probe"]

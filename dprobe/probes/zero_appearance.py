@@ -26,7 +26,14 @@ from tqdm import tqdm
 from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.metrics.intervals import bootstrap_ratio
 from dprobe.models.protocol import PoseAppearanceModel, composite
-from dprobe.probes.base import INTERVALS, UNDEFINED, Probe, ProbeResult, ProbeSettings, mark_undefined
+from dprobe.probes.base import (
+    INTERVALS,
+    UNDEFINED,
+    Probe,
+    ProbeResult,
+    ProbeSettings,
+    mark_undefined,
+)
 from dprobe.probes.counterfactual import Scene
 
 __all__ = ["PROBE", "ZeroAppearanceResult", "between_subject_variance", "zero_appearance_probe"]
