@@ -26,7 +26,7 @@ __all__ = ["ORDER", "PAGE", "main", "page", "render_section", "render_table", "v
 PAGE = Path(__file__).resolve().parent / "RESULTS.md"
 #: Record names (file stems) in the order of the page: accuracy first, then speed.
 ORDER = ("models", "attack", "probes", "replicates", "runs", "studio", "composite_crop",
-         "attack_loop", "training", "engines", "sweep")
+         "attack_loop", "training", "engines", "sweep", "worker_memory")
 GENERATOR = "python -m benchmarks.results_page"
 #: Units written without a space after the number.
 _ATTACHED_UNITS = ("x", "%")

@@ -105,6 +105,20 @@ class Studio:
     def __len__(self) -> int:
         return self.n
 
+    def share_memory(self) -> Studio:
+        """Move every array of this studio (crops, masks, labels, cameras, backgrounds) into
+        shared memory, in place, and return it: processes it is passed to (a spawned local
+        sweep worker) then map the same pages instead of holding a copy each. Crops made later
+        at another size are each process's own."""
+        for value in vars(self).values():
+            if isinstance(value, Tensor):
+                value.share_memory_()
+            elif isinstance(value, dict):
+                for item in value.values():
+                    if isinstance(item, Tensor):
+                        item.share_memory_()
+        return self
+
     @classmethod
     def open(cls, path: str | Path) -> Studio:
         """Read a studio HDF5 file into memory, checking its layout; clear errors otherwise."""

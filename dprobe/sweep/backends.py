@@ -19,9 +19,13 @@ is stored as failed.
 Backends:
 
 - ``local``: ``workers == 1`` runs in this process; more start that many processes (spawned),
-  each fed one chunk at a time through its own pipe.
+  each fed one chunk at a time through its own pipe. A setup holding a studio in shared memory
+  (``WorkerSetup.shared``) hands the workers that one copy (torch passes shared tensors to
+  spawned processes by handle), so a worker adds its models and working memory, not a studio.
 - ``ray``: one actor per worker (1 CPU each) on the Ray cluster at ``address``, or on a local
   cluster of ``workers`` CPUs when no address is given; chunks go to whichever actor is free.
+  Each actor reads the studio file (on another node: the file's bytes, sent once through the
+  object store and written to that node's temporary folder).
 
 Every worker runs the same code with the same torch thread count, so an item's rows do not depend
 on the backend or on which worker ran it (on machines with the same CPU and libraries).
@@ -228,7 +232,9 @@ def _ray(chunks: list[list[Unit]], setup: Setup, workers: int, address: str | No
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     try:
         portable = getattr(setup, "portable", None)
-        setup_ref = ray.put(portable() if portable and address else setup)
+        from_file = getattr(setup, "from_file", None)
+        setup_ref = ray.put(portable() if portable and address else
+                            from_file() if from_file else setup)
         actor = ray.remote(num_cpus=1)(_RayWorker)
         actors = [actor.remote(setup_ref) for _ in range(workers)]
         pending = list(reversed(chunks))

@@ -62,16 +62,24 @@ FigureWriter = Callable[[str, object, Path, str], list]
 @dataclass(frozen=True)
 class WorkerSetup:
     """How to start a worker: ``studio`` path (or ``studio_bytes`` where the path may not exist
-    on the worker's machine), torch ``threads``, and the probe ``figures`` writer (or None)."""
+    on the worker's machine), torch ``threads``, the probe ``figures`` writer (or None), and
+    ``shared``: the studio already in shared memory (``Studio.share_memory``), which workers on
+    this machine use instead of reading the file (one copy for all of them)."""
 
     studio: str
     threads: int = 1
     figures: FigureWriter | None = None
     studio_bytes: bytes | None = None
+    shared: Studio | None = None
 
     def portable(self) -> WorkerSetup:
         """The same setup carrying the studio file's bytes (for workers on other machines)."""
-        return replace(self, studio_bytes=Path(self.studio).read_bytes())
+        return replace(self, studio_bytes=Path(self.studio).read_bytes(), shared=None)
+
+    def from_file(self) -> WorkerSetup:
+        """The same setup reading the studio file (for workers that cannot map this process's
+        shared memory: Ray actors)."""
+        return replace(self, shared=None)
 
     def __call__(self) -> Worker:
         return Worker(self)
@@ -141,7 +149,9 @@ class Worker:
 
         torch.set_num_threads(setup.threads)
         threadpool_limits(setup.threads)  # numpy / scipy BLAS too: they oversubscribe otherwise
-        if setup.studio_bytes is not None and not Path(setup.studio).is_file():
+        if setup.shared is not None:
+            self.studio = setup.shared
+        elif setup.studio_bytes is not None and not Path(setup.studio).is_file():
             handle, path = tempfile.mkstemp(suffix=".h5", prefix="dprobe-studio-")
             try:
                 with os.fdopen(handle, "wb") as f:

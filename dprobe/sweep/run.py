@@ -68,13 +68,17 @@ def spec_items(spec: SweepSpec, studio: Studio) -> list[Item]:
 def run_sweep(spec: SweepSpec, db: str | Path, studio: str | Path, *, backend: str = "local",
               workers: int = 1, address: str | None = None, threads: int = 1, chunk: int = 1,
               batch_size: int = BATCH_SIZE, figures: FigureWriter | None = None, command: str = "",
-              progress: bool = True) -> RunStats:
+              progress: bool = True, share_studio: bool = True) -> RunStats:
     """Run every unfinished item of ``spec`` on the studio file ``studio`` into the results
     store ``db`` (created if missing); ``threads`` torch threads per worker, attack batches of
     up to ``batch_size`` samples. The spec's items are stored as the plan that
-    ``ResultsStore.progress`` counts pending items against."""
-    items = spec_items(spec, Studio.open(studio))
-    setup = WorkerSetup(str(studio), threads=threads, figures=figures)
+    ``ResultsStore.progress`` counts pending items against. With ``share_studio`` the studio
+    is read once, into shared memory, and every local worker maps that copy (False: each
+    worker reads the file into its own memory, as Ray actors do)."""
+    opened = Studio.open(studio)
+    items = spec_items(spec, opened)
+    setup = WorkerSetup(str(studio), threads=threads, figures=figures,
+                        shared=opened.share_memory() if share_studio else None)
     with ResultsStore.open(db) as store:
         run_id = store.begin_run(spec.name, spec.text, command, backend, workers, versions())
         store.set_plan((i.key, i.kind, item_samples(i.kind, i.settings)) for i in items)

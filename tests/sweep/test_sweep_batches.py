@@ -74,3 +74,31 @@ def test_batched_rows_equal_item_by_item_rows(tmp_path, tiny_path, keep_threads)
         for k in a:
             torch.testing.assert_close(torch.tensor(b[k]), torch.tensor(a[k]), rtol=1e-4,
                                        atol=0.1)
+
+
+def test_local_workers_map_the_drivers_shared_studio(tiny_path):
+    """A setup holding the studio in shared memory hands it to a spawned worker by handle: the
+    worker's crops are shared memory with the driver's values, and no file is read."""
+    import multiprocessing
+
+    from dprobe.data.studio import Studio
+    from dprobe.sweep.items import WorkerSetup
+
+    studio = Studio.open(tiny_path).share_memory()
+    assert studio.crops.is_shared() and studio.cameras["R"].is_shared()
+    setup = WorkerSetup("/nonexistent/studio.h5", shared=studio)
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=_report_studio, args=(setup, theirs))
+    process.start()
+    shared, total = ours.recv()
+    process.join()
+    assert shared and total == int(studio.crops.sum())
+    assert setup.from_file().shared is None  # Ray actors read the file instead
+
+
+def _report_studio(setup, connection) -> None:
+    from dprobe.sweep.items import Worker
+
+    worker = Worker(setup)
+    connection.send((worker.studio.crops.is_shared(), int(worker.studio.crops.sum())))
