@@ -78,9 +78,10 @@ def main() -> None:
             measures=("Every framework retrained from random weights with seeds 0, 1 and 2 under "
                       "one shorter common recipe (experiments/replicates.sh: "
                       f"{recipe.get('steps', '?')} training steps each, the shipped loss "
-                      "options, a regressor on S1's labels), then dprobe evaluate, dprobe probe "
-                      "all --no-iob and the attack through its own decoder on 32 frames of S9 "
-                      "and 32 of S11. Each seed's figure with its within-run 95 % interval, and "
+                      "options, a regressor on 1,000 steps of S1's labels), then dprobe "
+                      "evaluate (250 frames per held-out subject), dprobe probe all --no-iob "
+                      "(embed on 12 frames per camera) and the attack through its own decoder on "
+                      "16 frames of S9 and 16 of S11. Each seed's figure with its within-run 95 % interval, and "
                       "the mean and standard deviation over the seeds. Not the shipped models: "
                       "those trained 45 minutes each."),
             command=f"bash experiments/replicates.sh; "

@@ -11,8 +11,9 @@
 # augmented copy of the labelled frames instead of the shipped 3,000 and three, also to fit the
 # day), then the figures
 # that go into benchmarks/results/replicates.json (`python -m benchmarks.replicates`):
-# `dprobe evaluate`, `dprobe probe all --no-iob` and the attack through each model's own
-# decoder. Replicate weights stay under RUNS (not shipped).
+# `dprobe evaluate` (250 frames per held-out subject), `dprobe probe all --no-iob` (embed on 12
+# frames per camera) and the attack through each model's own decoder (16 frames of S9 and 16 of
+# S11). Replicate weights stay under RUNS (not shipped).
 #   bash experiments/replicates.sh [STUDIO] [RUNS] [STAGE ...]
 # STUDIO defaults to runs/studio-standard.h5 (built if missing), RUNS to runs/replicates.
 # STAGEs: "train" (all trainings), "figures" (all figures), or both (the default). Resumable:
@@ -55,11 +56,11 @@ train_one() {  # train_one FRAMEWORK SEED
 figures_one() {  # figures_one FRAMEWORK SEED: evaluate, probes, attack through its own decoder
   local run=$RUNS/$1-s$2
   [ -f "$run/figures-done" ] && return 0
-  $DPROBE evaluate --model "$run" --studio "$STUDIO" --out "$run/figures.json" --force \
-    >> "$run.log" 2>&1
-  $DPROBE probe all --model "$run" --studio "$STUDIO" --out "$run/probes" \
+  $DPROBE evaluate --model "$run" --studio "$STUDIO" --max-frames 250 \
+    --out "$run/figures.json" --force >> "$run.log" 2>&1
+  $DPROBE probe all --model "$run" --studio "$STUDIO" --out "$run/probes" --embed-frames 12 \
     --no-iob --force --quiet >> "$run.log" 2>&1
-  $DPROBE attack --target "$run" --studio "$STUDIO" --subjects S9 S11 --frames 32 \
+  $DPROBE attack --target "$run" --studio "$STUDIO" --subjects S9 S11 --frames 16 \
     --out "$run/attack" --force --quiet >> "$run.log" 2>&1
   touch "$run/figures-done"
 }
