@@ -25,7 +25,9 @@ Backends:
 - ``ray``: one actor per worker (1 CPU each) on the Ray cluster at ``address``, or on a local
   cluster of ``workers`` CPUs when no address is given; chunks go to whichever actor is free.
   Each actor reads the studio file (on another node: the file's bytes, sent once through the
-  object store and written to that node's temporary folder).
+  object store and written to that node's temporary folder). An actor whose process dies is
+  replaced by a new one and its chunk computed again (a chunk an actor dies on twice is
+  stored as failed), as for local workers.
 
 Every worker runs the same code with the same torch thread count, so an item's rows do not depend
 on the backend or on which worker ran it (on machines with the same CPU and libraries).
@@ -237,17 +239,33 @@ def _ray(chunks: list[list[Unit]], setup: Setup, workers: int, address: str | No
                             from_file() if from_file else setup)
         actor = ray.remote(num_cpus=1)(_RayWorker)
         actors = [actor.remote(setup_ref) for _ in range(workers)]
-        pending = list(reversed(chunks))
+        pending = list(reversed(range(len(chunks))))
+        deaths: collections.Counter = collections.Counter()
         running = {}
         for a in actors:
             if pending:
-                running[a.run.remote(pending.pop())] = a
+                index = pending.pop()
+                running[a.run.remote(chunks[index])] = (a, index)
         while running:
             (done,), _ = ray.wait(list(running), num_returns=1)
-            a = running.pop(done)
+            a, index = running.pop(done)
+            try:
+                result = ray.get(done)
+            except ray.exceptions.RayActorError as e:  # its process died: a new actor
+                actors.remove(a)
+                a = actor.remote(setup_ref)
+                actors.append(a)
+                deaths[index] += 1
+                if deaths[index] < 2:
+                    pending.append(index)
+                else:
+                    yield [r for unit in chunks[index] for r in _failed(
+                        unit, f"the Ray actor died computing it, twice: {one_line(e)}")]
+            else:
+                yield result
             if pending:
-                running[a.run.remote(pending.pop())] = a
-            yield ray.get(done)
+                index = pending.pop()
+                running[a.run.remote(chunks[index])] = (a, index)
         for a in actors:
             ray.kill(a)
     finally:
