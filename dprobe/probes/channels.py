@@ -22,6 +22,11 @@ K = 0, step, 2 step, ..., all. Whose pose and whose appearance the image shows i
 
 The flip K: the smallest K at which the score passes 0.5 (None if it never does).
 
+On a real capture (no renderer) the probabilities come from nearest-pose pairs
+(``nearest_pose_probability``; ``pair_distance_mm`` says how far apart the paired poses are)
+and the K-sweep is scored by the regressor alone: the projection scores need the four
+counterfactual renders, so they and the appearance flips are undefined, with the reason.
+
 Intervals (``intervals``): every point of the curves (``curves.<name>.<index of K>``) by a
 cluster bootstrap over A's poses (a pose with all its camera views is one unit), and each flip
 K by recomputing the curve's first passage on 1000 such resamples (resamples in which it never
@@ -40,7 +45,7 @@ from dprobe.data.subjects import NAMED_SUBJECTS
 from dprobe.metrics.intervals import Interval, bootstrap_mean, bootstrap_statistic
 from dprobe.metrics.pose import mpjpe
 from dprobe.models.protocol import PoseAppearanceModel, composite
-from dprobe.probes.base import INTERVALS, Probe, ProbeResult, ProbeSettings
+from dprobe.probes.base import INTERVALS, UNDEFINED, Probe, ProbeResult, ProbeSettings
 from dprobe.probes.counterfactual import Scene, batches, reconstruct
 
 __all__ = ["PROBE", "ChannelResult", "appearance_probability", "channel_probe", "mix_channels",
@@ -126,6 +131,11 @@ def projection_weights(image: Tensor, references: Tensor, mask: Tensor) -> Tenso
     return (coef / coef.sum(1, keepdim=True).clamp_min(1e-12)).float()
 
 
+#: Why the projection scores are undefined on a real capture.
+NO_RENDERS = ("a real capture has no renderer: the projection onto the four counterfactual "
+              "renders (pose A / B x appearance A / B) cannot be made; the regressor's score is "
+              "the pose flip")
+
 #: The flip K figures: (name, order, score).
 FLIPS = (("lowest_first_pose_flip_k_regressor", "lowest", "pose_b_regressor"),
          ("lowest_first_pose_flip_k", "lowest", "pose_b"),
@@ -162,6 +172,7 @@ class ChannelResult(ProbeResult):
     settings: dict
     strip: dict[str, Tensor] = field(default_factory=dict)
     intervals: dict[str, Interval] = field(default_factory=dict)
+    undefined: dict[str, str] = field(default_factory=dict)
 
     def numbers(self) -> dict:
         """The JSON-able figures (probabilities sorted descending, curves, flip K, intervals)."""
@@ -169,6 +180,7 @@ class ChannelResult(ProbeResult):
         top = p.sort(descending=True).values
         return {"settings": self.settings, "flips": self.flips, "curves": self.curves,
                 INTERVALS: {k: i.to_dict() for k, i in self.intervals.items()},
+                UNDEFINED: dict(self.undefined),
                 "probability_sorted": [round(float(v), 6) for v in top],
                 "share_of_top_10_percent_channels": float(top[: max(1, len(p) // 10)].sum())}
 
@@ -179,9 +191,17 @@ def channel_probe(model: PoseAppearanceModel, scene: Scene, a: str = "S7", b: st
                   probability_subjects: tuple[str, ...] = ("S9", "S11"), per_camera: int = 4,
                   k_step: int = 50, batch_size: int = 64, progress: bool = False,
                   seed: int = 0) -> ChannelResult:
-    """Appearance probabilities and the K-sweep of ``a``'s pose code towards ``b``'s."""
+    """Appearance probabilities and the K-sweep of ``a``'s pose code towards ``b``'s (module
+    doc; on a real capture: nearest-pose probabilities and the regressor's scores only)."""
+    real = not scene.can_render
     prob_rows = torch.cat([scene.rows(s, per_camera) for s in probability_subjects])
-    probability = appearance_probability(model, scene, prob_rows, subjects, batch_size)
+    if real:
+        probability, pair_distance = nearest_pose_probability(
+            model, scene, tuple(s for s in subjects if s in scene.studio.subject_names),
+            per_camera, batch_size=batch_size)
+    else:
+        probability, pair_distance = appearance_probability(model, scene, prob_rows, subjects,
+                                                            batch_size), 0.0
     order = probability.sort(stable=True).indices           # lowest first, ties by index
     dim = len(order)
     ks = sorted(set(list(range(0, dim, k_step)) + [dim]))
@@ -189,11 +209,12 @@ def channel_probe(model: PoseAppearanceModel, scene: Scene, a: str = "S7", b: st
     rows_a, rows_b = scene.rows(a, per_camera), scene.rows(b, per_camera, offset=0.5)
     rows_b = rows_b[: len(rows_a)]
     x_a, x_b = scene.frames(rows_a), scene.frames(rows_b)
-    app_a, app_b = scene.appearance_of(a), scene.appearance_of(b)
     bg = scene.background(rows_a)
     mask = torch.maximum(scene.mask(rows_a), scene.mask(rows_b))
-    # The four counterfactuals: pose A / B (rows), appearance A / B.
-    raw = torch.stack([x_a, scene.render(rows_a, app_b), scene.render(rows_b, app_a), x_b], 1)
+    # The four counterfactuals: pose A / B (rows), appearance A / B (none on a real capture).
+    raw = None if real else torch.stack(
+        [x_a, scene.render(rows_a, scene.appearance_of(b)),
+         scene.render(rows_b, scene.appearance_of(a)), x_b], 1)
     pose_b_of_ref = torch.tensor([0.0, 0.0, 1.0, 1.0])
     app_b_of_ref = torch.tensor([0.0, 1.0, 0.0, 1.0])
     pose_a, pose_b = scene.pose(rows_a), scene.pose(rows_b)
@@ -206,7 +227,8 @@ def channel_probe(model: PoseAppearanceModel, scene: Scene, a: str = "S7", b: st
                    disable=not progress):
         h_a_a, h_p_a = model.encode(x_a[sl])
         h_p_b = model.encode(x_b[sl])[1]
-        refs = torch.stack([reconstruct(model, raw[sl, r], bg[sl]) for r in range(4)], 1)
+        refs = None if real else torch.stack(
+            [reconstruct(model, raw[sl, r], bg[sl]) for r in range(4)], 1)
         for order_name, channels_of in (("lowest", lambda k: order[:k]),
                                         ("highest", lambda k: order[dim - k:])):
             batch_scores: dict[str, list[Tensor]] = {}
@@ -216,7 +238,7 @@ def channel_probe(model: PoseAppearanceModel, scene: Scene, a: str = "S7", b: st
                 pred = model.regress(h_mix)
                 d_a, d_b = mpjpe(pred, pose_a[sl]), mpjpe(pred, pose_b[sl])
                 scores = {"pose_b_regressor": d_a / (d_a + d_b).clamp_min(1e-9)}
-                for suffix, references in (("", refs), ("_raw", raw[sl])):
+                for suffix, references in () if real else (("", refs), ("_raw", raw[sl])):
                     w = projection_weights(image, references, mask[sl])
                     scores["pose_b" + suffix] = w @ pose_b_of_ref
                     scores["appearance_b" + suffix] = w @ app_b_of_ref
@@ -228,21 +250,31 @@ def channel_probe(model: PoseAppearanceModel, scene: Scene, a: str = "S7", b: st
                 per_sample[f"{order_name}_{key}"].append(torch.stack(values))  # (K, B)
         if sl.start == 0:
             strip.update({"A": x_a[0], "B": x_b[0]})
-    samples = {key: torch.cat(v, 1).double().numpy() for key, v in per_sample.items()}
+    samples = {key: torch.cat(v, 1).double().numpy() for key, v in per_sample.items() if v}
     units = scene.pose_units(rows_a)
-    curves = {"k": ks, **{key: v.mean(1).tolist() for key, v in samples.items()}}
+    curves = {"k": ks, **{key: samples[key].mean(1).tolist() if key in samples else None
+                          for key in per_sample}}
     intervals = {f"curves.{key}.{ki}": bootstrap_mean(v[ki], units, seed)
                  for key, v in samples.items() for ki in range(len(ks))}
-    flips = {}
+    flips, undefined = {}, {}
     for name, order_name, score in FLIPS:
+        if f"{order_name}_{score}" not in samples:
+            flips[name] = None
+            undefined[f"flips.{name}"] = NO_RENDERS
+            continue
         intervals[f"flips.{name}"] = _flip_interval(ks, samples[f"{order_name}_{score}"], units,
                                                     seed)
         flips[name] = _first_above(ks, curves[f"{order_name}_{score}"])
+    for key in per_sample:
+        if key not in samples:
+            undefined[f"curves.{key}"] = NO_RENDERS
     settings = {"a": a, "b": b, "pairs": len(rows_a), "k_step": k_step, "pose_dim": dim,
                 "probability_subjects": list(probability_subjects), "subjects": list(subjects),
-                "probability_poses": len(prob_rows)}
+                "probability_poses": len(prob_rows),
+                "pairing": "nearest pose" if real else "the same pose rendered",
+                "pair_distance_mm": pair_distance}
     return ChannelResult(probability, curves, flips, settings, strip,
-                         {k: i for k, i in intervals.items() if i.value is not None})
+                         {k: i for k, i in intervals.items() if i.value is not None}, undefined)
 
 
 def _run(model: PoseAppearanceModel, scene: Scene, settings: ProbeSettings,
@@ -257,4 +289,4 @@ PROBE = Probe(name="channels", title="the appearance channels of the pose code a
                                      "(paper Fig. 5-6)",
               run=_run, result_type=ChannelResult,
               headline=tuple(f"flips.{k}" for k in FLIP_KEYS),
-              estimate_seconds=lambda s: 2.7 * s.per_camera, needs_renderer=True)
+              estimate_seconds=lambda s: 2.7 * s.per_camera)

@@ -107,9 +107,11 @@ def channel_curves(result, path: Path, model: str) -> None:
     c = result.curves
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for ax, order in zip(axes[:2], ("lowest", "highest")):
-        ax.plot(c["k"], c[f"{order}_pose_b"], "o-", label="B's pose (projection)")
-        ax.plot(c["k"], c[f"{order}_pose_b_regressor"], "s--", label="B's pose (regressor)")
-        ax.plot(c["k"], c[f"{order}_appearance_b"], "^-", label="B's appearance (projection)")
+        for key, style, label in (("pose_b", "o-", "B's pose (projection)"),
+                                  ("pose_b_regressor", "s--", "B's pose (regressor)"),
+                                  ("appearance_b", "^-", "B's appearance (projection)")):
+            if c[f"{order}_{key}"] is not None:  # a real capture has no projection scores
+                ax.plot(c["k"], c[f"{order}_{key}"], style, label=label)
         ax.axhline(0.5, color="grey", lw=0.8, ls=":")
         ax.set_ylim(-0.05, 1.05)
         ax.set_xlabel(f"K: pose-code channels of {order} appearance probability taken from B")
@@ -126,7 +128,10 @@ def channel_curves(result, path: Path, model: str) -> None:
     fig.tight_layout(rect=(0, 0.05, 1, 0.93))
     _save(fig, path, f"A = {result.settings['a']}, B = {result.settings['b']} "
           f"({result.settings['pairs']} frame pairs); projection onto D(E(.)) of the four studio "
-          "renders pose {A,B} x appearance {A,B}.")
+          "renders pose {A,B} x appearance {A,B}"
+          + ("" if result.settings["pairing"] != "nearest pose" else
+             f"; real capture: probabilities from nearest-pose pairs "
+             f"({result.settings['pair_distance_mm']:.0f} mm apart), no projection") + ".")
 
 
 def channel_strip(result, path: Path, model: str) -> None:

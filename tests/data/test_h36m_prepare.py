@@ -182,8 +182,9 @@ def test_published_cameras_are_plausible(subject):
 
 def test_a_prepared_capture_runs_what_needs_no_renderer(tiny, capsys, tmp_path):
     """On a capture without a renderer (appearance width 0, as h36m-prepare writes it): the
-    embedding probe runs with its appearance regressions undefined; the probes and the generator
-    that need counterfactual renders are refused in one line."""
+    embedding probe runs with its appearance regressions undefined, the channel probe through
+    nearest-pose pairs; the probes and the generator that need counterfactual renders are
+    refused in one line."""
     import dataclasses
 
     from dprobe.errors import DprobeError
@@ -191,6 +192,7 @@ def test_a_prepared_capture_runs_what_needs_no_renderer(tiny, capsys, tmp_path):
     from dprobe.probes.base import UNDEFINED, ProbeSettings
     from dprobe.probes.counterfactual import Scene
     from dprobe.probes.registry import run_probe
+    from dprobe.report.probe_figures import write_probe_figures
     from dprobe.sources import load_model
 
     real = dataclasses.replace(tiny, appearance=torch.zeros(tiny.n, 0), _sized={})
@@ -199,8 +201,18 @@ def test_a_prepared_capture_runs_what_needs_no_renderer(tiny, capsys, tmp_path):
     embed = run_probe("embed", model, Scene(real), settings).checked_numbers()
     assert embed["r2_from_h_p"]["shirt"] is None and "real capture" in embed[UNDEFINED]["r2_from_h_p"]
     assert embed["subject_from_h_p"]["accuracy"] is not None
-    for name in ("swap", "zero", "channels"):
+    for name in ("swap", "zero"):
         with pytest.raises(DprobeError, match=f"probe {name} needs counterfactual renders"):
             run_probe(name, model, Scene(real), settings)
+    # the channels probe pairs frames by nearest pose and scores the K-sweep by the regressor
+    channels = run_probe("channels", model, Scene(real), settings)
+    found = channels.checked_numbers()
+    assert found["settings"]["pairing"] == "nearest pose"
+    assert found["settings"]["pair_distance_mm"] > 0
+    assert found["curves"]["lowest_pose_b_regressor"] is not None
+    assert found["flips"]["highest_first_appearance_flip_k"] is None
+    assert "no renderer" in found[UNDEFINED]["flips.highest_first_appearance_flip_k"]
+    assert abs(float(channels.probability.sum()) - 1) < 1e-5
+    write_probe_figures("channels", channels, tmp_path, "nsd")  # draws without the projection
     with pytest.raises(DprobeError, match="renderer generator needs the synthetic studio"):
         make_generator("renderer", model, real, load_model)
