@@ -165,7 +165,9 @@ def _attack_sections(rows: list[dict], store, img: Path,
     where = (f"generator: the target's own decoder; setting {setting_text(setting)}"
              if setting else "no sample used the target's own decoder as the generator")
     main = setting_rows(rows, setting)
-    out = [Heading("Table 1: MPJPE before and after the appearance-only attack"),
+    source = note("These attack figures were computed "
+                  f"{capture_description([i['settings']['studio'] for i in store.items('attack')])}.")
+    out = [Heading("Table 1: MPJPE before and after the appearance-only attack"), source,
            note("Mean over samples (mm) of the error between the prediction on the original "
                 "frame and on the initial synthesis (initial) and on the attacked image "
                 f"(final); {where}. Each attack stops once the error passes the threshold, so "
@@ -188,6 +190,9 @@ def _probe_sections(store, img: Path, replicates: Replicates | None) -> list[Blo
     models = ["nsd", "drnet", "cssl", "cssl-da"]  # the paper's, always shown
     models += sorted(m for m in values if m not in models)
     out: list[Block] = [Heading("Table 3: disentanglement metrics")]
+    if items:
+        out.append(note("These probe figures were computed "
+                        f"{capture_description([i['settings']['studio'] for i in items])}."))
     if any(k.startswith("metrics.") for v in values.values() for k in v):
         out += [note("Distance correlation of the appearance and pose codes (V-statistic, "
                      "intervals by a grouped jackknife over poses): over batches of 400 that mix "
