@@ -61,6 +61,9 @@ def row(path: Path) -> dict:
     overall = dict(fig["all"])
     if "mpjpe" in overall and "mean_pose_mpjpe" in overall:
         overall["ratio"] = overall["mpjpe"] / overall["mean_pose_mpjpe"]
+        found = overall.get("intervals", {}).get("mpjpe_over_mean_pose")
+        if found is not None:
+            overall["intervals"] = {**overall["intervals"], "ratio": found}
     training = fig.get("training") or {}
     if training.get("seconds"):
         overall["minutes"] = training["seconds"] / 60
@@ -78,12 +81,40 @@ def training_totals(path: Path) -> tuple[int, float]:
 
 
 def _bar_cell(name: str, figures: dict, key: str, side: str, bar: float, fmt: str) -> str:
+    """A quality bar's verdict: met / missed when the figure's 95 % interval lies wholly on
+    one side of the bar (the value alone where the figure has no interval), cannot tell when
+    the interval holds the bar."""
     value = figures.get(key)
     if value is None:
         return "-"
     bar = BAR_EXCEPTIONS.get((name, key), bar)
+    interval = figures.get("intervals", {}).get(key) or {}
+    low, high = interval.get("low", value), interval.get("high", value)
+    if low is not None and high is not None and low <= bar <= high and low < high:
+        return f"cannot tell {_cell(figures, key, fmt)}"
     met = value >= bar if side == "at_least" else value <= bar
-    return f"{'met' if met else 'missed'} {fmt.format(value)}"
+    return f"{'met' if met else 'missed'} {_cell(figures, key, fmt)}"
+
+
+def _interval_cell(figures: dict, key: str, fmt: str):
+    """A table cell: the number where the figure has no interval (the table formats it), else
+    ``value [low, high]`` text."""
+    interval = figures.get("intervals", {}).get(key) or {}
+    if interval.get("low") is None or interval.get("high") is None:
+        return figures.get(key)
+    return _cell(figures, key, fmt)
+
+
+def _cell(figures: dict, key: str, fmt: str) -> str | None:
+    """A figure as ``value [low, high]`` text where it has an interval, else the value as
+    text."""
+    value = figures.get(key)
+    interval = figures.get("intervals", {}).get(key) or {}
+    if value is None:
+        return None
+    if interval.get("low") is None or interval.get("high") is None:
+        return fmt.format(value)
+    return f"{fmt.format(value)} [{fmt.format(interval['low'])}, {fmt.format(interval['high'])}]"
 
 
 def shipped_section(weights_dir: Path = WEIGHTS_DIR) -> dict:
@@ -98,16 +129,20 @@ def shipped_section(weights_dir: Path = WEIGHTS_DIR) -> dict:
     picture = table([column("model"), column("training steps", "{:d}"),
                      column("training min", "{:.0f}"),
                      *[column(titles[k], formats[k]) for k in PICTURE_COLUMNS]],
-                    [[n, *totals[n], *[rows[n].get(k) for k in PICTURE_COLUMNS]]
-                     for n in names], caption="The picture: reconstruction and codes.")
+                    [[n, *totals[n], *[_interval_cell(rows[n], k, formats[k])
+                                       for k in PICTURE_COLUMNS]]
+                     for n in names], caption="The picture: reconstruction and codes; "
+                    "[low, high]: 95 % interval, bootstrap over poses.")
     pose = table([column("model (regressor labels)"),
                   *[column(title, fmt) for _, title, fmt in POSE_COLUMNS]],
-                 [[f"{n} (S1)", *[rows[n].get(k) for k, _, _ in POSE_COLUMNS]] for n in names],
+                 [[f"{n} (S1)", *[_interval_cell(rows[n], k, fmt) for k, _, fmt in POSE_COLUMNS]]
+                  for n in names],
                  caption="The pose: a regressor trained on S1's labels reads the pose code.")
     bars = table([column("bar"), *[column(n) for n in names]],
                  [[text, *[_bar_cell(n, rows[n], key, side, bar, fmt) for n in names]]
                   for key, text, side, bar, fmt in BARS],
-                 caption="Quality bars, computed from the figures above.")
+                 caption="Quality bars, computed from the figures above and their intervals "
+                         "(an interval that holds the bar cannot tell).")
     sheets = [f"benchmarks/results/{n}-reconstructions.png" for n in names
               if (RESULTS_DIR / f"{n}-reconstructions.png").is_file()]
     notes = [f"Reconstruction sheets (`dprobe evaluate --picture`): {', '.join(sheets)}."

@@ -11,6 +11,7 @@ Per subject and over all of them (frames pooled):
   mean-pose baseline (the regressor's training mean), and with a detector the MPJPE on crops the
   detector found plus its box IoU; the MPJPE per joint (``per_joint_mpjpe``, by joint name) and
   per action (``per_action_mpjpe``, by action name);
+- ``mpjpe_over_mean_pose``: the MPJPE as a fraction of the mean-pose baseline's;
 - ``reconstruction_shift`` (mm): the MPJPE between the regressor's output on the crop and on the
   model's own reconstruction of it composited over the crop's background — the attack's initial
   error when the model is its own generator (the paper's generators: about 20 mm);
@@ -44,7 +45,7 @@ from dprobe.joints import JOINT_NAMES
 from dprobe.metrics.body_regions import REGIONS, body_regions, region_psnr
 from dprobe.metrics.boxes import box_iou
 from dprobe.metrics.image import psnr, ssim
-from dprobe.metrics.intervals import bootstrap_mean, bootstrap_statistic
+from dprobe.metrics.intervals import bootstrap_mean, bootstrap_ratio, bootstrap_statistic
 from dprobe.metrics.pose import mpjpe, n_mpjpe, p_mpjpe
 from dprobe.models.pose_code import relative_rotation, rotate_pose_code
 from dprobe.models.protocol import PoseAppearanceModel, composite
@@ -184,6 +185,10 @@ def _summary(values: dict[str, list[Tensor]], action_names: list[str], seed: int
             h = torch.cat(values[f"h_{code}"]).double()
             intervals[f"code_variance_{code}"] = bootstrap_statistic(
                 lambda rows, h=h: float(h[torch.as_tensor(rows)].var(0).mean()), units, seed)
+    if values.get("mpjpe"):
+        intervals["mpjpe_over_mean_pose"] = bootstrap_ratio(
+            torch.cat(values["mpjpe"]).double().tolist(),
+            torch.cat(values["mean_pose_mpjpe"]).double().tolist(), units, seed)
     figures: dict = {k: i.value for k, i in intervals.items()
                      if i.value is not None or k not in _REGION_KEYS}
     if values.get("joint_errors"):
