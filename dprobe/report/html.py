@@ -86,6 +86,12 @@ def _robustness(rows: list[dict], img: Path) -> list[Block]:
                          ("iterations", 1), ("change", 3), ("ssim_frame", 4)))])
     sweep_figures.success_rate_curves(rows, img / "success_rate.png")
     sweep_figures.final_vs_ssim(rows, img / "final_vs_ssim.png")
+    against_nulls = ([Figure("img/success_vs_change.png", "Success rate against the size of "
+                             "the change of clothes: the renderer's attack (stars) beside the "
+                             "nulls (random colours of two sizes, another subject's clothes; "
+                             "no adversary), with 95 % Wilson intervals.")]
+                     if sweep_figures.success_vs_change(rows, img / "success_vs_change.png")
+                     else [])
     return [Heading("Robustness"),
             note("Per target, generator and setting, with 95 % intervals (success: Wilson over "
                  "samples; means: bootstrap over poses). The nulls random-colours:SIZE (the "
@@ -98,7 +104,7 @@ def _robustness(rows: list[dict], img: Path) -> list[Block]:
             Figure("img/success_rate.png", "Success rate against the threshold: the share of "
                    "samples whose attacked image moves the prediction further than it."),
             Figure("img/final_vs_ssim.png", "Final MPJPE against the SSIM of the attacked vs "
-                   "the initial synthesised image, one point per sample.")]
+                   "the initial synthesised image, one point per sample."), *against_nulls]
 
 
 def _example(store, item: dict, first: dict, img: Path) -> list[Block]:

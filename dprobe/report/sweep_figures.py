@@ -1,4 +1,5 @@
-"""Robustness figures of a sweep (PNG): success rate vs threshold, final MPJPE vs SSIM.
+"""Robustness figures of a sweep (PNG): success rate vs threshold, final MPJPE vs SSIM, and
+success rate vs the size of the change of clothes (the attacks beside the nulls).
 
 One line / colour per (target, generator). An attack stops a sample as soon as its error passes
 the sweep's threshold, so final errors above that threshold are lower bounds: the success curve
@@ -16,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["final_vs_ssim", "success_rate_curves", "success_rates"]
+__all__ = ["final_vs_ssim", "success_rate_curves", "success_rates", "success_vs_change"]
 
 DPI = 90
 
@@ -69,3 +70,46 @@ def final_vs_ssim(rows: Sequence[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
+
+
+def success_vs_change(rows: Sequence[dict], path: Path) -> bool:
+    """Success rate (with its Wilson 95 % interval) against the mean relative size of the change
+    ``|h - h0| / |h0|`` of the studio-renderer generators (the adversarial ``renderer`` and the
+    nulls ``random-colours:SIZE``, ``other-clothes``), one marker per target and generator, a
+    line through each target's nulls; False (nothing drawn) when the rows hold no change."""
+    from dprobe.metrics.intervals import wilson
+
+    chosen = [r for r in rows if r.get("change") is not None
+              and (r["generator"] in ("renderer", "other-clothes")
+                   or r["generator"].startswith("random-colours"))]
+    if not chosen:
+        return False
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    targets = sorted({r["target"] for r in chosen})
+    for colour, target in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4, targets):
+        nulls = []
+        for generator in sorted({r["generator"] for r in chosen if r["target"] == target}):
+            group = [r for r in chosen if r["target"] == target and r["generator"] == generator]
+            rate = wilson(sum(bool(r["success"]) for r in group), len(group))
+            x = float(np.mean([r["change"] for r in group]))
+            marker = "*" if generator == "renderer" else "o"
+            ax.errorbar([x], [rate.value], yerr=[[rate.value - rate.low], [rate.high - rate.value]],
+                        fmt=marker, color=colour, ms=9 if marker == "*" else 5, capsize=3)
+            ax.annotate(generator, (x, rate.value), fontsize=6, xytext=(3, 3),
+                        textcoords="offset points")
+            if generator != "renderer":
+                nulls.append((x, rate.value))
+        if nulls:
+            nulls.sort()
+            ax.plot(*zip(*nulls), "-", color=colour, lw=0.8, label=f"{target}: nulls")
+        ax.plot([], [], "*", color=colour, label=f"{target}: attack (renderer)")
+    ax.set_xlabel("change of the clothing colours, |h - h0| / |h0| (mean over samples)")
+    ax.set_ylabel("success rate (95 % Wilson interval)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6)
+    ax.set_title("The attack beside the nulls: success for the size of the change", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return True
