@@ -168,3 +168,21 @@ def test_the_report_says_where_its_results_came_from():
     assert capture_description([{"preset": "tiny"}]) == "on the dprobe studio"
     assert "real frames of a Human3.6M capture" in capture_description([{"preset": "h36m"}])
     assert "mix the two" in capture_description([{"preset": "h36m"}, {"preset": "standard"}])
+
+
+def test_report_sets_the_spread_between_seeds_beside_ours(report, tmp_path, capsys):
+    """With --replicates, the rows of the paper's tables show mean +- sd over the seeds; a run
+    that lacks an output is named on the terminal, not fatal."""
+    import json
+
+    for seed, dc in ((0, 0.7), (1, 0.9)):
+        run = tmp_path / "replicates" / f"nsd-s{seed}"
+        (run / "probes" / run.name).mkdir(parents=True)
+        (run / "probes" / run.name / "metrics.json").write_text(json.dumps(
+            {"probe": "metrics", "dc_mixed_batched": {"mean": dc}}))
+    status, printed, err = run_cli(capsys, "report", "--db", report.parent / "r.sqlite", "--out",
+                                   tmp_path / "out", "--replicates", tmp_path / "replicates")
+    assert status == 0, err
+    assert "nsd-s0: no figures.json" in printed
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert "<td>0.80 \u00b1 0.14 (2 seeds)</td>" in page
