@@ -54,8 +54,10 @@ train_one() {  # train_one FRAMEWORK SEED
 }
 
 figures_one() {  # figures_one FRAMEWORK SEED: evaluate, probes, attack through its own decoder
+                 # (a run whose training is not finished yet is left for a later call)
   local run=$RUNS/$1-s$2
   [ -f "$run/figures-done" ] && return 0
+  [ -f "$run/regressor-done" ] || return 0
   $DPROBE evaluate --model "$run" --studio "$STUDIO" --max-frames 250 \
     --out "$run/figures.json" --force >> "$run.log" 2>&1
   $DPROBE probe all --model "$run" --studio "$STUDIO" --out "$run/probes" --embed-frames 12 \
