@@ -264,10 +264,10 @@ def ordering_claims(rows: Sequence[dict], values: dict[str, dict[str, float]],
                  if x is not None and y is not None]
         in_order = sum((d > 0) == (sign > 0) and d != 0 for d in diffs)
         body.append([f"{a} {'>' if sign > 0 else '<'} {b} ({printed})", figure,
-                     "-" if diff is None else diff.text(3),
+                     "-" if diff is None else diff.text(4),
                      "-" if p is None else f"{p:.3g}",
                      CANNOT_TELL if diff is None else verdict_order(diff, sign),
-                     between_seeds(diffs, 3),
+                     between_seeds(diffs, 4),
                      f"{in_order} of {len(diffs)}" if diffs else "-",
                      _seeds_verdict(diffs, sign)])
     return body
