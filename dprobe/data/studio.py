@@ -26,7 +26,7 @@ reads it gets ``c``-px crops (the views of one studio share what they have made)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import h5py
@@ -104,6 +104,39 @@ class Studio:
 
     def __len__(self) -> int:
         return self.n
+
+    def to_arrays(self) -> dict:
+        """This studio as plain values: every tensor as a numpy array (sharing its memory), the
+        cameras as a dict of arrays, names and attributes as they are; ``from_arrays`` reads it
+        back. What a Ray object store holds once per node (its arrays are read in place)."""
+        out = {}
+        for f in fields(self):
+            if f.name in ("_sized", "_view_size"):
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, Tensor):
+                value = value.numpy()
+            elif f.name == "cameras":
+                value = {k: v.numpy() for k, v in value.items()}
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> Studio:
+        """A studio over the arrays of ``to_arrays`` (no copy: read-only arrays, such as those
+        of a Ray object store, stay read-only, which a studio never writes)."""
+        import warnings
+
+        def tensor(value):
+            if not isinstance(value, np.ndarray):
+                return value
+            with warnings.catch_warnings():  # read-only memory: the studio only reads it
+                warnings.simplefilter("ignore", UserWarning)
+                return torch.from_numpy(value)
+
+        values = {k: ({n: tensor(a) for n, a in v.items()} if k == "cameras" else tensor(v))
+                  for k, v in arrays.items()}
+        return cls(**values)
 
     def share_memory(self) -> Studio:
         """Move every array of this studio (crops, masks, labels, cameras, backgrounds) into

@@ -24,8 +24,8 @@ Backends:
   spawned processes by handle), so a worker adds its models and working memory, not a studio.
 - ``ray``: one actor per worker (1 CPU each) on the Ray cluster at ``address``, or on a local
   cluster of ``workers`` CPUs when no address is given; chunks go to whichever actor is free.
-  Each actor reads the studio file (on another node: the file's bytes, sent once through the
-  object store and written to that node's temporary folder). An actor whose process dies is
+  The studio goes once into Ray's object store (``WorkerSetup.in_object_store``); every actor
+  reads its arrays in place from its node's store, one copy per node. An actor whose process dies is
   replaced by a new one and its chunk computed again (a chunk an actor dies on twice is
   stored as failed), as for local workers.
 
@@ -233,10 +233,8 @@ def _ray(chunks: list[list[Unit]], setup: Setup, workers: int, address: str | No
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     try:
-        portable = getattr(setup, "portable", None)
-        from_file = getattr(setup, "from_file", None)
-        setup_ref = ray.put(portable() if portable and address else
-                            from_file() if from_file else setup)
+        in_object_store = getattr(setup, "in_object_store", None)
+        setup_ref = ray.put(in_object_store(ray) if in_object_store else setup)
         actor = ray.remote(num_cpus=1)(_RayWorker)
         actors = [actor.remote(setup_ref) for _ in range(workers)]
         pending = list(reversed(range(len(chunks))))

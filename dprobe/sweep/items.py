@@ -61,25 +61,23 @@ FigureWriter = Callable[[str, object, Path, str], list]
 
 @dataclass(frozen=True)
 class WorkerSetup:
-    """How to start a worker: ``studio`` path (or ``studio_bytes`` where the path may not exist
-    on the worker's machine), torch ``threads``, the probe ``figures`` writer (or None), and
-    ``shared``: the studio already in shared memory (``Studio.share_memory``), which workers on
-    this machine use instead of reading the file (one copy for all of them)."""
+    """How to start a worker: the ``studio`` file's path, torch ``threads``, the probe
+    ``figures`` writer (or None), and where the studio's memory comes from instead of the file:
+    ``shared``, the studio already in shared memory (``Studio.share_memory``: local workers
+    map it), or ``stored``, a Ray object reference to ``Studio.to_arrays()`` (Ray actors read it
+    in place from their node's object store: one copy per node)."""
 
     studio: str
     threads: int = 1
     figures: FigureWriter | None = None
-    studio_bytes: bytes | None = None
     shared: Studio | None = None
+    stored: object | None = None
 
-    def portable(self) -> WorkerSetup:
-        """The same setup carrying the studio file's bytes (for workers on other machines)."""
-        return replace(self, studio_bytes=Path(self.studio).read_bytes(), shared=None)
-
-    def from_file(self) -> WorkerSetup:
-        """The same setup reading the studio file (for workers that cannot map this process's
-        shared memory: Ray actors)."""
-        return replace(self, shared=None)
+    def in_object_store(self, ray) -> WorkerSetup:
+        """The same setup with the studio put once into ``ray``'s object store (for Ray actors
+        on any node, which cannot map this process's shared memory)."""
+        studio = self.shared if self.shared is not None else Studio.open(self.studio)
+        return replace(self, shared=None, stored=ray.put(studio.to_arrays()))
 
     def __call__(self) -> Worker:
         return Worker(self)
@@ -151,14 +149,10 @@ class Worker:
         threadpool_limits(setup.threads)  # numpy / scipy BLAS too: they oversubscribe otherwise
         if setup.shared is not None:
             self.studio = setup.shared
-        elif setup.studio_bytes is not None and not Path(setup.studio).is_file():
-            handle, path = tempfile.mkstemp(suffix=".h5", prefix="dprobe-studio-")
-            try:
-                with os.fdopen(handle, "wb") as f:
-                    f.write(setup.studio_bytes)
-                self.studio = Studio.open(path)  # read into memory: the copy can go
-            finally:
-                os.unlink(path)
+        elif setup.stored is not None:
+            import ray
+
+            self.studio = Studio.from_arrays(ray.get(setup.stored))
         else:
             self.studio = Studio.open(setup.studio)
         self.figures = setup.figures
