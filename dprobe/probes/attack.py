@@ -152,8 +152,10 @@ class AttackResult:
 
     Errors in mm: ``initial`` (``e_0``), ``final``; ``iterations`` (long) and ``success``
     (bool); image similarity of the final vs the initial synthesised target crop: ``ssim``,
-    ``psnr`` (dB), ``mse``; the same on the full frame: ``ssim_frame``, ``psnr_frame`` (dB),
-    ``mse_frame``; ``change`` the relative size of the change of ``h`` (module doc). Poses
+    ``psnr`` (dB), ``mse`` (for a null generator ``x_initial`` is already the changed image, so
+    these compare it with itself); on the full frame, against the reference (``change_figures``):
+    ``ssim_frame``, ``psnr_frame`` (dB), ``mse_frame``; ``change`` the relative size of the
+    change of ``h`` (module doc). Poses
     ``(B, 17, 3)`` mm: ``q`` (prediction on the original frame),
     ``pred_initial``, ``pred_final``. Crops ``(B, 3, c, c)``: ``x_input`` (the target's crop of
     the original frame), ``x_initial``, ``x_final``. Codes: ``h_initial``, ``h_final``.
@@ -269,10 +271,12 @@ def attack(target: PoseAppearanceModel, generator: AttackGenerator, batch: dict[
 def change_figures(generator: AttackGenerator, syn: Synthesis, h_final: Tensor,
                    background: Tensor) -> dict[str, Tensor]:
     """``change``, ``ssim_frame``, ``psnr_frame`` and ``mse_frame`` ``(B,)`` of an attack's
-    final ``h`` (module doc): the relative size of its change, and the full frames of the
-    generator's final and initial crops compared."""
-    frames = [_full_frame(generator, h, syn, background) for h in (h_final, syn.h_a0)]
+    final ``h`` (module doc): the relative size of its change from ``syn.reference``, and the
+    full frames of the generator's crops of the final ``h`` and of the reference compared (for
+    an attack the reference is its start; for a null, whose start is already the changed
+    clothes, the sample's own colours)."""
     reference = syn.reference
+    frames = [_full_frame(generator, h, syn, background) for h in (h_final, reference)]
     change = (h_final - reference).norm(dim=1) / reference.norm(dim=1).clamp_min(1e-12)
     return {"change": change, "ssim_frame": ssim(*frames), "psnr_frame": psnr(*frames),
             "mse_frame": mse(*frames)}
