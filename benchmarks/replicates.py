@@ -59,6 +59,12 @@ def replicate_table(seeds: dict[str, dict[str, list]]) -> Table:
                   "between seeds (mean \u00b1 sd)"], body)
 
 
+def _seeds(runs: Path) -> list[str]:
+    """The seeds of the runs in a replicates folder whose figures are complete."""
+    return sorted({p.parent.name.rsplit("-s", 1)[1] for p in runs.glob("*-s*/figures-done")},
+                  key=int)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=Path, required=True, help="the replicates folder")
@@ -75,8 +81,9 @@ def main() -> None:
         recipe = json.loads(next(args.runs.glob("*-s0/run.json")).read_text())
         record = make_record(
             title="Replicates: the frameworks retrained with other seeds",
-            measures=("Every framework retrained from random weights with seeds 0, 1 and 2 under "
-                      "one shorter common recipe (experiments/replicates.sh: "
+            measures=("Every framework retrained from random weights with the seeds of the "
+                      f"folder ({', '.join(_seeds(args.runs))}; the recipe names 0, 1 and 2) "
+                      "under one shorter common recipe (experiments/replicates.sh: "
                       f"{recipe.get('steps', '?')} training steps each, the shipped loss "
                       "options, a regressor on 1,000 steps of S1's labels), then dprobe "
                       "evaluate (250 frames per held-out subject), dprobe probe all --no-iob "
