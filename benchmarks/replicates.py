@@ -23,16 +23,11 @@ from dprobe.report.replicates import read_replicates
 
 #: The figures shown: (name, title, digits).
 FIGURES = (
-    ("evaluate.mpjpe", "MPJPE mm (regressor on S1's labels)", 1),
-    ("evaluate.psnr", "reconstruction PSNR dB", 2),
     ("metrics.dc_mixed_batched.mean", "DC(A, P), batches mixing subjects", 3),
-    ("metrics.dc_batched.mean", "DC(A, P), batches of one subject", 3),
     ("swap.featured.leak", "swap leak S7 <- S8", 3),
     ("zero.retention_zero", "retention h_a = 0", 3),
     ("embed.subject_from_h_p.accuracy", "subject from h_p (accuracy)", 3),
     ("attack.success", "attack success (own decoder)", 2),
-    ("attack.initial_mpjpe_mm", "attack initial MPJPE mm", 1),
-    ("attack.ssim_frame", "attack SSIM, full frame", 4),
 )
 MODELS = ("nsd", "drnet", "cssl", "cssl-da")
 

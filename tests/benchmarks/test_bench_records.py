@@ -54,10 +54,10 @@ def test_the_attack_tables_from_a_sweep(tmp_path):
     assert provenance["host"] == "Linux-x86_64, 2 CPUs; 2 local workers; torch 2.13.0+cpu"
     record = to_record(tables(rows, {}), provenance)
     assert [t["rows"][0][0] for t in record["tables"]] == [
-        "initial MPJPE mm, S1", "nsd", "SSIM, crop", "SSIM, crop",
+        "initial MPJPE mm, average", "nsd", "SSIM, full frame", "SSIM, full frame",
         "nsd > cssl (Table 3: 0.88 > 0.77)"]
-    # S1's samples here hold no frame numbers: they count as one pose, which gives no interval
-    assert record["tables"][0]["rows"][0][-1] == "cannot tell"
+    # the rows here hold no frame numbers: each subject counts as one pose (2 poses in all)
+    assert record["tables"][0]["rows"][0][3] == "2 poses"
     assert "4 samples per cell" in record["tables"][1]["caption"]
 
 
