@@ -429,16 +429,17 @@ def attack_summary(rows: Sequence[dict], seed: int = 0) -> dict:
     bootstrap over poses (seeded with ``seed``, recorded) for the means.
     """
     attacked = [r for r in rows if r["iterations"] > 0 or (r.get("change") or 0) > 0]
+    units = [pose_unit(r) for r in rows]
+    attacked_units = [pose_unit(r) for r in attacked]
     intervals = {"success": wilson(sum(bool(r["success"]) for r in rows), len(rows))}
     for key in ("initial_mpjpe_mm", "final_mpjpe_mm", "iterations"):
-        intervals[key] = bootstrap_mean([r[key] for r in rows], [pose_unit(r) for r in rows],
-                                        seed)
+        intervals[key] = bootstrap_mean([r[key] for r in rows], units, seed)
     for key in ("ssim", "psnr_db", "mse", "ssim_frame", "psnr_frame_db", "mse_frame", "change"):
         values = [r.get(key) for r in attacked]
         if any(v is not None for v in values):  # rows of an older dprobe lack the last four
-            intervals[key] = bootstrap_mean(values, [pose_unit(r) for r in attacked], seed)
+            intervals[key] = bootstrap_mean(values, attacked_units, seed)
     return {
-        "samples": len(rows), "poses": len({pose_unit(r) for r in rows}),
+        "samples": len(rows), "poses": len(set(units)),
         **{k: i.value for k, i in intervals.items()},
         "attacked": len(attacked),
         "intervals": {k: i.to_dict() for k, i in intervals.items()},

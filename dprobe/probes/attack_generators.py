@@ -65,6 +65,7 @@ __all__ = [
     "frame_theta",
     "is_generator_kind",
     "make_generator",
+    "null_size",
 ]
 
 #: Generators that are not a model: the target's own decoder, the studio renderer and the two
@@ -253,7 +254,7 @@ def is_generator_kind(name: str) -> bool:
     return name in GENERATOR_KINDS or name.startswith("random-colours:")
 
 
-def _null_size(name: str) -> float:
+def null_size(name: str) -> float:
     """The SIZE of ``random-colours:SIZE`` (``DEFAULT_NULL_SIZE`` without one)."""
     text = name.partition(":")[2]
     if not text:
@@ -289,5 +290,5 @@ def make_generator(name: str, target: PoseAppearanceModel, studio: Studio,
             wardrobe = torch.stack([studio.appearance[studio.select(subjects=[s])[0]]
                                     for s in named])[:, COLOUR_ENTRIES]
             return OtherClothesGenerator(target.crop_size, studio.frame_hw, wardrobe)
-        return RandomColoursGenerator(target.crop_size, studio.frame_hw, _null_size(name))
+        return RandomColoursGenerator(target.crop_size, studio.frame_hw, null_size(name))
     return DecoderGenerator(load(name), name)

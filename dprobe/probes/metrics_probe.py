@@ -68,9 +68,9 @@ def _mixed_order(n: int, seed: int) -> Tensor:
     return torch.as_tensor(np.random.default_rng(seed).permutation(n))
 
 
-def _batched_mean(x: Tensor, y: Tensor, rows: np.ndarray, batch_size: int) -> float:
+def _batched_mean(x: Tensor, y: Tensor, rows: Tensor, batch_size: int) -> float:
     """The mean batched DC of ``rows`` (in that order), NaN where they make no batch."""
-    mean = _batched(x[torch.as_tensor(rows)], y[torch.as_tensor(rows)], batch_size)["mean"]
+    mean = _batched(x[rows], y[rows], batch_size)["mean"]
     return float("nan") if mean is None else mean
 
 
@@ -98,12 +98,13 @@ def metrics_probe(model: PoseAppearanceModel, scene: Scene,
     gen = torch.Generator().manual_seed(seed)
     shuffled = h_p[torch.randperm(len(h_p), generator=gen)]
     units = scene.pose_units(rows)
+    mixed = _mixed_order(len(rows), seed)
     intervals: dict[str, Interval] = {}
     for key, p_code in (("dc", h_p), ("dc_shuffled", shuffled)):
         intervals[key] = _dc_interval(
             lambda r, p=p_code: distance_correlation(h_a[r], p[r]), units, seed)
         intervals[f"{key}_batched.mean"] = _dc_interval(
-            lambda r, p=p_code: _batched_mean(h_a, p, np.sort(r), dc_batch), units, seed)
+            lambda r, p=p_code: _batched_mean(h_a, p, r.sort().values, dc_batch), units, seed)
         intervals[f"{key}_mixed_batched.mean"] = _dc_interval(
             lambda r, p=p_code: _batched_mean(h_a, p, r[_mixed_order(len(r), seed)], dc_batch),
             units, seed)
@@ -112,11 +113,10 @@ def metrics_probe(model: PoseAppearanceModel, scene: Scene,
         "dim_p": h_p.shape[1], "poses": len(set(units)),
         "dc": intervals["dc"].value,
         "dc_batched": _batched(h_a, h_p, dc_batch),
-        "dc_mixed_batched": _batched(h_a, h_p, dc_batch, _mixed_order(len(rows), seed)),
+        "dc_mixed_batched": _batched(h_a, h_p, dc_batch, mixed),
         "dc_shuffled": intervals["dc_shuffled"].value,
         "dc_shuffled_batched": _batched(h_a, shuffled, dc_batch),
-        "dc_shuffled_mixed_batched": _batched(h_a, shuffled, dc_batch,
-                                              _mixed_order(len(rows), seed)),
+        "dc_shuffled_mixed_batched": _batched(h_a, shuffled, dc_batch, mixed),
         UNDEFINED: {},
     }
     constant = [name for name, code in (("h_a", h_a), ("h_p", h_p))

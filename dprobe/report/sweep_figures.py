@@ -22,6 +22,16 @@ __all__ = ["final_vs_ssim", "success_rate_curves", "success_rates", "success_vs_
 DPI = 90
 
 
+def _finish(fig, ax, path: Path, title: str, legend_size: int = 7) -> None:
+    """Grid, legend and title on ``ax``; ``fig`` written to ``path`` and closed."""
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
 def _groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
     groups = defaultdict(list)
     for r in rows:
@@ -46,12 +56,7 @@ def success_rate_curves(rows: Sequence[dict], path: Path) -> None:
     ax.set_xlabel("threshold: MPJPE to the original prediction (mm)")
     ax.set_ylabel("success rate (fraction of samples)")
     ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    ax.set_title("Robustness: share of samples the attack moves past each threshold", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    _finish(fig, ax, path, "Robustness: share of samples the attack moves past each threshold")
 
 
 def final_vs_ssim(rows: Sequence[dict], path: Path) -> None:
@@ -64,12 +69,7 @@ def final_vs_ssim(rows: Sequence[dict], path: Path) -> None:
                label="threshold")
     ax.set_xlabel("SSIM of attacked vs initial synthesised image (1 = unchanged)")
     ax.set_ylabel("final MPJPE to the original prediction (mm)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    ax.set_title("How much the image changed for how much the pose moved", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    _finish(fig, ax, path, "How much the image changed for how much the pose moved")
 
 
 def success_vs_change(rows: Sequence[dict], path: Path) -> bool:
@@ -106,10 +106,5 @@ def success_vs_change(rows: Sequence[dict], path: Path) -> bool:
     ax.set_xlabel("change of the clothing colours, |h - h0| / |h0| (mean over samples)")
     ax.set_ylabel("success rate (95 % Wilson interval)")
     ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6)
-    ax.set_title("The attack beside the nulls: success for the size of the change", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    _finish(fig, ax, path, "The attack beside the nulls: success for the size of the change", 6)
     return True

@@ -54,7 +54,7 @@ else:  # pragma: no cover
 
 from dprobe.errors import DprobeError
 from dprobe.metrics.disentanglement import IOBSchedule
-from dprobe.probes.attack_generators import RENDERER_KINDS, is_generator_kind
+from dprobe.probes.attack_generators import RENDERER_KINDS, is_generator_kind, null_size
 from dprobe.probes.base import ProbeSettings
 from dprobe.probes.registry import get_probe, probe_names
 
@@ -215,6 +215,11 @@ def _attack_grid(source: str, t: dict) -> AttackGrid:
     for name in v["generators"]:
         if not is_generator_kind(name):
             _check_model(source, "attack.generators", name)
+        elif name.startswith("random-colours"):
+            try:
+                null_size(name)
+            except DprobeError as e:
+                _fail(source, f"attack.generators: {e}")
     _check_subjects(source, "attack.subjects", v["subjects"])
     checks = [("cameras", lambda x: x >= 0, "0 or more"), ("frames", lambda x: x >= 1, "1 or more"),
               ("threshold_mm", lambda x: x > 0, "positive"),

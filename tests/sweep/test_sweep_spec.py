@@ -100,3 +100,15 @@ def test_plan_prints_items_and_time(capsys):
     assert status == 0
     assert "40 items (20 attack batches of 40 samples, 20 probe runs)" in out
     assert "estimated time" in out
+
+
+def test_a_null_of_no_size_is_refused_when_the_spec_is_read():
+    """random-colours:SIZE with a size that is not positive is a one-line refusal of the spec,
+    not a failure of every item later; a valid one plans its items."""
+    listed = 'generators = ["self", "renderer", "nsd"]'
+    bad = GOOD.replace(listed, 'generators = ["random-colours:-1"]')
+    with pytest.raises(DprobeError, match="random-colours:SIZE needs a positive size"):
+        parse_spec(bad)
+    good = GOOD.replace(listed, 'generators = ["random-colours:0.3"]')
+    assert {i.settings["generator"] for i in plan_items(parse_spec(good), STUDIO)
+            if i.kind == "attack"} == {"random-colours:0.3"}
