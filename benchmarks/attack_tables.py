@@ -23,7 +23,7 @@ from pathlib import Path
 from benchmarks.record import RESULTS_DIR, column, command_line, make_record, table, write_record
 from benchmarks.sweep_provenance import sweep_provenance
 from dprobe.probes.attack import attack_summary
-from dprobe.probes.attack_generators import is_generator_kind
+from dprobe.probes.generator_registry import is_generator_kind
 from dprobe.report.document import Table, text, to_markdown
 from dprobe.report.paper_claims import (
     CLAIM_HEADER,
@@ -35,16 +35,22 @@ from dprobe.report.paper_claims import (
 )
 from dprobe.report.paper_tables import TABLE2, TABLE4
 from dprobe.report.replicates import read_replicates
+from dprobe.report.robustness_tables import (
+    MODEL_ORDER,
+    TRANSFER,
+    baseline_table,
+    budget_table,
+    transfer_table,
+)
+from dprobe.report.sweep_figures import budget_curves
 from dprobe.report.sweep_tables import SETTING_KEYS, main_setting, setting_rows, setting_text
 from dprobe.sweep.store import ResultsStore
 
-#: The shipped models in the paper's order; other targets follow in the order they appear.
-MODELS = ("nsd", "drnet", "cssl", "cssl-da")
-
 MEASURES = (
     "The appearance-only attack (`dprobe.probes.attack`) on each target through each generator "
-    "(its own decoder, the other models' decoders, the studio renderer), from a sweep's "
-    "samples under its main attack setting. Initial: MPJPE (mm) between the prediction on the "
+    "(its own decoder, the other models' decoders, the studio renderer, the nulls and the "
+    "transfers of colours found against another model), from a sweep's samples under its main "
+    "attack setting, and with the change bounded (eps). Initial: MPJPE (mm) between the prediction on the "
     "original frame and on the unattacked synthesis; final: on the attacked image (each attack "
     "stops once the error passes the threshold, so final errors sit just above it); success: "
     "final > threshold. Every figure with its 95 % interval (success: Wilson over samples; "
@@ -55,18 +61,24 @@ MEASURES = (
     "from the interval (docs/probes.md, Verdicts).")
 
 
+#: The figure of success against the budget, written beside the record.
+BUDGET_FIGURE = "attack-budget.png"
+
+
 def _ordered(names: set[str], first: Sequence[str]) -> list[str]:
     return [n for n in first if n in names] + sorted(names - set(first))
 
 
 def matrix_table(rows: Sequence[dict]) -> Table:
-    """Every target x generator pair under the main setting: final MPJPE (mm) / success rate
-    [its Wilson 95 % interval] / mean iterations (initial MPJPE; samples); "(= self)" where the
-    generator is the target named again (its own decoder, the "self" column)."""
+    """Every target x generator pair under the main setting but the transfers (their own
+    table): final MPJPE (mm) / success rate [its Wilson 95 % interval] / mean iterations
+    (initial MPJPE; samples); "(= self)" where the generator is the target named again (its
+    own decoder, the "self" column)."""
     setting = main_setting(rows)
-    chosen = [r for r in rows if tuple(r[k] for k in SETTING_KEYS) == setting]
-    targets = _ordered({r["target"] for r in chosen}, MODELS)
-    generators = _ordered({r["generator"] for r in chosen}, ("self", *MODELS))
+    chosen = [r for r in rows if tuple(r[k] for k in SETTING_KEYS) == setting
+              and not r["generator"].startswith(TRANSFER)]
+    targets = _ordered({r["target"] for r in chosen}, MODEL_ORDER)
+    generators = _ordered({r["generator"] for r in chosen}, ("self", *MODEL_ORDER))
     last = [g for g in generators if is_generator_kind(g) and g != "self"]
     generators = [g for g in generators if g not in last] + sorted(last)  # renderer, nulls last
     body = []
@@ -109,7 +121,7 @@ def tables(rows: Sequence[dict], values: dict[str, dict[str, float]],
          "change of clothes, no adversary.", matrix_table(rows)),
         (f"Table 2: attacked vs initial synthesised images, means over the samples the attack "
          f"changed (iterations > 0), on the full frame (the paper's scale; the crop's figures "
-         f"are in the report); {where}.",
+         f"and MSE are in the report); {where}.",
          Table(CLAIM_HEADER, _full_frame(image_claims(main, TABLE2, replicates)))),
         ("Table 4: the same for CSSL with data augmentation (CSSL: Table 2).",
          Table(CLAIM_HEADER, _full_frame(image_claims(main, {"cssl-da": TABLE4["cssl-da"]},
@@ -117,20 +129,48 @@ def tables(rows: Sequence[dict], values: dict[str, dict[str, float]],
         ("The paper's orderings: our difference A - B (attack figures paired on the same "
          "samples; DC from the two intervals as independent), and over the replicate seeds.",
          Table(ORDER_HEADER, ordering_claims(main, values, replicates))),
-    ]
+    ] + _optional(rows)
+
+
+def _optional(rows: Sequence[dict]) -> list[tuple[str, Table]]:
+    """The baselines, transfer and budget tables, where the rows hold them."""
+    out = []
+    baselines = baseline_table(rows)
+    if baselines is not None:
+        out.append(("Baselines (no decoder: the renderer and the nulls): the supervised model and "
+                    "the same trained with strong colour augmentation; success [95 % Wilson "
+                    "interval]; samples; then the baseline minus each framework model on the "
+                    "same samples (points, bootstrap interval over poses, McNemar p).",
+                    baselines))
+    transfer = transfer_table(rows, MODEL_ORDER)
+    if transfer is not None:
+        out.append(("Transfer: success of the clothing colours the renderer's attack found "
+                    "against the row's model, worn in front of the column's model with no "
+                    "update [95 % Wilson interval]; samples. The diagonal is the attack "
+                    "itself.", transfer))
+    budget = budget_table(rows, MODEL_ORDER)
+    if budget is not None:
+        out.append(("Success against the budget: attacks with the change bounded, |h - h0| <= "
+                    "eps |h0| [95 % Wilson interval]; samples; path: the share of the unbounded "
+                    "attack's samples that succeeded without leaving the budget; \u0394E: the "
+                    "renderer's mean CIE76 difference of the most changed colour (2.3: just "
+                    "noticeable).", budget))
+    return out
 
 
 def _full_frame(rows: list[list[str]]) -> list[list[str]]:
-    """The full-frame rows of an image-claims table."""
-    return [r for r in rows if r[0].endswith("full frame")]
+    """The full-frame SSIM and PSNR rows of an image-claims table (MSE, PSNR's own quantity,
+    and the crop's rows are in the report)."""
+    return [r for r in rows if r[0].endswith("full frame") and not r[0].startswith("MSE")]
 
 
-def to_record(captioned: list[tuple[str, Table]], provenance: dict[str, str]) -> dict:
+def to_record(captioned: list[tuple[str, Table]], provenance: dict[str, str],
+              notes: Sequence[str] = ()) -> dict:
     """The results record of the tables, with the sweep's ``command``, ``host`` and ``date``."""
     return make_record(
         title="Attack results beside the paper", measures=MEASURES, **provenance,
         tables=[table([column(h) for h in t.header], t.body, caption)
-                for caption, t in captioned])
+                for caption, t in captioned], notes=notes)
 
 
 def main() -> None:
@@ -153,7 +193,12 @@ def main() -> None:
     captioned = tables(rows, values, replicates)
     print(to_markdown([b for caption, t in captioned for b in (text(caption), t)]), end="")
     if args.json is not None:
-        write_record(to_record(captioned, provenance), args.json)
+        figure = args.json.parent / BUDGET_FIGURE
+        notes = ([f"Success against the budget, drawn: benchmarks/results/{BUDGET_FIGURE} "
+                  "(bounded attacks and the unbounded attacks' paths; right: the renderer's "
+                  "attack against CIE76 \u0394E, the nulls at their mean \u0394E)."]
+                 if budget_curves(rows, figure) else [])
+        write_record(to_record(captioned, provenance, notes), args.json)
 
 
 if __name__ == "__main__":

@@ -83,16 +83,16 @@ threshold_mm = 1e9
 def loop_rate(items, studio: Studio, threads: int) -> float:
     """Sample-iterations/s of the attack loop on the items' samples in one batch."""
     from dprobe.probes.attack import AttackSettings, attack, studio_batch
-    from dprobe.probes.attack_generators import make_generator
+    from dprobe.probes.generator_registry import make_generator
     from dprobe.sources import load_model
     from dprobe.sweep.items import attack_studio_rows
 
     torch.set_num_threads(threads)
     s = items[0].settings
     target = load_model(s["target"])
-    generator = make_generator(s["generator"], target, studio, load=load_model)
     config = AttackSettings(threshold_mm=s["threshold_mm"], iterations=s["iterations"],
                             lr=s["lr"], eps=s["eps"] or None, boxes=s["boxes"])
+    generator = make_generator(s["generator"], target, studio, load=load_model, settings=config)
     started = time.perf_counter()
     rows = torch.cat([attack_studio_rows(studio, i.settings["subject"], i.settings["camera"],
                                          i.settings["frames"]) for i in items])

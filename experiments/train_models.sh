@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # The documented commands that trained the shipped models. One training run at a time on both
-# cores (a step takes half as long on 2 threads as on 1); the short jobs (regressors,
-# evaluations) run beside the supervised upper bound (SUPERVISED_MINUTES, 15) at the end.
+# cores (a step takes half as long on 2 threads as on 1).
 # - First round: each framework from random weights for MINUTES (25).
 # - Second round: the reconstruction weighted toward the person (--foreground-weight FOREGROUND,
 #   4, and --mask-weight MASK, 0: foreground x4 beat the plain loss side by side in
@@ -11,6 +10,11 @@
 #   similarity loss, so its codes cannot collapse, and a code-scale term, so their scale cannot
 #   drift), starts again from random weights for DRNET_MINUTES (45), with foreground x16 and the
 #   hard-pixel term (the best reconstruction option side by side).
+# - Baselines of the attack (shipped too): the supervised model, end to end on every training
+#   subject's labels for SUPERVISED_STEPS (8,000 steps: what 15 minutes gave on an idle 2-core
+#   machine; a fixed number of steps gives the same model under any load), and the same with
+#   strong colour augmentation (--augment strong); both borrow the shipped models' detector
+#   (DETECTOR, RUNS/detector).
 #   bash experiments/train_models.sh [STUDIO] [RUNS] [STAGE ...]
 # With STAGEs, only those run (a function below with its arguments, e.g. "ship nsd-person nsd").
 # STUDIO defaults to runs/studio-standard.h5 (built here if missing), RUNS to runs/.
@@ -23,11 +27,12 @@ RUNS=${2:-runs}
 WEIGHTS=dprobe/models/weights
 DPROBE=${DPROBE:-.venv/bin/dprobe}
 MINUTES=${MINUTES:-25}
-SUPERVISED_MINUTES=${SUPERVISED_MINUTES:-15}
+SUPERVISED_STEPS=${SUPERVISED_STEPS:-8000}
 FINETUNE_MINUTES=${FINETUNE_MINUTES:-20}
 DRNET_MINUTES=${DRNET_MINUTES:-45}
 FOREGROUND=${FOREGROUND:-4}
 MASK=${MASK:-0}
+DETECTOR=${DETECTOR:-$RUNS/detector}  # the detector the supervised baselines borrow
 mkdir -p "$RUNS"
 
 [ -f "$STUDIO" ] || $DPROBE studio build --preset standard --out "$STUDIO" --quiet
@@ -43,12 +48,34 @@ train() {  # train NAME FRAMEWORK [extra args, which override the defaults]: a s
   touch "$RUNS/$name/done"
 }
 
-supervised() {  # the upper bound: the same encoder trained end to end with all training labels
-  [ -f "$RUNS/supervised/done" ] && return 0
-  local resume=(); [ -d "$RUNS/supervised" ] && resume=(--resume)
-  $DPROBE train-supervised --studio "$STUDIO" --out "$RUNS/supervised" \
-    --minutes "$SUPERVISED_MINUTES" --steps 20000 --threads 2 --quiet "${resume[@]}" > "$RUNS/supervised.log" 2>&1
-  touch "$RUNS/supervised/done"
+supervised() {  # supervised NAME AUGMENT: the same encoder trained end to end with all training
+                # labels (the labelled frames' jitter and mirror, and AUGMENT on top: none, or
+                # strong for the colour-blind baseline), with the shipped models' detector S
+  local name=$1 augment=$2
+  [ -f "$RUNS/$name/done" ] && return 0
+  local resume=(); [ -d "$RUNS/$name" ] && resume=(--resume)
+  $DPROBE train-supervised --studio "$STUDIO" --out "$RUNS/$name" --augment "$augment" \
+    --detector "$DETECTOR" --steps "$SUPERVISED_STEPS" --threads 2 --quiet \
+    "${resume[@]}" > "$RUNS/$name.log" 2>&1
+  touch "$RUNS/$name/done"
+}
+
+ship_supervised() {  # ship_supervised NAME: the supervised run NAME, fp16, into the package, with
+                     # its figures (the baselines the attack is set beside)
+  [ -f "$RUNS/$1/shipped" ] && return 0
+  .venv/bin/python -c "import sys; from dprobe.models.checkpoint import load_checkpoint, \
+save_checkpoint; save_checkpoint(load_checkpoint(sys.argv[1]), sys.argv[2], dtype='float16')" \
+    "$RUNS/$1" "$WEIGHTS/$1"
+  $DPROBE evaluate --model "$WEIGHTS/$1" --studio "$STUDIO" --out "$WEIGHTS/$1/figures.json" --force
+  touch "$RUNS/$1/shipped"
+}
+
+baselines() {  # the robust baselines of the attack: supervised, and supervised with strong colour
+               # augmentation (a model trained to ignore clothing colour)
+  supervised supervised none
+  supervised supervised-colour strong
+  ship_supervised supervised
+  ship_supervised supervised-colour
 }
 
 detector() {
@@ -115,6 +142,6 @@ nsd_person
 cssl_person
 cssl_da_person
 drnet_scale
-supervised & ship_all nsd-person:nsd cssl-person:cssl drnet-x16-hard-scale:drnet cssl-da-person:cssl-da & wait
-$DPROBE evaluate --model "$RUNS/supervised" --studio "$STUDIO" --out "$RUNS/supervised/figures.json" --force
+ship_all nsd-person:nsd cssl-person:cssl drnet-x16-hard-scale:drnet cssl-da-person:cssl-da
+baselines
 $DPROBE models

@@ -2,7 +2,8 @@
 
 Writes into ``--out`` (a folder, replaced only with ``--force``, complete or not at all):
 ``samples.jsonl`` (one JSON row per sample), ``summary.md`` and ``summary.json`` (per subject
-and overall, with units; the robustness curve), ``figure7.png`` (examples as the paper's
+and overall, with units; the robustness curve; success within each budget of the change, and
+of the colour change in CIE76 Delta E for the renderer's generators), ``figure7.png`` (examples as the paper's
 Figure 7), ``robustness.png`` (success rate against the threshold); with ``--details`` also
 the poses in every row and ``images.npz`` (input, reconstruction and attacked crops, uint8).
 """
@@ -41,9 +42,10 @@ from dprobe.probes.attack import (
     result_rows,
     select_rows,
     success_curve,
+    success_within,
     summarise,
 )
-from dprobe.probes.attack_generators import make_generator
+from dprobe.probes.generator_registry import make_generator
 from dprobe.sources import load_model, parse_source
 
 __all__ = ["register"]
@@ -54,8 +56,12 @@ SUMMARY_COLUMNS = (
     ("iterations", "iterations", "{:.1f}"), ("ssim", "SSIM", "{:.3f}"),
     ("psnr_db", "PSNR dB", "{:.2f}"), ("mse", "MSE", "{:.4f}"),
     ("ssim_frame", "SSIM frame", "{:.4f}"), ("psnr_frame_db", "PSNR frame dB", "{:.2f}"),
-    ("change", "change |h - h0| / |h0|", "{:.3f}"),
+    ("change", "change |h - h0| / |h0|", "{:.3f}"), ("delta_e", "colour \u0394E", "{:.1f}"),
 )
+#: Budgets at which ``summary.json`` reports success within the budget (relative change).
+BUDGETS = tuple(round(0.05 * k, 2) for k in range(41))
+#: The same in CIE76 Delta E (generators of colours).
+DELTA_E_BUDGETS = tuple(float(2.5 * k) for k in range(41))
 CURVE_POINTS = 61
 #: What the brackets of the summary are.
 INTERVALS_NOTE = ("[low, high]: 95 % interval; success rate: Wilson over the samples; means: "
@@ -69,6 +75,19 @@ def _config(args: argparse.Namespace) -> AttackSettings:
                             eps=args.eps, boxes=args.boxes, precision=args.precision)
     except ValueError as e:
         raise DprobeError(str(e)) from None
+
+
+def _budget_curves(records: list[dict]) -> dict:
+    """Success within each budget (``dprobe.probes.attack.success_within``: samples that
+    succeeded without their path leaving it), in the relative change and, for colours, in CIE76
+    Delta E, each point with its Wilson interval."""
+    out = {}
+    for key, unit, budgets in (("change_path", "change", BUDGETS),
+                               ("delta_e_path", "delta_e", DELTA_E_BUDGETS)):
+        rates = success_within(records, key, budgets)
+        if rates:
+            out[unit] = {"budget": list(budgets), "success": [r.to_dict() for r in rates]}
+    return out
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -89,7 +108,7 @@ def _attack(args: argparse.Namespace) -> int:
     target_source = parse_source(args.target)
     target = target_source.load()
     require_conforming(target, studio, args.target)
-    generator = make_generator(args.generator, target, studio, load=load_model)
+    generator = make_generator(args.generator, target, studio, load=load_model, settings=config)
     pick = set(evenly_spaced(rows.numel(), args.examples)) if args.examples else set()
 
     records, examples, images = [], [], {"input": [], "initial": [], "attacked": []}
@@ -134,6 +153,7 @@ def _attack(args: argparse.Namespace) -> int:
             "generator": args.generator,
             "config": dict(config.__dict__), "summary": summary,
             "robustness": {"threshold_mm": thresholds.tolist(), "success": curve.tolist()},
+            "budget": _budget_curves(records),
         }, indent=2) + "\n")
         if examples:
             plot_attack_examples(examples, tmp / "figure7.png")
@@ -161,8 +181,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "source, as --target), 'renderer' (the studio renderer), or a null that "
                         "changes the clothes once without an adversary: 'random-colours[:SIZE]' "
                         "(colours moved by a random direction of relative size SIZE, default "
-                        "0.25) or 'other-clothes' (another subject's colours) (default "
-                        "%(default)s)")
+                        "0.25) or 'other-clothes' (another subject's colours), or "
+                        "'transfer:SOURCE' (the colours the renderer's attack found against the "
+                        "model SOURCE, worn in front of the target) (default %(default)s)")
     add_studio(p)
     p.add_argument("--subjects", nargs="+", default=["S9", "S11"], metavar="S",
                    help="subjects whose frames are attacked (default %(default)s)")

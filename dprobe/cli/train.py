@@ -90,6 +90,10 @@ def _resumable(p: argparse.ArgumentParser, flag: str, default: Any, help: str, *
                    help=f"{help} (default {shown}; with --resume: the run's)", **kw)
 
 
+def _add_augment(p: argparse.ArgumentParser, help: str) -> None:
+    _resumable(p, "--augment", TrainingSettings.augment, help, choices=("none", *AUGMENTS))
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--studio", default=argparse.SUPPRESS, metavar="FILE",
                    help="studio HDF5 file (`dprobe studio build`); required, except with --resume")
@@ -198,9 +202,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "jitter: the DA variant) on a studio file.")
     p.add_argument("--framework", default=argparse.SUPPRESS, choices=self_supervised(),
                    help="the self-supervised objective; required, except with --resume")
-    _resumable(p, "--augment", TrainingSettings.augment,
-               "augmentation of the encoder's input (jitter: the DA variant)",
-               choices=("none", *AUGMENTS))
+    _add_augment(p, "augmentation of the encoder's input (jitter: the DA variant; strong: "
+                    "channel order, hue and grey changes besides a wider jitter)")
     _resumable(p, "--foreground-weight", ReconstructionWeights.foreground,
                "extra weight of person pixels in the reconstruction loss (0: plain L1 + SSIM; "
                "see dprobe.frameworks.losses)", type=non_negative_float)
@@ -225,6 +228,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "pose labels (the supervised upper bound).")
     _resumable(p, "--labelled", " ".join(TRAIN_SUBJECTS), "subjects whose pose labels are used",
                nargs="+", metavar="SUBJECT")
+    _add_augment(p, "augmentation of the encoder's input on top of the labelled frames' jitter "
+                    "and mirror (strong: channel order, hue and grey changes besides a wider "
+                    "jitter: a model meant to ignore colour)")
+    _resumable(p, "--detector", TrainingSettings.detector,
+               "attach this model's detector S to the trained model (shipped name or checkpoint "
+               "directory), so it can locate people in frames", metavar="NAME|DIR")
     _add_run_options(p)
     p.set_defaults(func=_cmd_train_supervised)
 

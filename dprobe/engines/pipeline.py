@@ -124,7 +124,8 @@ class CppAttack:
         ``x_input`` (the target's crop of the frame), ``h_initial`` (its appearance code, the
         attack's start), ``pred_initial`` (``phi(E(x_initial))``, mm), the similarity of
         ``x_final`` to ``x_initial`` (SSIM, PSNR dB, MSE) and the change and full-frame figures
-        (``dprobe.probes.attack.change_figures``), as the Python attack computes them.
+        (``dprobe.probes.attack.change_figures``), as the Python attack computes them. The
+        library does not report the path: ``change_path`` and ``delta_e_path`` are NaN.
         """
         if config.precision != "fp32":
             raise ValueError(f"the C++ attack runs in fp32, not {config.precision}")
@@ -146,7 +147,8 @@ class CppAttack:
                 psnr=psnr(x_final, x_initial), mse=mse(x_final, x_initial), q=out["q"],
                 pred_initial=pred_initial, pred_final=out["pred_final"], x_input=x_input,
                 x_initial=x_initial, x_final=x_final, h_initial=model.encode(x_input)[0],
-                h_final=out["h_final"],
+                h_final=out["h_final"], change_path=torch.full_like(out["final"], float("nan")),
+                delta_e_path=torch.full_like(out["final"], float("nan")),
                 **change_figures(generator, syn, out["h_final"], batch["background"]))
 
 

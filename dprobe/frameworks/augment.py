@@ -1,10 +1,17 @@
-"""Augmentations: colour jitter (the DA variant) and the mirror of labelled frames.
+"""Augmentations: colour jitter (the DA variant), strong colour changes, and the mirror of
+labelled frames.
 
 DA: only the crop fed to the encoder is jittered; reconstruction targets stay unjittered. Each
 sample draws its own factors (uniform in ``[1 - s, 1 + s]``) from torch's global generator, so
 training seeded per step stays deterministic:
 brightness (scales all channels), contrast (blends towards the image's mean grey), saturation
 (blends towards the pixel's grey) and per-channel gains (a colour cast), then clamps to [0, 1].
+
+``strong`` (``StrongColour``): a model meant to ignore colour altogether sees every crop in other
+colours: its RGB channels in a random order, its hues turned by a random angle (a rotation of
+RGB about the grey axis, any angle), a wider jitter (brightness and contrast +-50 %, saturation
++-80 %, channel gains +-40 %) and, for one crop in five, grey only; then clamped to [0, 1].
+Shapes and shading stay; which colour anything has does not.
 
 Labelled frames (the regressor and the supervised bound) are augmented by ``augment_labelled``:
 colour jitter of the crop and, for a chosen half, the mirror image with its mirrored pose
@@ -19,7 +26,8 @@ from torch import Tensor
 
 from dprobe.joints import JOINT_NAMES
 
-__all__ = ["AUGMENTS", "ColourJitter", "augment_labelled", "make_augment", "mirror_pose"]
+__all__ = ["AUGMENTS", "Augment", "ColourJitter", "StrongColour", "augment_labelled",
+           "hue_rotation", "make_augment", "mirror_pose"]
 
 _LUMA = (0.299, 0.587, 0.114)
 
@@ -61,10 +69,49 @@ class ColourJitter:
         return asdict(self)
 
 
-AUGMENTS = {"jitter": ColourJitter}
+def hue_rotation(angle: Tensor) -> Tensor:
+    """Matrices ``(B, 3, 3)`` turning RGB colours by ``angle (B,)`` radians about the grey axis
+    ``(1, 1, 1) / sqrt(3)`` (Rodrigues' formula): greys stay, hues turn, a full turn is the
+    identity."""
+    axis = torch.full((3,), 3 ** -0.5, dtype=angle.dtype, device=angle.device)
+    cross = torch.tensor([[0.0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=angle.dtype,
+                         device=angle.device) * 3 ** -0.5
+    outer = axis[:, None] * axis[None, :]
+    c, s = angle.cos().view(-1, 1, 1), angle.sin().view(-1, 1, 1)
+    return c * torch.eye(3, dtype=angle.dtype, device=angle.device) + s * cross + (1 - c) * outer
 
 
-def make_augment(name: str | None) -> ColourJitter | None:
+@dataclass(frozen=True)
+class StrongColour:
+    """Random per-sample strong colour changes of images ``(B, 3, H, W)`` in [0, 1] (module
+    doc): channel order, hue angle, a wide ``ColourJitter`` and grey with probability
+    ``grey``."""
+
+    jitter: ColourJitter = ColourJitter(brightness=0.5, contrast=0.5, saturation=0.8,
+                                        channel_gain=0.4)
+    grey: float = 0.2
+
+    def __call__(self, images: Tensor) -> Tensor:
+        B = images.shape[0]
+        order = torch.argsort(torch.rand(B, 3), dim=1).to(images.device)
+        x = images.gather(1, order.view(B, 3, 1, 1).expand_as(images))
+        turn = hue_rotation(2 * torch.pi * torch.rand(B, dtype=images.dtype).to(images.device))
+        x = torch.einsum("bij,bjhw->bihw", turn, x).clamp(0.0, 1.0)
+        x = self.jitter(x)
+        luma = torch.tensor(_LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+        grey = (torch.rand(B) < self.grey).to(images.device).view(B, 1, 1, 1)
+        return torch.where(grey, (x * luma).sum(dim=1, keepdim=True).expand_as(x), x)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+#: An augmentation of the encoder's input: images ``(B, 3, H, W)`` in [0, 1] to the same.
+Augment = ColourJitter | StrongColour
+AUGMENTS = {"jitter": ColourJitter, "strong": StrongColour}
+
+
+def make_augment(name: str | None) -> Augment | None:
     """The augmentation called ``name`` (None or "none": no augmentation)."""
     if name in (None, "none"):
         return None

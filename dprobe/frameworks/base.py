@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from dprobe.frameworks.augment import ColourJitter
+from dprobe.frameworks.augment import Augment
 from dprobe.frameworks.losses import ReconstructionWeights, pose_consistency_loss
 from dprobe.frameworks.schedule import set_scheduled_lr
 from dprobe.metrics.image import psnr, ssim
@@ -39,7 +39,7 @@ class Framework(ABC):
         total_steps: int,
         lr: float = 1e-3,
         warmup: int = 100,
-        augment: ColourJitter | None = None,
+        augment: Augment | None = None,
         reconstruction: ReconstructionWeights = ReconstructionWeights(),
     ) -> None:
         # Channels-last parameters make every convolution's output channels-last: oneDNN's CPU

@@ -12,9 +12,16 @@ from dprobe.errors import DprobeError
 from dprobe.models.checkpoint import load_checkpoint
 from dprobe.models.reference import ReferenceModel
 
-__all__ = ["SHIPPED", "WEIGHTS_DIR", "figures", "load", "resolve"]
+__all__ = ["BASELINES", "FRAMEWORK_MODELS", "SHIPPED", "WEIGHTS_DIR", "figures", "load",
+           "resolve"]
 
-SHIPPED = ("nsd", "cssl", "drnet", "cssl-da")
+#: The reference frameworks' models (encoder, decoder, regressor and detector each).
+FRAMEWORK_MODELS = ("nsd", "cssl", "drnet", "cssl-da")
+#: The baselines the attack is set beside: encoder, regressor and detector, no decoder; the
+#: supervised model and the same trained with strong colour augmentation (meant to ignore
+#: clothing colour).
+BASELINES = ("supervised", "supervised-colour")
+SHIPPED = FRAMEWORK_MODELS + BASELINES
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 FIGURES = "figures.json"
 

@@ -47,8 +47,11 @@ crop: SSIM, PSNR and MSE of the final ``x`` against ``x_0``; and on the full fra
 paper's images are (``*_frame``: the generator's final and initial crops pasted with ``M^0``
 over the background, the whole frame compared). ``change`` is the size of the change of ``h``,
 ``|h - h_ref| / |h_ref|`` (the budget's unit; ``h_ref`` = ``h^0``, or for a null generator the
-sample's own colours). A null generator (``generator.null``, e.g. random colours) gets no
-update: ``K = 0``, its one evaluation is the whole result.
+sample's own colours); ``change_path`` the largest that change was at any evaluation (the
+budget the sample's path needed), and for a generator of colours (the renderer) ``delta_e`` /
+``delta_e_path`` the same in CIE76 Delta E of the most changed colour. A null generator
+(``generator.null``, e.g. random colours) gets no update: ``K = 0``, its one evaluation is the
+whole result.
 
 Defaults and why:
 
@@ -79,7 +82,7 @@ from dprobe.data.batches import evenly_spaced
 from dprobe.data.studio import Studio
 from dprobe.geometry import crop_at, paste_at
 from dprobe.metrics.image import mse, psnr, ssim
-from dprobe.metrics.intervals import bootstrap_mean, wilson
+from dprobe.metrics.intervals import Interval, bootstrap_mean, wilson
 from dprobe.metrics.pose import mpjpe
 from dprobe.models.inference import inference_copy
 from dprobe.models.protocol import PoseAppearanceModel
@@ -94,10 +97,12 @@ __all__ = [
     "attack_summary",
     "change_figures",
     "pose_unit",
+    "relative_change",
     "result_rows",
     "select_rows",
     "studio_batch",
     "success_curve",
+    "success_within",
     "summarise",
 ]
 
@@ -155,7 +160,10 @@ class AttackResult:
     ``psnr`` (dB), ``mse`` (for a null generator ``x_initial`` is already the changed image, so
     these compare it with itself); on the full frame, against the reference (``change_figures``):
     ``ssim_frame``, ``psnr_frame`` (dB), ``mse_frame``; ``change`` the relative size of the
-    change of ``h`` (module doc). Poses
+    change of ``h`` (module doc) and ``change_path`` the largest it was at any evaluation up to
+    the last (the budget the path needed); ``delta_e`` and ``delta_e_path`` the same in CIE76
+    Delta E for a generator of colours (``AttackGenerator.delta_e``; NaN for a latent code).
+    Poses
     ``(B, 17, 3)`` mm: ``q`` (prediction on the original frame),
     ``pred_initial``, ``pred_final``. Crops ``(B, 3, c, c)``: ``x_input`` (the target's crop of
     the original frame), ``x_initial``, ``x_final``. Codes: ``h_initial``, ``h_final``.
@@ -180,6 +188,9 @@ class AttackResult:
     ssim_frame: Tensor
     psnr_frame: Tensor
     mse_frame: Tensor
+    change_path: Tensor
+    delta_e: Tensor
+    delta_e_path: Tensor
 
 
 @dataclass
@@ -223,12 +234,14 @@ def attack(target: PoseAppearanceModel, generator: AttackGenerator, batch: dict[
                     torch.zeros_like(syn.h_a0),
                     {"q": q, "mask": syn.mask, "src": syn.src_theta, "dst": theta_t,
                      "bg": batch["background"], "scale": syn.step_scale, "h0": syn.h_a0,
+                     "reference": syn.reference,
                      **{f"fixed.{k}": v for k, v in syn.fixed.items()}})
     initial, final = torch.zeros(B, device=device), torch.zeros(B, device=device)
     iterations = torch.zeros(B, dtype=torch.long, device=device)
     pred_initial, pred_final = torch.zeros_like(q), torch.zeros_like(q)
     x_initial, x_final = torch.zeros_like(x_input), torch.zeros_like(x_input)
     h_final = torch.zeros_like(syn.h_a0)
+    change_path, delta_e_path = torch.zeros(B, device=device), torch.zeros(B, device=device)
     iterations_max = 0 if getattr(generator, "null", False) else config.iterations
     for k in range(iterations_max + 1):
         s = state.tensors
@@ -244,6 +257,7 @@ def attack(target: PoseAppearanceModel, generator: AttackGenerator, batch: dict[
         if k == 0:
             initial[state.index], pred_initial[state.index] = error.detach(), pred.detach()
             x_initial[state.index] = x.detach()
+        _track_path(change_path, delta_e_path, state, generator)
         done = (error.detach() > config.threshold_mm) | (k == iterations_max)
         if bool(done.any()):
             rows = state.index[done]
@@ -264,22 +278,43 @@ def attack(target: PoseAppearanceModel, generator: AttackGenerator, batch: dict[
             psnr=psnr(x_final, x_initial), mse=mse(x_final, x_initial), q=q,
             pred_initial=pred_initial, pred_final=pred_final, x_input=x_input,
             x_initial=x_initial, x_final=x_final, h_initial=syn.h_a0, h_final=h_final,
+            change_path=change_path, delta_e_path=delta_e_path,
             **change_figures(generator, syn, h_final, batch["background"]))
+
+
+def relative_change(h: Tensor, reference: Tensor) -> Tensor:
+    """``|h - reference| / |reference|`` per row ``(B,)``: the budget's unit (module doc)."""
+    return (h - reference).norm(dim=1) / reference.norm(dim=1).clamp_min(1e-12)
+
+
+@torch.no_grad()
+def _track_path(change_path: Tensor, delta_e_path: Tensor, state: _Active,
+                generator: AttackGenerator) -> None:
+    """Raise each active sample's ``change_path`` and ``delta_e_path`` (in place) to the change
+    of its current ``h`` from its reference if that is larger (NaN Delta E for latent codes)."""
+    h, reference = state.h.detach(), state.tensors["reference"]
+    index = state.index
+    change_path[index] = torch.maximum(change_path[index], relative_change(h, reference))
+    delta_e = generator.delta_e(h, reference)
+    delta_e_path[index] = (torch.full_like(index, float("nan"), dtype=h.dtype) if delta_e is None
+                           else torch.maximum(delta_e_path[index], delta_e.to(h.dtype)))
 
 
 @torch.no_grad()
 def change_figures(generator: AttackGenerator, syn: Synthesis, h_final: Tensor,
                    background: Tensor) -> dict[str, Tensor]:
-    """``change``, ``ssim_frame``, ``psnr_frame`` and ``mse_frame`` ``(B,)`` of an attack's
-    final ``h`` (module doc): the relative size of its change from ``syn.reference``, and the
-    full frames of the generator's crops of the final ``h`` and of the reference compared (for
-    an attack the reference is its start; for a null, whose start is already the changed
-    clothes, the sample's own colours)."""
+    """``change``, ``delta_e``, ``ssim_frame``, ``psnr_frame`` and ``mse_frame`` ``(B,)`` of an
+    attack's final ``h`` (module doc): the relative size of its change from ``syn.reference``,
+    the same in CIE76 Delta E (NaN for a latent code), and the full frames of the generator's
+    crops of the final ``h`` and of the reference compared (for an attack the reference is its
+    start; for a null, whose start is already the changed clothes, the sample's own
+    colours)."""
     reference = syn.reference
     frames = [_full_frame(generator, h, syn, background) for h in (h_final, reference)]
-    change = (h_final - reference).norm(dim=1) / reference.norm(dim=1).clamp_min(1e-12)
-    return {"change": change, "ssim_frame": ssim(*frames), "psnr_frame": psnr(*frames),
-            "mse_frame": mse(*frames)}
+    delta_e = generator.delta_e(h_final, reference)
+    return {"change": relative_change(h_final, reference),
+            "delta_e": torch.full_like(h_final[:, 0], float("nan")) if delta_e is None else delta_e,
+            "ssim_frame": ssim(*frames), "psnr_frame": psnr(*frames), "mse_frame": mse(*frames)}
 
 
 def _full_frame(generator: AttackGenerator, h: Tensor, syn: Synthesis, background: Tensor
@@ -389,7 +424,9 @@ def result_rows(studio: Studio, rows: Tensor, batch: dict[str, Tensor], result: 
             "ssim": float(result.ssim[b]), "psnr_db": float(result.psnr[b]),
             "mse": float(result.mse[b]), "ssim_frame": float(result.ssim_frame[b]),
             "psnr_frame_db": float(result.psnr_frame[b]), "mse_frame": float(result.mse_frame[b]),
-            "change": float(result.change[b]),
+            "change": float(result.change[b]), "change_path": _finite_or_none(result.change_path[b]),
+            "delta_e": _finite_or_none(result.delta_e[b]),
+            "delta_e_path": _finite_or_none(result.delta_e_path[b]),
             "q_vs_truth_mpjpe_mm": float(mpjpe(result.q[b:b + 1], batch["pose"][b:b + 1])),
         }
         if poses:
@@ -400,10 +437,32 @@ def result_rows(studio: Studio, rows: Tensor, batch: dict[str, Tensor], result: 
     return out
 
 
+def _finite_or_none(x: Tensor) -> float | None:
+    """A JSON-ready float, None where there is no number (NaN)."""
+    value = float(x)
+    return value if value == value else None
+
+
 def success_curve(final_mm: Tensor, thresholds_mm: Tensor) -> Tensor:
     """The robustness curve ``(T,)``: the fraction of samples whose returned attacked image moves
     the prediction by more than each threshold (mm) of ``thresholds_mm (T,)``."""
     return (final_mm[None, :] > thresholds_mm[:, None]).float().mean(dim=1)
+
+
+def success_within(rows: Sequence[dict], key: str, budgets: Sequence[float]
+                   ) -> list[Interval]:
+    """Success within each budget of an unbounded attack's rows: the share of samples that
+    passed the threshold on a path whose ``key`` (``change_path``, the relative change, or
+    ``delta_e_path``, CIE76 Delta E) never exceeded the budget, with its Wilson 95 % interval.
+    A bounded attack whose path stayed inside its budget is the same computation, so this is
+    what a bounded run would at least reach (it can reach more: its projection may find
+    another way). Rows without ``key`` (a latent code's Delta E, the C++ engine's path) are
+    left out; no such row: an empty list."""
+    known = [r for r in rows if r.get(key) is not None]
+    if not known:
+        return []
+    return [wilson(sum(bool(r["success"]) and r[key] <= b for r in known), len(known))
+            for b in budgets]
 
 
 def pose_unit(row: dict) -> tuple:
@@ -420,7 +479,8 @@ def attack_summary(rows: Sequence[dict], seed: int = 0) -> dict:
     ``samples`` and ``poses`` (independent units, ``pose_unit``); means of
     ``initial_mpjpe_mm``, ``final_mpjpe_mm`` (mm) and ``iterations``; ``success`` (fraction);
     ``ssim``, ``psnr_db``, ``mse`` (the target's crop), ``ssim_frame``, ``psnr_frame_db``,
-    ``mse_frame`` (the full frame) and ``change`` (relative size of the change of ``h``): means
+    ``mse_frame`` (the full frame), ``change`` (relative size of the change of ``h``) and
+    ``delta_e`` (the same in CIE76 Delta E, generators of colours only): means
     over the samples the attack changed (``attacked``: iterations > 0, or every sample of a null
     generator, which changes the clothes without updates; a sample that starts past the
     threshold is not attacked and its images are identical). A mean leaves out values that are None or not finite (the PSNR of identical
@@ -434,7 +494,8 @@ def attack_summary(rows: Sequence[dict], seed: int = 0) -> dict:
     intervals = {"success": wilson(sum(bool(r["success"]) for r in rows), len(rows))}
     for key in ("initial_mpjpe_mm", "final_mpjpe_mm", "iterations"):
         intervals[key] = bootstrap_mean([r[key] for r in rows], units, seed)
-    for key in ("ssim", "psnr_db", "mse", "ssim_frame", "psnr_frame_db", "mse_frame", "change"):
+    for key in ("ssim", "psnr_db", "mse", "ssim_frame", "psnr_frame_db", "mse_frame", "change",
+                "delta_e"):
         values = [r.get(key) for r in attacked]
         if any(v is not None for v in values):  # rows of an older dprobe lack the last four
             intervals[key] = bootstrap_mean(values, attacked_units, seed)

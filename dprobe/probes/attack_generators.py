@@ -25,9 +25,8 @@ under a change of clothes that nobody chose to break it:
 - ``other-clothes``: the renderer with each sample wearing the colours of the next of the
   studio's named subjects (in the subjects' order, skipping itself).
 
-``make_generator(name, target, studio, load)`` is the generator a command line or a sweep names:
-``"self"`` (the target's decoder), ``"renderer"``, the nulls above, or a model (shipped name or
-checkpoint).
+Generators by the names a command line or a sweep spec gives them (and the transfer of found
+colours to other models): ``dprobe.probes.generator_registry``.
 
 ``step_scale`` gives each sample's unit of change of ``h_a`` (the attack's learning rate is
 multiplied by it): the RMS of the initial code for a decoder, whose code scales differ by
@@ -46,16 +45,13 @@ from torch import Tensor
 
 from dprobe.data import appearance as A
 from dprobe.data.render import render_crop
-from dprobe.data.studio import Studio
-from dprobe.data.subjects import NAMED_SUBJECTS
-from dprobe.errors import DprobeError
 from dprobe.geometry import crop_at
+from dprobe.metrics.colour import delta_e76
 from dprobe.models.protocol import PoseAppearanceModel
 
 __all__ = [
     "COLOUR_ENTRIES",
     "DEFAULT_NULL_SIZE",
-    "GENERATOR_KINDS",
     "AttackGenerator",
     "DecoderGenerator",
     "OtherClothesGenerator",
@@ -63,18 +59,10 @@ __all__ = [
     "RendererGenerator",
     "Synthesis",
     "frame_theta",
-    "is_generator_kind",
-    "make_generator",
-    "null_size",
 ]
 
-#: Generators that are not a model: the target's own decoder, the studio renderer and the two
-#: nulls (``random-colours`` also as ``random-colours:SIZE``).
-GENERATOR_KINDS = ("self", "renderer", "random-colours", "other-clothes")
 #: The relative size of the random colour change of ``random-colours`` without a size.
 DEFAULT_NULL_SIZE = 0.25
-#: Generators drawn by the studio renderer (their cost per evaluation is the renderer's).
-RENDERER_KINDS = ("renderer", "random-colours", "other-clothes")
 
 #: Indices of the colour entries of the appearance vector the renderer generator optimises.
 COLOUR_ENTRIES = torch.cat([torch.arange(s.start, s.stop) for s in
@@ -132,6 +120,11 @@ class AttackGenerator(Protocol):
         returns itself."""
         ...
 
+    def delta_e(self, h_a: Tensor, reference: Tensor) -> Tensor | None:
+        """How different ``h_a`` looks from ``reference`` ``(B, D)`` in colour, ``(B,)`` CIE76
+        Delta E, where ``h_a`` is made of colours; None where it is not (a latent code)."""
+        ...
+
 
 def frame_theta(model: PoseAppearanceModel, batch: dict[str, Tensor], boxes: str) -> Tensor:
     """The crop a model takes of the frames: its S (``boxes="detector"``) or the truth box."""
@@ -167,6 +160,9 @@ class DecoderGenerator:
         converted = copy.copy(self)
         converted.model = convert(self.model)
         return converted
+
+    def delta_e(self, h_a: Tensor, reference: Tensor) -> None:
+        return None
 
 
 class RendererGenerator:
@@ -204,6 +200,11 @@ class RendererGenerator:
     def with_models(self, convert: Callable[[PoseAppearanceModel], PoseAppearanceModel]
                     ) -> RendererGenerator:
         return self
+
+    def delta_e(self, h_a: Tensor, reference: Tensor) -> Tensor:
+        """The largest CIE76 Delta E ``(B,)`` among the six colours (skin, hair, shirt, its
+        second colour, trousers, shoes): how far the most changed garment moved."""
+        return delta_e76(h_a.view(-1, 6, 3), reference.view(-1, 6, 3)).amax(dim=1)
 
 
 class RandomColoursGenerator(RendererGenerator):
@@ -246,49 +247,3 @@ class OtherClothesGenerator(RendererGenerator):
         same = (true[:, None] - self.wardrobe[None]).abs().sum(-1).argmin(1)  # (B,) own index
         other = self.wardrobe[(same + 1) % len(self.wardrobe)]
         return Synthesis(other.clone(), syn.mask, syn.src_theta, syn.fixed, syn.step_scale, true)
-
-
-def is_generator_kind(name: str) -> bool:
-    """Whether ``name`` is a generator that is not a model (``GENERATOR_KINDS``, or
-    ``random-colours:SIZE``)."""
-    return name in GENERATOR_KINDS or name.startswith("random-colours:")
-
-
-def null_size(name: str) -> float:
-    """The SIZE of ``random-colours:SIZE`` (``DEFAULT_NULL_SIZE`` without one)."""
-    text = name.partition(":")[2]
-    if not text:
-        return DEFAULT_NULL_SIZE
-    try:
-        size = float(text)
-    except ValueError:
-        size = -1.0
-    if not size > 0:
-        raise DprobeError(f"random-colours:SIZE needs a positive size (relative to the colours' "
-                          f"norm, like eps), got {text!r}")
-    return size
-
-
-def make_generator(name: str, target: PoseAppearanceModel, studio: Studio,
-                   load: Callable[[str], PoseAppearanceModel]) -> AttackGenerator:
-    """The generator ``name`` for attacks on ``target`` in ``studio``'s frames: "self" (the
-    target's decoder), "renderer" (the studio renderer, drawing the target's crop size; a real
-    capture has none: refused in one line), the nulls "random-colours[:SIZE]" and
-    "other-clothes" (module doc), or the decoder of the model ``load(name)`` (a model source,
-    ``dprobe.sources``)."""
-    if name == "self":
-        return DecoderGenerator(target, "self")
-    if name in RENDERER_KINDS or name.startswith("random-colours:"):
-        if not studio.renderable:
-            raise DprobeError(f"the {name} generator needs the synthetic studio's renderer; "
-                              "this capture (real frames) has none: attack through a decoder "
-                              "('self' or a model)")
-        if name == "renderer":
-            return RendererGenerator(target.crop_size, studio.frame_hw)
-        if name == "other-clothes":
-            named = [s for s in NAMED_SUBJECTS if s in studio.subject_names]
-            wardrobe = torch.stack([studio.appearance[studio.select(subjects=[s])[0]]
-                                    for s in named])[:, COLOUR_ENTRIES]
-            return OtherClothesGenerator(target.crop_size, studio.frame_hw, wardrobe)
-        return RandomColoursGenerator(target.crop_size, studio.frame_hw, null_size(name))
-    return DecoderGenerator(load(name), name)

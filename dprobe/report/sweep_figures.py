@@ -1,5 +1,6 @@
-"""Robustness figures of a sweep (PNG): success rate vs threshold, final MPJPE vs SSIM, and
-success rate vs the size of the change of clothes (the attacks beside the nulls).
+"""Robustness figures of a sweep (PNG): success rate vs threshold, final MPJPE vs SSIM,
+success rate vs the size of the change of clothes (the attacks beside the nulls), and success
+against the budget (bounded attacks, and how far the unbounded attacks' paths went).
 
 One line / colour per (target, generator). An attack stops a sample as soon as its error passes
 the sweep's threshold, so final errors above that threshold are lower bounds: the success curve
@@ -17,7 +18,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["final_vs_ssim", "success_rate_curves", "success_rates", "success_vs_change"]
+from dprobe.metrics.intervals import wilson
+from dprobe.probes.attack import success_within
+from dprobe.probes.generator_registry import generator_models, is_null
+
+__all__ = ["budget_curves", "final_vs_ssim", "success_rate_curves", "success_rates",
+           "success_vs_change"]
 
 DPI = 90
 
@@ -77,8 +83,6 @@ def success_vs_change(rows: Sequence[dict], path: Path) -> bool:
     ``|h - h0| / |h0|`` of the studio-renderer generators (the adversarial ``renderer`` and the
     nulls ``random-colours:SIZE``, ``other-clothes``), one marker per target and generator, a
     line through each target's nulls; False (nothing drawn) when the rows hold no change."""
-    from dprobe.metrics.intervals import wilson
-
     chosen = [r for r in rows if r.get("change") is not None
               and (r["generator"] in ("renderer", "other-clothes")
                    or r["generator"].startswith("random-colours"))]
@@ -107,4 +111,72 @@ def success_vs_change(rows: Sequence[dict], path: Path) -> bool:
     ax.set_ylabel("success rate (95 % Wilson interval)")
     ax.set_ylim(-0.02, 1.02)
     _finish(fig, ax, path, "The attack beside the nulls: success for the size of the change", 6)
+    return True
+
+
+def _wilson_markers(ax, xs: Sequence[float], rates: Sequence, colour: str, marker: str,
+                    label: str) -> None:
+    """Markers at ``rates`` (Intervals) with their intervals as error bars."""
+    ax.errorbar(xs, [r.value for r in rates],
+                yerr=[[r.value - r.low for r in rates], [r.high - r.value for r in rates]],
+                fmt=marker, color=colour, ms=5, capsize=3, label=label)
+
+
+def budget_curves(rows: Sequence[dict], path: Path) -> bool:
+    """Success against the budget, one colour per target (with Wilson 95 % intervals):
+
+    left, in the budget's unit ``|h - h0| / |h0|``: markers, the attacks run with a budget
+    ``eps`` (the target's own decoder: circles, the renderer: squares); lines, the share of the
+    unbounded attack's samples that succeeded without their path ever leaving the budget
+    (``dprobe.probes.attack.success_within``: what a bounded run reaches at least);
+    right, the renderer in CIE76 Delta E (the most changed of the six colours): lines, the
+    unbounded attacks' paths; triangles, the nulls (random colours, another subject's
+    clothes) at their mean Delta E. False (nothing drawn) when the rows hold neither a budget
+    nor a path."""
+    bounded = [r for r in rows if r["eps"] and r["generator"] in ("self", "renderer")]
+    free = [r for r in rows if not r["eps"] and r.get("change_path") is not None
+            and r["generator"] in ("self", "renderer")]
+    if not bounded and not free:
+        return False
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"] * 4
+    targets = sorted({r["target"] for r in (*bounded, *free)})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    top = max([r["eps"] for r in bounded] + [1.0])
+    budgets = np.linspace(0, top, 41)
+    delta_es = np.linspace(0, 100, 41)
+    for colour, target in zip(colours, targets):
+        for generator, style, marker in (("self", "-", "o"), ("renderer", "--", "s")):
+            mine = [r for r in bounded if r["target"] == target and r["generator"] == generator]
+            eps = sorted({r["eps"] for r in mine})
+            if eps:
+                rates = [wilson(sum(bool(r["success"]) for r in mine if r["eps"] == e),
+                                sum(r["eps"] == e for r in mine)) for e in eps]
+                _wilson_markers(left, eps, rates, colour, marker, f"{target} / {generator}, eps")
+            unbounded = [r for r in free if r["target"] == target and r["generator"] == generator]
+            reached = success_within(unbounded, "change_path", budgets)
+            if reached:
+                left.plot(budgets, [r.value for r in reached], style, color=colour, lw=0.8)
+            if generator == "renderer":
+                reached = success_within(unbounded, "delta_e_path", delta_es)
+                if reached:
+                    right.plot(delta_es, [r.value for r in reached], "-", color=colour,
+                               label=f"{target} (n={len(unbounded)})")
+        nulls = [r for r in rows if r["target"] == target and is_null(r["generator"])
+                 and not generator_models(r["generator"]) and r.get("delta_e") is not None]
+        for generator in sorted({r["generator"] for r in nulls}):
+            group = [r for r in nulls if r["generator"] == generator]
+            x = float(np.mean([r["delta_e"] for r in group]))
+            _wilson_markers(right, [x], [wilson(sum(bool(r["success"]) for r in group),
+                                                len(group))], colour, "^", None)
+    left.plot([], [], "k-", lw=0.8, label="lines: unbounded path within the budget")
+    left.set_xlabel("budget: change |h - h0| / |h0|")
+    left.set_ylabel("success rate (95 % Wilson interval)")
+    right.plot([], [], "k^", label="nulls at their mean Delta E")
+    right.set_xlabel("budget: CIE76 Delta E of the most changed colour (renderer)")
+    for ax in (left, right):
+        ax.set_ylim(-0.02, 1.02)
+    right.grid(alpha=0.3)
+    right.legend(fontsize=6)
+    right.set_title("The renderer's attack in perceived colour change", fontsize=9)
+    _finish(fig, left, path, "Success for the budget: bounded attacks and unbounded paths", 6)
     return True

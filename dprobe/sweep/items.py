@@ -196,7 +196,7 @@ class Worker:
 
     def _attack(self, items: list[Item]) -> list[ItemResult]:
         from dprobe.probes.attack import AttackSettings, attack, studio_batch
-        from dprobe.probes.attack_generators import make_generator
+        from dprobe.probes.generator_registry import make_generator
 
         s = items[0].settings  # what the batch's items share (``plan_batches``)
         target = self.model(s["target"])
@@ -213,7 +213,7 @@ class Worker:
             result = self.cpp_attack(s["target"]).attack(target, batch, config)
         else:
             generator = make_generator(s["generator"], target, self.studio,
-                                       load=self.model)
+                                       load=self.model, settings=config)
             result = attack(target, generator, batch, config)
         out, lo = [], 0
         for item, r in zip(items, item_rows):

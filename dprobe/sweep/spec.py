@@ -1,6 +1,6 @@
 """The sweep spec (TOML), its validation, and its work items with stable keys.
 
-A spec names a studio and up to two grids::
+A spec names a studio, attack grids and a probe grid::
 
     name = "demo"
     [studio]                 # preset = "tiny" | "standard" (built next to the database), or
@@ -10,8 +10,9 @@ A spec names a studio and up to two grids::
     targets = ["nsd", "drnet"]          # shipped names or checkpoint folders (relative: to the
                                         # current folder)
     generators = ["self", "renderer"]   # "self" (the target's decoder), "renderer", a model,
-                                        # or a null: "random-colours[:SIZE]", "other-clothes"
-                                        # (the target itself: the same as "self")
+                                        # a null: "random-colours[:SIZE]", "other-clothes", or
+                                        # "transfer:MODEL" (colours found against MODEL; the
+                                        # target itself: the same as "self" / "renderer")
     subjects = ["S1", "S7"]
     cameras = [0, 1, 2, 3]
     frames = 2               # evenly spaced frames of each subject and camera: one item's samples
@@ -26,6 +27,10 @@ A spec names a studio and up to two grids::
     probes = ["swap", "zero", "channels", "embed", "metrics"]
     per_camera = 4           # and embed_per_camera, metrics_per_camera, pair, k_step,
     iob_epochs = 0           # iob_epochs (0 = no IOB), seed
+
+Several grids: ``[[attack]]`` tables instead of one ``[attack]`` (e.g. every generator at one
+budget, and a budget sweep of two generators); an item two grids share is planned once. A null
+generator makes no update, so its items ignore ``eps`` (planned at 0, once).
 
 An attack item is one batch: the ``frames`` samples of one (target, generator, engine, settings,
 subject, camera); a probe item is one probe of one model. Each item's key is a hash of its
@@ -54,8 +59,13 @@ else:  # pragma: no cover
 
 from dprobe.errors import DprobeError
 from dprobe.metrics.disentanglement import IOBSchedule
-from dprobe.probes.attack_generators import RENDERER_KINDS, is_generator_kind, null_size
 from dprobe.probes.base import ProbeSettings
+from dprobe.probes.generator_registry import (
+    check_generator,
+    generator_models,
+    is_null,
+    is_rendered,
+)
 from dprobe.probes.registry import get_probe, probe_names
 
 __all__ = [
@@ -131,7 +141,8 @@ class ProbeGrid:
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """A parsed, validated spec: its ``name``, source ``text``, studio and grids."""
+    """A parsed, validated spec: its ``name``, source ``text``, studio and grids (``attacks``:
+    one per ``[attack]`` table, in the spec's order; none without one)."""
 
     name: str
     text: str
@@ -139,7 +150,7 @@ class SweepSpec:
     studio_preset: str | None
     studio_path: Path | None
     studio_seed: int
-    attack: AttackGrid | None
+    attacks: tuple[AttackGrid, ...]
     probes: ProbeGrid | None
 
 
@@ -213,13 +224,12 @@ def _attack_grid(source: str, t: dict) -> AttackGrid:
     for name in v["targets"]:
         _check_model(source, "attack.targets", name)
     for name in v["generators"]:
-        if not is_generator_kind(name):
-            _check_model(source, "attack.generators", name)
-        elif name.startswith("random-colours"):
-            try:
-                null_size(name)
-            except DprobeError as e:
-                _fail(source, f"attack.generators: {e}")
+        try:
+            check_generator(name)
+        except DprobeError as e:
+            _fail(source, f"attack.generators: {e}")
+        for model in generator_models(name):
+            _check_model(source, "attack.generators", model)
     _check_subjects(source, "attack.subjects", v["subjects"])
     checks = [("cameras", lambda x: x >= 0, "0 or more"), ("frames", lambda x: x >= 1, "1 or more"),
               ("threshold_mm", lambda x: x > 0, "positive"),
@@ -281,7 +291,7 @@ def parse_spec(text: str, source: str = "<text>", base: Path | None = None) -> S
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         _fail(source, f"not valid TOML ({e})")
-    _check_keys(source, data, {**_TOP, "studio": dict, "attack": dict, "probes": dict}, "")
+    _check_keys(source, data, {**_TOP, "studio": dict, "attack": list, "probes": dict}, "")
     studio = data.get("studio", {})
     if not isinstance(studio, dict):
         _fail(source, "studio must be a table")
@@ -299,11 +309,14 @@ def parse_spec(text: str, source: str = "<text>", base: Path | None = None) -> S
     probes = data.get("probes")
     if attack is None and probes is None:
         _fail(source, "it has neither an [attack] nor a [probes] table: nothing to run")
+    tables = [] if attack is None else [attack] if isinstance(attack, dict) else attack
+    if attack is not None and (not tables or not all(isinstance(t, dict) for t in tables)):
+        _fail(source, "attack must be one [attack] table or [[attack]] tables")
     name = data.get("name", Path(source).stem)
     return SweepSpec(
         name=str(name), text=text, source=source, studio_preset=preset,
         studio_path=None if path is None else base / path, studio_seed=seed,
-        attack=None if attack is None else _attack_grid(source, attack),
+        attacks=tuple(_attack_grid(source, t) for t in tables),
         probes=None if probes is None else _probe_grid(source, probes))
 
 
@@ -357,9 +370,10 @@ def plan_items(spec: SweepSpec, studio: dict) -> list[Item]:
     itself is the target's own decoder: that pair is the ``"self"`` item, planned once."""
     items = []
     seen: set[str] = set()
-    p, a = spec.probes, spec.attack
-    known = _identities(*(p.models if p else ()), *(a.targets if a else ()),
-                        *(g for g in (a.generators if a else ()) if not is_generator_kind(g)))
+    p = spec.probes
+    known = _identities(*(p.models if p else ()), *(t for a in spec.attacks for t in a.targets),
+                        *(m for a in spec.attacks for g in a.generators
+                          for m in generator_models(g)))
     if p is not None:
         common = {"per_camera": p.per_camera, "embed_per_camera": p.embed_per_camera,
                   "metrics_per_camera": p.metrics_per_camera, "pair": list(p.pair),
@@ -368,22 +382,37 @@ def plan_items(spec: SweepSpec, studio: dict) -> list[Item]:
             s = _with_identities({"kind": "probe", "studio": studio, "model": model,
                                   "probe": probe, **common}, known, model)
             items.append(Item(item_key(s), "probe", s))
-    if a is not None:
+    for a in spec.attacks:
         for (target, generator, engine, threshold, iterations, lr, eps, boxes, subject,
              camera) in itertools.product(a.targets, a.generators, a.engines, a.threshold_mm,
                                           a.iterations, a.lr, a.eps, a.boxes, a.subjects,
                                           a.cameras):
             s = {"kind": "attack", "studio": studio, "target": target,
-                 "generator": "self" if generator == target else generator,
+                 "generator": _same_as(generator, target),
                  "engine": engine, "threshold_mm": threshold, "iterations": iterations,
-                 "lr": lr, "eps": eps, "boxes": boxes, "subject": subject, "camera": camera,
+                 "lr": lr, "eps": eps if _budgeted(generator) else 0.0, "boxes": boxes,
+                 "subject": subject, "camera": camera,
                  "frames": a.frames}
-            s = _with_identities(s, known, target, s["generator"])
+            s = _with_identities(s, known, target, *generator_models(s["generator"]))
             key = item_key(s)
             if key not in seen:
                 seen.add(key)
                 items.append(Item(key, "attack", s))
     return items
+
+
+def _budgeted(generator: str) -> bool:
+    """Whether a budget changes what the generator does: not for a null without a source."""
+    return not is_null(generator) or bool(generator_models(generator))
+
+
+def _same_as(generator: str, target: str) -> str:
+    """The generator's name in the target's item: a generator that is the target's own
+    decoder is ``"self"``, its own found colours transferred (``transfer:TARGET``) are the
+    renderer's attack itself (``"renderer"``)."""
+    if generator == target:
+        return "self"
+    return "renderer" if generator == f"transfer:{target}" else generator
 
 
 def probe_settings(settings: dict) -> ProbeSettings:
@@ -403,10 +432,12 @@ def estimate_seconds(items: list[Item]) -> float:
     for item in items:
         s = item.settings
         if item.kind == "attack":
-            kind = s["generator"].partition(":")[0]
-            cost = SECONDS_PER_EVALUATION["renderer" if kind in RENDERER_KINDS else "decoder"]
-            null = kind in ("random-colours", "other-clothes")
-            total += cost * s["frames"] * (1 if null else s["iterations"] + 1)
+            name = s["generator"]
+            cost = SECONDS_PER_EVALUATION["renderer" if is_rendered(name) else "decoder"]
+            evaluations = 1 if is_null(name) else s["iterations"] + 1
+            if generator_models(name) and is_null(name):  # a transfer: its source's attack
+                evaluations += s["iterations"] + 1
+            total += cost * s["frames"] * evaluations
         else:
             total += get_probe(s["probe"]).estimate_seconds(probe_settings(s))
     return total

@@ -11,9 +11,11 @@ Tables (schema ``SCHEMA``):
 - ``attack_samples``: one row per attacked sample (``ATTACK_COLUMNS``), keyed by
   ``(item_key, sample)``; errors in mm, PSNR in dB, SSIM / MSE on [0, 1] images (the
   target's crop, and ``*_frame`` the full frame), ``change`` the relative size of the change
-  of the attacked variable. The last four columns came later (``ADDED_ATTACK_COLUMNS``): a
-  store written before them gains them, NULL in its older rows, when opened (the schema
-  version is unchanged).
+  of the attacked variable and ``change_path`` the largest it was on the attack's way,
+  ``delta_e`` / ``delta_e_path`` the same in CIE76 Delta E (NULL for a latent code, and for the
+  path of the C++ engine, which does not report it). The last seven columns came later
+  (``ADDED_ATTACK_COLUMNS``): a store written before them gains them, NULL in its older rows,
+  when opened (the schema version is unchanged).
 - ``probe_values (item_key, model, probe, name, value, dprobe_version)``: every scalar of a
   probe's numbers, by its dotted path (``featured.leak``, ``flips.0``).
 - ``artifacts (item_key, name, media_type, data)``: files an item produced (probe figures,
@@ -62,10 +64,12 @@ ATTACK_COLUMNS: tuple[tuple[str, str], ...] = (
     ("iterations", "INTEGER"), ("success", "INTEGER"), ("ssim", "REAL"), ("psnr_db", "REAL"),
     ("mse", "REAL"), ("q_vs_truth_mpjpe_mm", "REAL"), ("dprobe_version", "TEXT"),
     ("ssim_frame", "REAL"), ("psnr_frame_db", "REAL"), ("mse_frame", "REAL"), ("change", "REAL"),
+    ("change_path", "REAL"), ("delta_e", "REAL"), ("delta_e_path", "REAL"),
 )
 #: The columns added to ``attack_samples`` after its first version (NULL in older rows; a
 #: store written before them gains them when opened).
-ADDED_ATTACK_COLUMNS = ("ssim_frame", "psnr_frame_db", "mse_frame", "change")
+ADDED_ATTACK_COLUMNS = ("ssim_frame", "psnr_frame_db", "mse_frame", "change", "change_path",
+                        "delta_e", "delta_e_path")
 _ATTACK_NAMES = tuple(name for name, _ in ATTACK_COLUMNS)
 
 _TABLES = (

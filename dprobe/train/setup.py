@@ -25,6 +25,7 @@ from dprobe.frameworks.augment import make_augment
 from dprobe.frameworks.losses import ReconstructionWeights
 from dprobe.models import registry
 from dprobe.models.checkpoint import save_checkpoint
+from dprobe.models.detector import Detector
 from dprobe.models.network import NetworkConfig
 from dprobe.models.reference import ReferenceModel
 from dprobe.models.regressor import RegressorConfig
@@ -43,6 +44,7 @@ __all__ = [
     "VAL_PER_SUBJECT",
     "Training",
     "TrainingSettings",
+    "borrowed_detector",
     "build_training",
     "check_subjects",
     "initialise",
@@ -83,6 +85,7 @@ class TrainingSettings:
     labelled: list[str] | None = None
     reconstruction: ReconstructionWeights = field(default_factory=ReconstructionWeights)
     init: str | None = None
+    detector: str | None = None
     val_every: int = 200
     checkpoint_minutes: float = 3.0
     command: str = ""
@@ -100,10 +103,12 @@ class TrainingSettings:
 
     @classmethod
     def from_run(cls, run: dict[str, Any]) -> TrainingSettings:
-        """The settings of a ``run.json`` dict (``to_run``'s keys)."""
+        """The settings of a ``run.json`` dict (``to_run``'s keys; a setting that came later,
+        absent from an older run's file, takes its default)."""
         weights = ReconstructionWeights(**{name: run[key] for key, name in WEIGHT_KEYS.items()})
-        return cls(reconstruction=weights, **{f.name: run[f.name] for f in fields(cls)
-                                              if f.name != "reconstruction"})
+        defaults = cls().to_run()
+        return cls(reconstruction=weights, **{f.name: run.get(f.name, defaults[f.name])
+                                              for f in fields(cls) if f.name != "reconstruction"})
 
     def run_settings(self) -> RunSettings:
         """The training loop's settings."""
@@ -177,6 +182,18 @@ def initialise(model: ReferenceModel, source: str) -> dict:
             "reconstruction": init.meta.get("hyperparameters", {}).get("reconstruction")}
 
 
+def borrowed_detector(source: str, frame_hw: tuple[int, int]) -> Detector:
+    """The detector S of the model ``source`` (a shipped name or a checkpoint directory), for
+    frames of ``frame_hw`` px; refused in one line if it has none or reads another frame size."""
+    detector = registry.load(source).detector
+    if detector is None:
+        raise DprobeError(f"--detector {source} holds no detector")
+    if tuple(detector.cfg.frame_hw) != tuple(frame_hw):
+        raise DprobeError(f"--detector {source} locates people in {detector.cfg.frame_hw} px "
+                          f"frames, this studio's are {tuple(frame_hw)}")
+    return detector.float()
+
+
 class Training(NamedTuple):
     """A framework's run ready to train: the model, its framework, the training dataset and the
     loop's settings."""
@@ -208,6 +225,8 @@ def build_training(settings: TrainingSettings, studio: Studio) -> Training:
                     augment=make_augment(settings.augment), reconstruction=settings.reconstruction)
     if settings.init is not None:  # on resume the training state then replaces the weights
         model.meta["init"] = initialise(model, settings.init)
+    if settings.detector is not None:  # after the framework's optimizer: S is not trained
+        model.attach_detector(borrowed_detector(settings.detector, studio.frame_hw))
     model.meta.update({
         "framework": settings.framework, "augment": settings.augment,
         "hyperparameters": framework.hyperparameters(),

@@ -61,6 +61,27 @@ def test_the_attack_tables_from_a_sweep(tmp_path):
     assert "4 samples per cell" in record["tables"][1]["caption"]
 
 
+def test_the_attack_record_adds_baselines_transfers_and_budgets(tmp_path):
+    """A sweep with a baseline target, a transfer and bounded attacks gains their tables; the
+    matrix leaves the transfers to their own table."""
+    rows = []
+    for t, g, eps in (("nsd", "self", 0.0), ("nsd", "renderer", 0.0), ("drnet", "renderer", 0.0),
+                      ("supervised", "renderer", 0.0), ("drnet", "transfer:nsd", 0.0),
+                      ("nsd", "self", 0.3)):
+        for i, (s, k) in enumerate((s, k) for s in ("S1", "S9") for k in (0, 1)):
+            row = sample(i, t, g, s, k, 140.0 + 20 * k)
+            rows.append({**row, "eps": eps, "camera": 0, "action": "walk", "frame": i,
+                         "change_path": 0.1 * i})
+    captioned = tables(rows, {})
+    assert "transfer:nsd" not in matrix_table(rows).header
+    extra = [caption.split(" ")[0] for caption, _ in captioned[5:]]
+    assert extra == ["Baselines", "Transfer:", "Success"]
+    baselines, transfer, budget = (t for _, t in captioned[5:])
+    assert baselines.body[0][:2] == ["supervised", "renderer"]
+    assert transfer.body[0][0] == "nsd" and "(its attack)" in transfer.body[0][1]
+    assert budget.header == ["target / generator", "eps 0.3", "no budget"]
+
+
 def test_the_composite_crop_record_holds_the_worst_placement_and_the_growth():
     def timings(fused: float) -> dict:
         return {"fused_fwd": fused, "ref_fwd": 1.0, "x_fwd": 1 / fused,

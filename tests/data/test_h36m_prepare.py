@@ -188,9 +188,9 @@ def test_a_prepared_capture_runs_what_needs_no_renderer(tiny, capsys, tmp_path):
     import dataclasses
 
     from dprobe.errors import DprobeError
-    from dprobe.probes.attack_generators import make_generator
     from dprobe.probes.base import UNDEFINED, ProbeSettings
     from dprobe.probes.counterfactual import Scene
+    from dprobe.probes.generator_registry import make_generator
     from dprobe.probes.registry import run_probe
     from dprobe.report.probe_figures import write_probe_figures
     from dprobe.sources import load_model

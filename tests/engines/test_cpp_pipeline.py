@@ -55,9 +55,13 @@ def test_cpp_attack_result_is_the_python_result(tiny_export, batch):
     ref = _python_attack(tiny_export, batch, config)
     got = CppAttack(tiny_export).attack(load(tiny_export, "eager").model, batch, config)
     assert torch.equal(got.iterations, ref.iterations) and torch.equal(got.success, ref.success)
+    unreported = ("change_path", "delta_e_path")  # the library does not report the path
     for f in fields(AttackResult):  # mm, [0, 1] images, codes: all within 1e-3
+        if f.name in unreported:
+            assert getattr(got, f.name).isnan().all(), f.name
+            continue
         torch.testing.assert_close(getattr(got, f.name), getattr(ref, f.name), atol=1e-3,
-                                   rtol=0, msg=f.name)
+                                   rtol=0, msg=f.name, equal_nan=True)
     with pytest.raises(ValueError, match="fp32"):
         CppAttack(tiny_export).attack(load(tiny_export, "eager").model, batch,
                                       AttackSettings(precision="bf16"))

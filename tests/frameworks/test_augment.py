@@ -1,7 +1,16 @@
 """Augmentations: the mirror of labelled frames and the labelled-frame augmentation."""
+import math
+
 import torch
 
-from dprobe.frameworks.augment import ColourJitter, augment_labelled, mirror_pose
+from dprobe.frameworks.augment import (
+    ColourJitter,
+    StrongColour,
+    augment_labelled,
+    hue_rotation,
+    make_augment,
+    mirror_pose,
+)
 from dprobe.geometry import project
 from dprobe.train.regressor import encode_dataset
 from tests.support import Synthetic
@@ -61,3 +70,32 @@ def test_encode_dataset_adds_seeded_augmented_copies(make_model):
     assert not torch.allclose(aug_codes[12:], codes)  # jittered crops give other codes
     again = encode_dataset(model, data, batch_size=4, augmented_copies=2, seed=3).codes
     assert torch.equal(again, aug_codes)
+
+
+def test_hue_rotation_keeps_greys_and_turns_hues():
+    turns = hue_rotation(torch.tensor([0.0, 2 * math.pi / 3, 2 * math.pi, 1.0]))
+    assert torch.allclose(turns[0], torch.eye(3)) and torch.allclose(turns[2], torch.eye(3),
+                                                                     atol=1e-6)
+    red = torch.tensor([1.0, 0.0, 0.0])
+    assert torch.allclose(turns[1] @ red, torch.tensor([0.0, 1.0, 0.0]), atol=1e-6)  # a third
+    grey = torch.full((3,), 0.4)
+    assert torch.allclose(turns[3] @ grey, grey, atol=1e-6)
+    assert torch.allclose(turns[3] @ turns[3].T, torch.eye(3), atol=1e-6)  # a rotation
+
+
+def test_strong_colour_changes_colours_not_shapes():
+    torch.manual_seed(0)
+    images = torch.zeros(400, 3, 4, 4)
+    images[:, 0, :2] = 0.9  # a red top half over black
+    out = make_augment("strong")(images)
+    assert isinstance(make_augment("strong"), StrongColour)
+    assert out.shape == images.shape and out.min() >= 0 and out.max() <= 1
+    # where things are does not change: each half stays uniform, the halves stay apart
+    assert torch.allclose(out[:, :, :2], out[:, :, :1, :1].expand(-1, -1, 2, 4))
+    assert torch.allclose(out[:, :, 2:], out[:, :, 2:3, :1].expand(-1, -1, 2, 4))
+    assert ((out[:, :, 0, 0] - out[:, :, 3, 0]).abs().amax(dim=1) > 0.05).float().mean() > 0.9
+    top = out[:, :, 0, 0]
+    grey = (top.max(dim=1).values - top.min(dim=1).values) < 1e-6
+    assert 0.1 < grey.float().mean() < 0.3  # about one in five turned grey (0.2)
+    dominant = top[~grey].argmax(dim=1).bincount(minlength=3) / (~grey).sum()
+    assert (dominant > 0.2).all()  # red, green or blue: any of them leads the red half's colour

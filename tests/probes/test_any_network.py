@@ -44,7 +44,7 @@ def test_every_probe_runs_at_the_models_crop_size(function, size, tiny):
 @pytest.mark.parametrize("size", [48, 96])
 def test_evaluate_and_the_attack_at_other_sizes(size, tiny):
     from dprobe.probes.attack import AttackSettings, attack, studio_batch
-    from dprobe.probes.attack_generators import make_generator
+    from dprobe.probes.generator_registry import make_generator
 
     model = load_model(f"{USER}:{'build_48' if size == 48 else 'build'}")
     figures = evaluate_model(model, tiny, max_frames=4)

@@ -255,7 +255,7 @@ def test_null_generators_change_the_clothes_once_without_an_adversary(tiny, nsd,
     clips) and other-clothes dresses each sample in another subject's colours; neither makes an
     update, so the final error is the initial one and success is that error past the
     threshold."""
-    from dprobe.probes.attack_generators import make_generator
+    from dprobe.probes.generator_registry import make_generator
 
     batch = studio_batch(tiny, rows)
     config = AttackSettings(iterations=5, lr=0.5, threshold_mm=60.0, boxes="truth")
@@ -287,3 +287,58 @@ def test_full_frame_figures_see_the_whole_frame(tiny, nsd, rows):
     still = attack(nsd, DecoderGenerator(nsd, "self"), batch,
                    AttackSettings(iterations=2, lr=0.0, threshold_mm=1e9))
     assert (still.mse_frame == 0).all() and (still.change == 0).all()
+
+
+def test_the_path_records_the_largest_change_and_a_budget_bounds_it(tiny, nsd, rows):
+    """change_path is the largest change of h on the attack's way (>= the final change); with a
+    budget eps it never exceeds eps; Delta E exists for colours (the renderer), not for a
+    latent code, and is 0 where the colours did not move."""
+    batch = studio_batch(tiny, rows)
+    free = attack(nsd, RendererGenerator(nsd.crop_size, tiny.frame_hw), batch,
+                  AttackSettings(iterations=4, lr=0.2, threshold_mm=1e9, boxes="truth"))
+    assert (free.change_path >= free.change - 1e-6).all() and (free.change > 0).all()
+    assert (free.delta_e > 0).all() and (free.delta_e_path >= free.delta_e - 1e-4).all()
+    bounded = attack(nsd, RendererGenerator(nsd.crop_size, tiny.frame_hw), batch,
+                     AttackSettings(iterations=4, lr=0.2, threshold_mm=1e9, boxes="truth",
+                                    eps=0.05))
+    assert (bounded.change_path <= 0.05 + 1e-5).all() and bounded.delta_e.max() < free.delta_e.max()
+    decoder = attack(nsd, DecoderGenerator(nsd, "self"), batch,
+                     AttackSettings(iterations=2, lr=0.3, threshold_mm=1e9))
+    assert decoder.delta_e.isnan().all() and decoder.delta_e_path.isnan().all()
+    still = attack(nsd, RendererGenerator(nsd.crop_size, tiny.frame_hw), batch,
+                   AttackSettings(iterations=2, lr=0.0, threshold_mm=1e9, boxes="truth"))
+    assert (still.delta_e == 0).all() and (still.delta_e_path == 0).all()
+    row = result_rows(tiny, rows, batch, decoder)[0]
+    assert row["delta_e"] is None and row["change_path"] >= row["change"]
+
+
+def test_transfer_wears_the_colours_found_against_the_source(tiny, nsd, rows):
+    """transfer:SOURCE makes no update on the target: it wears exactly the colours the
+    renderer's attack on SOURCE ended with (same settings, same frames); transferred onto the
+    source itself it reproduces that attack's final errors."""
+    from dprobe.probes.generator_registry import make_generator
+
+    batch = studio_batch(tiny, rows)
+    config = AttackSettings(iterations=3, lr=0.3, threshold_mm=60.0, boxes="truth")
+    found = attack(nsd, RendererGenerator(nsd.crop_size, tiny.frame_hw), batch, config)
+    drnet = load("drnet")
+    moved = attack(drnet, make_generator("transfer:nsd", drnet, tiny, load=load, settings=config),
+                   batch, config)
+    assert (moved.iterations == 0).all() and torch.equal(moved.h_final, found.h_final)
+    true = batch["appearance"][:, COLOUR_ENTRIES]
+    assert torch.allclose(moved.change, (found.h_final - true).norm(dim=1) / true.norm(dim=1))
+    onto_itself = attack(nsd, make_generator("transfer:nsd", nsd, tiny, load=load,
+                                             settings=config), batch, config)
+    assert torch.allclose(onto_itself.final, found.final, atol=1e-3)
+
+
+def test_success_within_a_budget_counts_paths_that_stayed_inside():
+    from dprobe.probes.attack import success_within
+
+    rows = [{"success": s, "change_path": p} for s, p in
+            ((1, 0.1), (1, 0.4), (0, 0.2), (1, 0.9), (0, 1.5))]
+    rates = success_within(rows + [{"success": 1, "change_path": None}], "change_path",
+                           [0.0, 0.1, 0.5, 2.0])
+    assert [r.value for r in rates] == [0.0, 0.2, 0.4, 0.6] and {r.n for r in rates} == {5}
+    assert rates[2].low < 0.4 < rates[2].high
+    assert success_within([{"success": 1, "delta_e_path": None}], "delta_e_path", [1.0]) == []

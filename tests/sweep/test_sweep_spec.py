@@ -57,7 +57,7 @@ def test_keys_are_stable_and_follow_the_settings():
 def test_shipped_specs_are_valid():
     for name in ("demo", "standard"):
         spec = load_spec(REPO / "sweeps" / f"{name}.toml")
-        assert spec.attack is not None and spec.probes is not None
+        assert spec.attacks and spec.probes is not None
 
 
 @pytest.mark.parametrize("change, match", [
@@ -112,3 +112,50 @@ def test_a_null_of_no_size_is_refused_when_the_spec_is_read():
     good = GOOD.replace(listed, 'generators = ["random-colours:0.3"]')
     assert {i.settings["generator"] for i in plan_items(parse_spec(good), STUDIO)
             if i.kind == "attack"} == {"random-colours:0.3"}
+
+
+def test_several_attack_grids_transfers_and_budgets(tmp_path):
+    """[[attack]] tables plan their items in order, an item two grids share once; a null's
+    items ignore eps (one item), a transfer's do not (its source's attack has the budget);
+    transfer:TARGET on TARGET is the renderer's attack itself; a transfer from a checkpoint
+    folder carries that model's identity."""
+    grid = """
+[[attack]]
+targets = ["nsd"]
+generators = ["renderer", "other-clothes", "transfer:drnet", "transfer:nsd"]
+subjects = ["S1"]
+cameras = [0]
+frames = 2
+eps = [0.0, 0.5]
+[[attack]]
+targets = ["nsd"]
+generators = ["renderer"]
+subjects = ["S1"]
+cameras = [0]
+frames = 2
+"""
+    spec = parse_spec('name = "g"\n[studio]\npreset = "tiny"\n' + grid)
+    assert len(spec.attacks) == 2 and spec.probes is None
+    items = [(i.settings["generator"], i.settings["eps"]) for i in plan_items(spec, STUDIO)]
+    assert items == [("renderer", 0.0), ("renderer", 0.5), ("other-clothes", 0.0),
+                     ("transfer:drnet", 0.0), ("transfer:drnet", 0.5)]
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "weights.safetensors").write_bytes(b"weights")
+    mine = parse_spec('name = "g"\n[studio]\npreset = "tiny"\n'
+                      + grid.replace('"transfer:drnet"', f'"transfer:{folder}"'))
+    planned = [i for i in plan_items(mine, STUDIO) if i.settings["generator"].startswith("transfer")]
+    assert planned and all(str(folder) in i.settings["identities"] for i in planned)
+
+
+@pytest.mark.parametrize("generator, match", [
+    ("transfer", r"generator transfer needs its argument: transfer:SOURCE"),
+    ("transfer:", r"generator transfer needs its argument"),
+    ("transfer:nsdd", r"unknown model 'nsdd' in attack\.generators"),
+    ("renderer:2", r"generator 'renderer' takes no argument"),
+])
+def test_bad_generators_are_refused_when_the_spec_is_read(generator, match):
+    bad = GOOD.replace('generators = ["self", "renderer", "nsd"]', f'generators = ["{generator}"]')
+    with pytest.raises(DprobeError, match=match):
+        parse_spec(bad)

@@ -16,10 +16,12 @@ def test_run_json_records_the_settings_flat_and_gives_them_back():
     run = settings.to_run()
     assert list(run) == ["framework", "augment", "studio", "steps", "minutes", "batch_size", "seed",
                          "lr", "width", "labelled", "foreground_weight", "mask_weight",
-                         "edge_weight", "hard_weight", "pose_weight", "init", "val_every",
-                         "checkpoint_minutes", "command"]
+                         "edge_weight", "hard_weight", "pose_weight", "init", "detector",
+                         "val_every", "checkpoint_minutes", "command"]
     assert run["foreground_weight"] == 4.0 and run["pose_weight"] == 1.5
     assert TrainingSettings.from_run(run) == settings
+    older = {k: v for k, v in run.items() if k != "detector"}  # a run.json written before it
+    assert TrainingSettings.from_run(older) == settings
 
 
 def test_options_are_completed_from_the_defaults_or_the_resumed_run(tmp_path):
@@ -47,3 +49,27 @@ def test_build_training_makes_the_model_and_its_framework(tiny):
     assert model.meta["data"] == {"studio": "tiny.h5", "subjects": ["S1"]} and len(dataset) > 0
     with pytest.raises(DprobeError, match="S9 is held out for testing"):
         build_training(replace(settings, labelled=["S9"]), tiny)
+
+
+def test_a_borrowed_detector_is_attached_and_not_trained(tiny, tmp_path, make_model):
+    from dprobe.models.checkpoint import save_checkpoint
+    from dprobe.models.detector import Detector, DetectorConfig
+
+    owner = make_model()
+    owner.attach_detector(Detector(DetectorConfig(frame_hw=tiny.frame_hw, width=4)))
+    save_checkpoint(owner, tmp_path / "owner")
+    settings = TrainingSettings(framework="supervised", studio="tiny.h5", width=4, steps=2,
+                                labelled=["S1"], detector=str(tmp_path / "owner"))
+    model, framework, _, _ = build_training(settings, tiny)
+    assert model.detector is not None
+    trained = {id(p) for group in framework.optimizer.param_groups for p in group["params"]}
+    assert not trained & {id(p) for p in model.detector.parameters()}
+    for key, value in owner.detector.state_dict().items():
+        assert (model.detector.state_dict()[key] == value.float()).all()
+    save_checkpoint(make_model(), tmp_path / "none")
+    with pytest.raises(DprobeError, match="holds no detector"):
+        build_training(replace(settings, detector=str(tmp_path / "none")), tiny)
+    owner.attach_detector(Detector(DetectorConfig(frame_hw=(48, 64), width=4)))
+    save_checkpoint(owner, tmp_path / "other")
+    with pytest.raises(DprobeError, match=r"locates people in \(48, 64\) px frames"):
+        build_training(replace(settings, detector=str(tmp_path / "other")), tiny)

@@ -1,0 +1,137 @@
+"""Tables of the attack's robustness figures that go beyond one target and generator: the
+baselines set against the frameworks, the transfer of found colours between models, and
+success against the budget.
+
+Both read a sweep's attack rows (``ResultsStore.attack_samples``); rates carry their Wilson
+95 % interval and n.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from dprobe.metrics.intervals import Interval, paired_rates, wilson
+from dprobe.models.registry import BASELINES, FRAMEWORK_MODELS
+from dprobe.probes.attack import pose_unit, success_within
+from dprobe.report.document import Table
+
+__all__ = ["MODEL_ORDER", "baseline_table", "budget_table", "rate_text", "transfer_table"]
+
+#: The order of the shipped models in tables: the paper's, then the baselines.
+MODEL_ORDER = ("nsd", "drnet", "cssl", "cssl-da", *BASELINES)
+
+#: The prefix of a transfer generator's name (``transfer:SOURCE``).
+TRANSFER = "transfer:"
+
+
+def rate_text(rate: Interval) -> str:
+    """A success rate as ``62% [51%, 72%]``."""
+    return f"{rate.value:.0%} [{rate.low:.0%}, {rate.high:.0%}]"
+
+
+def _rate(rows: Sequence[dict]) -> Interval:
+    return wilson(sum(bool(r["success"]) for r in rows), len(rows))
+
+
+def transfer_table(rows: Sequence[dict], order: Sequence[str] = ()) -> Table | None:
+    """Success of colours found against a source model (rows: the renderer's attack on it)
+    worn in front of each target (columns), from the unbounded rows (``eps`` 0). The
+    diagonal is the source's own attack (generator ``renderer``). None without transfers."""
+    free = [r for r in rows if not r["eps"]]
+    moved = [r for r in free if r["generator"].startswith(TRANSFER)]
+    if not moved:
+        return None
+    sources = {r["generator"][len(TRANSFER):] for r in moved}
+    targets = {r["target"] for r in moved} | sources  # a source's column: its own attack
+    first = [n for n in order if n in sources | targets]
+    sources_list = first + sorted(sources - set(first))
+    targets_list = [n for n in first if n in targets] + sorted(targets - set(first))
+    body = []
+    for source in sources_list:
+        cells = [source]
+        for target in targets_list:
+            generator = "renderer" if target == source else TRANSFER + source
+            group = [r for r in free if r["target"] == target and r["generator"] == generator]
+            mark = " (its attack)" if target == source else ""
+            cells.append(f"{rate_text(_rate(group))}{mark}; {len(group)}" if group else "-")
+        body.append(cells)
+    return Table(["colours found against \\ worn in front of", *targets_list], body)
+
+
+def budget_table(rows: Sequence[dict], order: Sequence[str] = ()) -> Table | None:
+    """Per target and generator (``self``, ``renderer``): success at each budget ``eps`` of the
+    bounded attacks, beside the share of the unbounded attack's samples whose path stayed
+    inside that budget (``success_within``), the renderer's mean CIE76 Delta E at that
+    budget, and the unbounded attack's success. None without bounded rows."""
+    bounded = [r for r in rows if r["eps"] and r["generator"] in ("self", "renderer")]
+    if not bounded:
+        return None
+    budgets = sorted({r["eps"] for r in bounded})
+    pairs = {(r["target"], r["generator"]) for r in bounded}
+    ranked = {name: i for i, name in enumerate(order)}
+    body = []
+    for target, generator in sorted(pairs, key=lambda p: (ranked.get(p[0], len(ranked)), p)):
+        free = [r for r in rows if not r["eps"] and r["target"] == target
+                and r["generator"] == generator]
+        within = success_within(free, "change_path", budgets)
+        cells = [f"{target} / {generator}"]
+        for i, eps in enumerate(budgets):
+            group = [r for r in bounded if r["target"] == target and r["generator"] == generator
+                     and r["eps"] == eps]
+            if not group:
+                cells.append("-")
+                continue
+            text = f"{rate_text(_rate(group))}; {len(group)}"
+            if within:
+                text += f" (path {within[i].value:.0%})"
+            delta_e = [r["delta_e"] for r in group if r.get("delta_e") is not None]
+            if delta_e:
+                text += f", \u0394E {np.mean(delta_e):.1f}"
+            cells.append(text)
+        cells.append(f"{rate_text(_rate(free))}; {len(free)}" if free else "-")
+        body.append(cells)
+    return Table(["target / generator", *[f"eps {e:g}" for e in budgets], "no budget"], body)
+
+
+#: The generators a baseline is compared on: the attack, then the nulls.
+BASELINE_GENERATORS = ("renderer", "other-clothes", "random-colours:0.3", "random-colours:0.1")
+
+
+def _sample(row: dict) -> tuple:
+    """What makes two targets' rows the same sample: its pose and camera."""
+    return (*pose_unit(row), row["camera"])
+
+
+def baseline_table(rows: Sequence[dict], baselines: Sequence[str] = BASELINES,
+                   frameworks: Sequence[str] = FRAMEWORK_MODELS) -> Table | None:
+    """Each baseline's success through the renderer and the nulls (unbounded rows), and its
+    difference from each framework model paired on the same samples (percentage points, cluster
+    bootstrap 95 % interval over poses, exact McNemar p). None without baseline rows."""
+    free = [r for r in rows if not r["eps"]]
+    present = [b for b in baselines if any(r["target"] == b for r in free)]
+    if not present:
+        return None
+    others = [f for f in frameworks if any(r["target"] == f for r in free)]
+    body = []
+    for baseline in present:
+        for generator in BASELINE_GENERATORS:
+            mine = [r for r in free if r["target"] == baseline and r["generator"] == generator]
+            if not mine:
+                continue
+            cells = [baseline, generator, f"{rate_text(_rate(mine))}; {len(mine)}"]
+            for framework in others:
+                theirs = {_sample(r): r for r in free
+                          if r["target"] == framework and r["generator"] == generator}
+                pairs = [(r, theirs[_sample(r)]) for r in mine if _sample(r) in theirs]
+                if len(pairs) < 2:
+                    cells.append("-")
+                    continue
+                c = paired_rates([a["success"] for a, _ in pairs],
+                                 [b["success"] for _, b in pairs], [pose_unit(a) for a, _ in pairs])
+                d = c.difference
+                cells.append(f"{100 * d.value:+.0f} [{100 * d.low:+.0f}, {100 * d.high:+.0f}], "
+                             f"p {c.p_value:.2g}")
+            body.append(cells)
+    return Table(["baseline", "generator", "success", *[f"- {f} (points)" for f in others]],
+                 body)

@@ -1,0 +1,33 @@
+"""Generators by name: kinds, the models a name runs, one-line refusals of bad arguments."""
+import pytest
+
+from dprobe.errors import DprobeError
+from dprobe.probes.generator_registry import (
+    KINDS,
+    check_generator,
+    generator_models,
+    is_generator_kind,
+    is_null,
+    is_rendered,
+    null_size,
+)
+
+
+def test_names_are_kinds_with_arguments_or_models():
+    assert set(KINDS) == {"self", "renderer", "random-colours", "other-clothes", "transfer"}
+    assert is_generator_kind("random-colours:0.3") and is_generator_kind("transfer:nsd")
+    assert not is_generator_kind("nsd") and not is_generator_kind("runs/mine")
+    assert generator_models("nsd") == ("nsd",) and generator_models("transfer:runs/x") == ("runs/x",)
+    assert generator_models("self") == () and generator_models("renderer") == ()
+    assert is_null("other-clothes") and is_null("transfer:nsd") and not is_null("renderer")
+    assert is_rendered("transfer:nsd") and not is_rendered("self") and not is_rendered("nsd")
+    assert null_size("random-colours") == 0.25 and null_size("random-colours:0.1") == 0.1
+
+
+@pytest.mark.parametrize("name, match", [
+    ("transfer", "needs its argument"), ("self:2", "takes no argument"),
+    ("random-colours:0", "needs a positive size"), ("random-colours:x", "needs a positive size"),
+])
+def test_bad_arguments_are_refused_in_one_line(name, match):
+    with pytest.raises(DprobeError, match=match):
+        check_generator(name)
