@@ -141,9 +141,14 @@ def shipped_section(weights_dir: Path = WEIGHTS_DIR) -> dict:
                  [[labels[n], *[_interval_cell(rows[n], k, fmt) for k, _, fmt in POSE_COLUMNS]]
                   for n in everything],
                  caption="The pose: a regressor trained on S1's labels reads the pose code; "
-                         f"the baselines ({', '.join(BASELINES)}) are trained end to end on "
-                         "every training subject's labels (supervised-colour with strong "
-                         "colour augmentation).")
+                         "the baselines (no decoder: encoder, regressor and a borrowed "
+                         "detector) are trained end to end on every training subject's labels, "
+                         "supervised-colour with strong colour augmentation ("
+                         + "; ".join(f"{n} {steps:,} steps in {minutes:.0f} min"
+                                     for n in everything if n in BASELINES
+                                     for steps, minutes in
+                                     [training_totals(weights_dir / n / "figures.json")])
+                         + ").")
     bars = table([column("bar"), *[column(n) for n in names]],
                  [[text, *[_bar_cell(n, rows[n], key, side, bar, fmt) for n in names]]
                   for key, text, side, bar, fmt in BARS],
@@ -153,10 +158,7 @@ def shipped_section(weights_dir: Path = WEIGHTS_DIR) -> dict:
               if (RESULTS_DIR / f"{n}-reconstructions.png").is_file()]
     notes = [f"Reconstruction sheets (`dprobe evaluate --picture`): {', '.join(sheets)}."
              ] if sheets else []
-    notes += [f"{n}: {steps:,} training steps in {minutes:.0f} min (no decoder: encoder, "
-              "regressor and the borrowed detector)."
-              for n in everything if n not in names
-              for steps, minutes in [training_totals(weights_dir / n / "figures.json")]]
+
     return {
         "title": "Shipped models",
         "measures": "`dprobe evaluate` of each shipped model on the held-out subjects S9 and "

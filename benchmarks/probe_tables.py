@@ -6,8 +6,9 @@
 reads the probe runs of a sweep's results database (`dprobe sweep run`, e.g.
 sweeps/standard.toml) or ``<dir>/<model>/{swap,zero,channels,embed,metrics}.json`` for every
 model folder (the output of `dprobe probe all`), and prints the tables of the results page:
-the report's (dprobe.report.probe_tables) and the seconds each probe took. ``--json`` (with
-``--db``) writes them as the results record (default benchmarks/results/probes.json), with the
+the report's (dprobe.report.probe_tables), then the seconds each probe took. ``--json`` (with
+``--db``) writes the tables beside the paper as the results record (default
+benchmarks/results/probes.json; the seconds stay in the database and the printout), with the
 sweep's command, machine and day.
 """
 from __future__ import annotations
@@ -69,7 +70,7 @@ def tables(values: dict[str, dict[str, float]], replicates: Replicates | None = 
               if not r[0].startswith(("IOB", "DC(A, P), whole set"))]  # both in the report
     return [Table(CLAIM_HEADER, table3),
             Table(*leak_table(values, models)),
-            Table(*linear_probe_table(values, models)), seconds_table(values, models)]
+            Table(*linear_probe_table(values, models))]
 
 
 MEASURES = (
@@ -83,8 +84,8 @@ MEASURES = (
     "the appearance swap (Fig. 2; 0: the synthesis wears the appearance subject's clothes, 1: "
     "it kept the pose subject's), the appearance retained with h_a zeroed or averaged (Fig. 3), "
     "and the number K of pose-code channels whose swap flips appearance or pose (Fig. 6); "
-    "linear probes of action, subject and appearance attributes from each code (Figs. 4, 9); "
-    "and each probe's seconds. Figures with their 95 % intervals (docs/probes.md, Intervals). "
+    "linear probes of action, subject and appearance attributes from each code (Figs. 4, 9). "
+    "Figures with their 95 % intervals (docs/probes.md, Intervals). "
     "The probes' settings are the sweep spec's.")
 
 
@@ -110,8 +111,9 @@ def main() -> None:
     if args.json is not None and args.db is None:
         parser.error("--json needs --db (the sweep database records the command and machine)")
     replicates = read_replicates(args.replicates)[0] if args.replicates else None
-    found = tables(from_database(args.db) if args.db else from_folder(args.folder), replicates)
-    print(to_markdown(found), end="")
+    values = from_database(args.db) if args.db else from_folder(args.folder)
+    found = tables(values, replicates)
+    print(to_markdown([*found, seconds_table(values, list(values))]), end="")
     if args.json is not None:
         with ResultsStore.open(args.db, create=False) as store:
             provenance = sweep_provenance(

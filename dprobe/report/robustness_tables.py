@@ -44,9 +44,8 @@ def transfer_table(rows: Sequence[dict], order: Sequence[str] = ()) -> Table | N
         return None
     sources = {r["generator"][len(TRANSFER):] for r in moved}
     targets = {r["target"] for r in moved} | sources  # a source's column: its own attack
-    first = [n for n in order if n in sources | targets]
-    sources_list = first + sorted(sources - set(first))
-    targets_list = [n for n in first if n in targets] + sorted(targets - set(first))
+    sources_list = [n for n in order if n in sources] + sorted(sources - set(order))
+    targets_list = [n for n in order if n in targets] + sorted(targets - set(order))
     body = []
     for source in sources_list:
         cells = [source]
@@ -59,43 +58,56 @@ def transfer_table(rows: Sequence[dict], order: Sequence[str] = ()) -> Table | N
     return Table(["colours found against \\ worn in front of", *targets_list], body)
 
 
+#: The generators of the budget table, with their columns' names.
+BUDGET_GENERATORS = {"renderer": "renderer", "self": "own decoder"}
+
+
 def budget_table(rows: Sequence[dict], order: Sequence[str] = ()) -> Table | None:
-    """Per target and generator (``self``, ``renderer``): success at each budget ``eps`` of the
-    bounded attacks, beside the share of the unbounded attack's samples whose path stayed
-    inside that budget (``success_within``), the renderer's mean CIE76 Delta E at that
-    budget, and the unbounded attack's success. None without bounded rows."""
-    bounded = [r for r in rows if r["eps"] and r["generator"] in ("self", "renderer")]
+    """Per target (a row) and generator (``renderer``, then ``self``: a group of columns each):
+    success at each budget ``eps`` of the bounded attacks, beside the share of the unbounded
+    attack's samples whose path stayed inside that budget (``success_within``) and the
+    renderer's mean CIE76 Delta E at that budget, and the unbounded attack's success. None
+    without bounded rows."""
+    bounded = [r for r in rows if r["eps"] and r["generator"] in BUDGET_GENERATORS]
     if not bounded:
         return None
     budgets = sorted({r["eps"] for r in bounded})
-    pairs = {(r["target"], r["generator"]) for r in bounded}
-    ranked = {name: i for i, name in enumerate(order)}
+    generators = [g for g in BUDGET_GENERATORS if any(r["generator"] == g for r in bounded)]
+    targets = {r["target"] for r in bounded}
+    targets_list = [n for n in order if n in targets] + sorted(targets - set(order))
     body = []
-    for target, generator in sorted(pairs, key=lambda p: (ranked.get(p[0], len(ranked)), p)):
-        free = [r for r in rows if not r["eps"] and r["target"] == target
-                and r["generator"] == generator]
-        within = success_within(free, "change_path", budgets)
-        cells = [f"{target} / {generator}"]
-        for i, eps in enumerate(budgets):
-            group = [r for r in bounded if r["target"] == target and r["generator"] == generator
-                     and r["eps"] == eps]
-            if not group:
-                cells.append("-")
-                continue
-            text = f"{rate_text(_rate(group))}; {len(group)}"
-            if within:
-                text += f" (path {within[i].value:.0%})"
-            delta_e = [r["delta_e"] for r in group if r.get("delta_e") is not None]
-            if delta_e:
-                text += f", \u0394E {np.mean(delta_e):.1f}"
-            cells.append(text)
-        cells.append(f"{rate_text(_rate(free))}; {len(free)}" if free else "-")
+    for target in targets_list:
+        cells = [target]
+        for generator in generators:
+            free = [r for r in rows if not r["eps"] and r["target"] == target
+                    and r["generator"] == generator]
+            within = success_within(free, "change_path", budgets)
+            for i, eps in enumerate(budgets):
+                group = [r for r in bounded if r["target"] == target
+                         and r["generator"] == generator and r["eps"] == eps]
+                cells.append(_budget_cell(group, within[i] if within else None))
+            cells.append(f"{rate_text(_rate(free))}; {len(free)}" if free else "-")
         body.append(cells)
-    return Table(["target / generator", *[f"eps {e:g}" for e in budgets], "no budget"], body)
+    header = ["target"] + [f"{BUDGET_GENERATORS[g]}, {f'eps {e:g}' if e else 'no budget'}"
+                           for g in generators for e in (*budgets, 0.0)]
+    return Table(header, body)
 
 
-#: The generators a baseline is compared on: the attack, then the nulls.
-BASELINE_GENERATORS = ("renderer", "other-clothes", "random-colours:0.3", "random-colours:0.1")
+
+def _budget_cell(group: Sequence[dict], within: Interval | None) -> str:
+    """A bounded attack's success [interval]; samples (path: the unbounded share within the
+    budget; the mean Delta E of colours); ``-`` without samples."""
+    if not group:
+        return "-"
+    text = f"{rate_text(_rate(group))}; {len(group)}"
+    if within is not None:
+        text += f" (path {within.value:.0%})"
+    delta_e = [r["delta_e"] for r in group if r.get("delta_e") is not None]
+    return text + (f", \u0394E {np.mean(delta_e):.1f}" if delta_e else "")
+
+#: The generators a baseline is compared on: the attack, then the nulls (the larger of the
+#: standard sweep's two random changes).
+BASELINE_GENERATORS = ("renderer", "other-clothes", "random-colours:0.3")
 
 
 def _sample(row: dict) -> tuple:

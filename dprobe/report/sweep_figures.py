@@ -143,7 +143,9 @@ def budget_curves(rows: Sequence[dict], path: Path) -> bool:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     top = max([r["eps"] for r in bounded] + [1.0])
     budgets = np.linspace(0, top, 41)
-    delta_es = np.linspace(0, 100, 41)
+    colours_moved = [r.get("delta_e_path") or 0.0 for r in free] + [
+        r.get("delta_e") or 0.0 for r in rows if is_null(r["generator"])]
+    delta_es = np.linspace(0, max(colours_moved + [100.0]), 41)
     for colour, target in zip(colours, targets):
         for generator, style, marker in (("self", "-", "o"), ("renderer", "--", "s")):
             mine = [r for r in bounded if r["target"] == target and r["generator"] == generator]

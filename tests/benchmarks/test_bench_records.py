@@ -54,7 +54,7 @@ def test_the_attack_tables_from_a_sweep(tmp_path):
     assert provenance["host"] == "Linux-x86_64, 2 CPUs; 2 local workers; torch 2.13.0+cpu"
     record = to_record(tables(rows, {}), provenance)
     assert [t["rows"][0][0] for t in record["tables"]] == [
-        "initial MPJPE mm, average", "nsd", "SSIM, full frame", "SSIM, full frame",
+        "initial MPJPE mm, average", "nsd", "SSIM, full frame",
         "nsd > cssl (Table 3: 0.88 > 0.77)"]
     # the rows here hold no frame numbers: each subject counts as one pose (2 poses in all)
     assert record["tables"][0]["rows"][0][3] == "2 poses"
@@ -74,12 +74,12 @@ def test_the_attack_record_adds_baselines_transfers_and_budgets(tmp_path):
                          "change_path": 0.1 * i})
     captioned = tables(rows, {})
     assert "transfer:nsd" not in matrix_table(rows).header
-    extra = [caption.split(" ")[0] for caption, _ in captioned[5:]]
+    extra = [caption.split(" ")[0] for caption, _ in captioned[4:]]
     assert extra == ["Baselines", "Transfer:", "Success"]
-    baselines, transfer, budget = (t for _, t in captioned[5:])
+    baselines, transfer, budget = (t for _, t in captioned[4:])
     assert baselines.body[0][:2] == ["supervised", "renderer"]
     assert transfer.body[0][0] == "nsd" and "(its attack)" in transfer.body[0][1]
-    assert budget.header == ["target / generator", "eps 0.3", "no budget"]
+    assert budget.header == ["target", "own decoder, eps 0.3", "own decoder, no budget"]
 
 
 def test_the_composite_crop_record_holds_the_worst_placement_and_the_growth():

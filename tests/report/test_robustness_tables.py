@@ -25,14 +25,17 @@ def test_budget_table_puts_bounded_runs_beside_the_unbounded_path():
     rows = (_rows("nsd", "self", 2, eps=0.1) + _rows("nsd", "self", 6, eps=0.5)
             + [{"target": "nsd", "generator": "self", "eps": 0.0, "success": 1,
                 "change_path": 0.1 * i} for i in range(10)]
-            + _rows("nsd", "renderer", 4, eps=0.1, delta_e=12.0))
-    table = budget_table(rows, ("nsd",))
-    assert table.header == ["target / generator", "eps 0.1", "eps 0.5", "no budget"]
-    renderer, self_ = table.body
-    assert renderer[0] == "nsd / renderer" and "\u0394E 12.0" in renderer[1]
-    assert renderer[2] == "-" and renderer[3] == "-"
-    assert self_[1].startswith("20% [") and "(path 20%)" in self_[1]  # 0.0 and 0.1 stay in
-    assert "(path 60%)" in self_[2] and self_[3].startswith("100% [")
+            + _rows("nsd", "renderer", 4, eps=0.1, delta_e=12.0)
+            + _rows("supervised", "renderer", 3, eps=0.5))
+    table = budget_table(rows, ("nsd", "supervised"))
+    assert table.header == ["target", "renderer, eps 0.1", "renderer, eps 0.5",
+                            "renderer, no budget", "own decoder, eps 0.1", "own decoder, eps 0.5",
+                            "own decoder, no budget"]
+    nsd, supervised = table.body
+    assert nsd[0] == "nsd" and "\u0394E 12.0" in nsd[1] and nsd[2] == "-" and nsd[3] == "-"
+    assert nsd[4].startswith("20% [") and "(path 20%)" in nsd[4]  # 0.0 and 0.1 stay in
+    assert "(path 60%)" in nsd[5] and nsd[6].startswith("100% [")
+    assert supervised[2].startswith("30% [") and supervised[4:] == ["-", "-", "-"]
     assert budget_table(_rows("nsd", "self", 2)) is None
 
 
