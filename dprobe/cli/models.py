@@ -93,7 +93,9 @@ def _models(args: argparse.Namespace) -> int:
         rows[name] = overall
     columns = (*MODEL_FIGURE_COLUMNS, ("train_minutes", "training min", "{:.1f}"))
     print(markdown_table(rows, columns), end="")
-    print("(held-out subjects S9 and S11 of the standard studio; pose from S1 labels)")
+    print("(held-out subjects S9 and S11 of the standard studio; pose from S1 labels, the "
+          f"baselines {', '.join(registry.BASELINES)} end to end on every training subject's "
+          "labels, without a decoder)")
     return 0
 
 

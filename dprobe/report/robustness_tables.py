@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
-from dprobe.metrics.intervals import Interval, paired_rates, wilson
+from dprobe.metrics.intervals import Interval, bootstrap_mean, paired_rates, wilson
 from dprobe.models.registry import BASELINES, FRAMEWORK_MODELS
 from dprobe.probes.attack import pose_unit, success_within
 from dprobe.report.document import Table
@@ -96,14 +94,18 @@ def budget_table(rows: Sequence[dict], order: Sequence[str] = ()) -> Table | Non
 
 def _budget_cell(group: Sequence[dict], within: Interval | None) -> str:
     """A bounded attack's success [interval]; samples (path: the unbounded share within the
-    budget; the mean Delta E of colours); ``-`` without samples."""
+    budget [interval]; the mean Delta E of colours [bootstrap interval over poses]); ``-``
+    without samples."""
     if not group:
         return "-"
     text = f"{rate_text(_rate(group))}; {len(group)}"
     if within is not None:
-        text += f" (path {within.value:.0%})"
-    delta_e = [r["delta_e"] for r in group if r.get("delta_e") is not None]
-    return text + (f", \u0394E {np.mean(delta_e):.1f}" if delta_e else "")
+        text += f" (path {rate_text(within)})"
+    coloured = [r for r in group if r.get("delta_e") is not None]
+    if not coloured:
+        return text
+    delta_e = bootstrap_mean([r["delta_e"] for r in coloured], [pose_unit(r) for r in coloured])
+    return f"{text}, \u0394E {delta_e.text(1)}"
 
 #: The generators a baseline is compared on: the attack, then the nulls (the larger of the
 #: standard sweep's two random changes).

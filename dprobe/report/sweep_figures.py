@@ -28,10 +28,15 @@ __all__ = ["budget_curves", "final_vs_ssim", "success_rate_curves", "success_rat
 DPI = 90
 
 
-def _finish(fig, ax, path: Path, title: str, legend_size: int = 7) -> None:
-    """Grid, legend and title on ``ax``; ``fig`` written to ``path`` and closed."""
+def _finish(fig, ax, path: Path, title: str, legend_size: int = 7, outside: bool = False
+            ) -> None:
+    """Grid, legend (right of the axes when ``outside``: many entries) and title on ``ax``;
+    ``fig`` written to ``path`` and closed."""
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=legend_size)
+    if outside:
+        ax.legend(fontsize=legend_size, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=legend_size)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
@@ -39,9 +44,12 @@ def _finish(fig, ax, path: Path, title: str, legend_size: int = 7) -> None:
 
 
 def _groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
+    """The attacks' rows by "target / generator" (the nulls and transfers, which make no
+    update, are left to the figures that set them beside the attacks)."""
     groups = defaultdict(list)
     for r in rows:
-        groups[f"{r['target']} / {r['generator']}"].append(r)
+        if not is_null(r["generator"]):
+            groups[f"{r['target']} / {r['generator']}"].append(r)
     return dict(sorted(groups.items()))
 
 
@@ -55,19 +63,20 @@ def success_rate_curves(rows: Sequence[dict], path: Path) -> None:
     """Success rate against the threshold (mm), one line per target / generator."""
     top = max(r["threshold_mm"] for r in rows)
     thresholds = np.linspace(0, top, 61)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(9.0, 4.8))
     for label, group in _groups(rows).items():
         ax.plot(thresholds, success_rates([r["final_mpjpe_mm"] for r in group], thresholds),
                 label=f"{label} (n={len(group)})")
     ax.set_xlabel("threshold: MPJPE to the original prediction (mm)")
     ax.set_ylabel("success rate (fraction of samples)")
     ax.set_ylim(-0.02, 1.02)
-    _finish(fig, ax, path, "Robustness: share of samples the attack moves past each threshold")
+    _finish(fig, ax, path, "Robustness: share of samples the attack moves past each threshold",
+            6, outside=True)
 
 
 def final_vs_ssim(rows: Sequence[dict], path: Path) -> None:
     """Final MPJPE (mm) against the SSIM of the attacked vs the initial image, per sample."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(9.0, 4.8))
     for label, group in _groups(rows).items():
         ax.scatter([r["ssim"] for r in group], [r["final_mpjpe_mm"] for r in group], s=12,
                    alpha=0.7, label=label)
@@ -75,7 +84,8 @@ def final_vs_ssim(rows: Sequence[dict], path: Path) -> None:
                label="threshold")
     ax.set_xlabel("SSIM of attacked vs initial synthesised image (1 = unchanged)")
     ax.set_ylabel("final MPJPE to the original prediction (mm)")
-    _finish(fig, ax, path, "How much the image changed for how much the pose moved")
+    _finish(fig, ax, path, "How much the image changed for how much the pose moved", 6,
+            outside=True)
 
 
 def success_vs_change(rows: Sequence[dict], path: Path) -> bool:
@@ -122,6 +132,14 @@ def _wilson_markers(ax, xs: Sequence[float], rates: Sequence, colour: str, marke
                 fmt=marker, color=colour, ms=5, capsize=3, label=label)
 
 
+def _band(ax, xs: np.ndarray, rates: Sequence, colour: str, style: str, label: str | None
+          ) -> None:
+    """A line through ``rates`` (Intervals) with their intervals as a light band."""
+    ax.plot(xs, [r.value for r in rates], style, color=colour, lw=0.8, label=label)
+    ax.fill_between(xs, [r.low for r in rates], [r.high for r in rates], color=colour,
+                    alpha=0.08, lw=0)
+
+
 def budget_curves(rows: Sequence[dict], path: Path) -> bool:
     """Success against the budget, one colour per target (with Wilson 95 % intervals):
 
@@ -157,12 +175,11 @@ def budget_curves(rows: Sequence[dict], path: Path) -> bool:
             unbounded = [r for r in free if r["target"] == target and r["generator"] == generator]
             reached = success_within(unbounded, "change_path", budgets)
             if reached:
-                left.plot(budgets, [r.value for r in reached], style, color=colour, lw=0.8)
+                _band(left, budgets, reached, colour, style, None)
             if generator == "renderer":
                 reached = success_within(unbounded, "delta_e_path", delta_es)
                 if reached:
-                    right.plot(delta_es, [r.value for r in reached], "-", color=colour,
-                               label=f"{target} (n={len(unbounded)})")
+                    _band(right, delta_es, reached, colour, "-", f"{target} (n={len(unbounded)})")
         nulls = [r for r in rows if r["target"] == target and is_null(r["generator"])
                  and not generator_models(r["generator"]) and r.get("delta_e") is not None]
         for generator in sorted({r["generator"] for r in nulls}):
@@ -170,7 +187,7 @@ def budget_curves(rows: Sequence[dict], path: Path) -> bool:
             x = float(np.mean([r["delta_e"] for r in group]))
             _wilson_markers(right, [x], [wilson(sum(bool(r["success"]) for r in group),
                                                 len(group))], colour, "^", None)
-    left.plot([], [], "k-", lw=0.8, label="lines: unbounded path within the budget")
+    left.plot([], [], "k-", lw=0.8, label="lines (bands: 95 %): unbounded path within the budget")
     left.set_xlabel("budget: change |h - h0| / |h0|")
     left.set_ylabel("success rate (95 % Wilson interval)")
     right.plot([], [], "k^", label="nulls at their mean Delta E")

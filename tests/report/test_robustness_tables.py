@@ -5,7 +5,7 @@ from dprobe.report.robustness_tables import budget_table, transfer_table
 
 def _rows(target, generator, successes, n=10, eps=0.0, **extra):
     return [{"target": target, "generator": generator, "eps": eps, "success": int(i < successes),
-             **extra} for i in range(n)]
+             "subject": "S1", "action": "walk", "frame": i, **extra} for i in range(n)]
 
 
 def test_transfer_table_sets_each_source_against_each_target():
@@ -32,9 +32,10 @@ def test_budget_table_puts_bounded_runs_beside_the_unbounded_path():
                             "renderer, no budget", "own decoder, eps 0.1", "own decoder, eps 0.5",
                             "own decoder, no budget"]
     nsd, supervised = table.body
-    assert nsd[0] == "nsd" and "\u0394E 12.0" in nsd[1] and nsd[2] == "-" and nsd[3] == "-"
-    assert nsd[4].startswith("20% [") and "(path 20%)" in nsd[4]  # 0.0 and 0.1 stay in
-    assert "(path 60%)" in nsd[5] and nsd[6].startswith("100% [")
+    assert nsd[0] == "nsd" and "\u0394E 12.0 [12.0, 12.0]" in nsd[1]
+    assert nsd[2] == "-" and nsd[3] == "-"
+    assert nsd[4].startswith("20% [") and "(path 20% [" in nsd[4]  # 0.0 and 0.1 stay in
+    assert "(path 60% [" in nsd[5] and nsd[6].startswith("100% [")
     assert supervised[2].startswith("30% [") and supervised[4:] == ["-", "-", "-"]
     assert budget_table(_rows("nsd", "self", 2)) is None
 
