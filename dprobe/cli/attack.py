@@ -178,7 +178,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model(p, flag="--target")
     p.add_argument("--generator", default="self",
                    help="'self' (the target's decoder), another model's decoder (any model "
-                        "source, as --target), 'renderer' (the studio renderer), or a null that "
+                        "source, as --target), 'renderer' (the studio renderer; 'renderer:DE' "
+                        "keeps every colour within CIE76 Delta E DE of its own), or a null that "
                         "changes the clothes once without an adversary: 'random-colours[:SIZE]' "
                         "(colours moved by a random direction of relative size SIZE, default "
                         "0.25) or 'other-clothes' (another subject's colours), or "

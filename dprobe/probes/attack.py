@@ -39,7 +39,8 @@ Then, for ``k = 0, 1, ..., K`` (``K = iterations``), on the active samples only:
 
 7. With a budget ``eps > 0``: ``d = h - h^0``; if ``|d| > eps |h^0|`` (Euclidean, per sample)
    then ``h = h^0 + d eps |h^0| / |d|``.
-8. ``h = G.project(h)`` (the renderer keeps colours in [0, 1]); ``k = k + 1``.
+8. ``h = G.project(h, h^0)`` (the renderer keeps colours in [0, 1], and ``renderer:DE`` each
+   colour within CIE76 Delta E DE of its start); ``k = k + 1``.
 
 An iteration is one update (steps 6-8): a sample that succeeds at evaluation ``k`` used ``k``
 iterations, and ``K`` iterations evaluate ``K + 1`` times. Images are compared on the target's
@@ -270,7 +271,8 @@ def attack(target: PoseAppearanceModel, generator: AttackGenerator, batch: dict[
             state.keep(~done)
             grad = grad[~done]
         _adam_ascent(state, grad, k + 1, config)
-        state.h = generator.project(_budget(state.h, state.tensors["h0"], config.eps))
+        state.h = generator.project(_budget(state.h, state.tensors["h0"], config.eps),
+                                    state.tensors["h0"])
     with torch.no_grad():
         return AttackResult(
             initial=initial, final=final, iterations=iterations,

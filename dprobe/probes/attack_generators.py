@@ -59,6 +59,7 @@ __all__ = [
     "RendererGenerator",
     "Synthesis",
     "frame_theta",
+    "within_delta_e",
 ]
 
 #: The relative size of the random colour change of ``random-colours`` without a size.
@@ -109,8 +110,9 @@ class AttackGenerator(Protocol):
         """The person's colours ``(B, 3, c, c)`` in [0, 1] (not premultiplied) for ``h_a``."""
         ...
 
-    def project(self, h_a: Tensor) -> Tensor:
-        """``h_a`` brought back into its valid set after a step."""
+    def project(self, h_a: Tensor, start: Tensor) -> Tensor:
+        """``h_a`` brought back into its valid set after a step (``start (B, D)``: where the
+        attack began, for a set defined around it)."""
         ...
 
     def with_models(self, convert: Callable[[PoseAppearanceModel], PoseAppearanceModel]
@@ -152,7 +154,7 @@ class DecoderGenerator:
     def render(self, h_a: Tensor, fixed: dict[str, Tensor]) -> Tensor:
         return self.model.decode(h_a, fixed["h_p"])[0]
 
-    def project(self, h_a: Tensor) -> Tensor:
+    def project(self, h_a: Tensor, start: Tensor) -> Tensor:
         return h_a
 
     def with_models(self, convert: Callable[[PoseAppearanceModel], PoseAppearanceModel]
@@ -170,13 +172,19 @@ class RendererGenerator:
 
     The crop is rendered at the ground-truth box (the renderer knows the exact geometry) at
     ``crop_size`` px; ``render`` un-premultiplies the person layer (colour / coverage), which
-    ``composite_crop`` multiplies by the fixed coverage ``M^0`` again.
+    ``composite_crop`` multiplies by the fixed coverage ``M^0`` again. With ``max_delta_e``
+    (``renderer:DE``) every colour stays within that CIE76 Delta E of its start: ``project``
+    pulls a colour that went further back along the straight RGB line to its start, to the
+    furthest point within the limit (``within_delta_e``).
     """
 
     name = "renderer"
 
-    def __init__(self, crop_size: int, frame_hw: tuple[int, int]) -> None:
-        self.crop_size, self.frame_hw = crop_size, frame_hw
+    def __init__(self, crop_size: int, frame_hw: tuple[int, int],
+                 max_delta_e: float | None = None) -> None:
+        self.crop_size, self.frame_hw, self.max_delta_e = crop_size, frame_hw, max_delta_e
+        if max_delta_e is not None:
+            self.name = f"renderer:{max_delta_e:g}"
 
     def _render(self, appearance: Tensor, fixed: dict[str, Tensor]):
         return render_crop(fixed["joints_world"], appearance, fixed["R"], fixed["t"], fixed["K"],
@@ -194,8 +202,11 @@ class RendererGenerator:
         out = self._render(appearance, fixed)
         return out.layer.color / out.mask.clamp_min(1e-6)
 
-    def project(self, h_a: Tensor) -> Tensor:
-        return h_a.clamp(0, 1)
+    def project(self, h_a: Tensor, start: Tensor) -> Tensor:
+        colours = h_a.clamp(0, 1)
+        if self.max_delta_e is None:
+            return colours
+        return within_delta_e(colours, start, self.max_delta_e)
 
     def with_models(self, convert: Callable[[PoseAppearanceModel], PoseAppearanceModel]
                     ) -> RendererGenerator:
@@ -205,6 +216,22 @@ class RendererGenerator:
         """The largest CIE76 Delta E ``(B,)`` among the six colours (skin, hair, shirt, its
         second colour, trousers, shoes): how far the most changed garment moved."""
         return delta_e76(h_a.view(-1, 6, 3), reference.view(-1, 6, 3)).amax(dim=1)
+
+
+def within_delta_e(colours: Tensor, start: Tensor, limit: float, steps: int = 24) -> Tensor:
+    """``colours (B, 18)`` (six RGB colours in [0, 1]) with each colour whose CIE76 Delta E
+    from its ``start`` exceeds ``limit`` moved back along the straight line to its start, to
+    the furthest point within the limit (bisection of the line's fraction, ``steps`` halvings;
+    the line stays in the RGB cube, so the result is a valid colour)."""
+    c, c0 = colours.view(-1, 6, 3), start.view(-1, 6, 3)
+    over = delta_e76(c, c0) > limit
+    low, high = torch.zeros_like(over, dtype=c.dtype), torch.ones_like(over, dtype=c.dtype)
+    for _ in range(steps):
+        middle = (low + high) / 2
+        inside = delta_e76(c0 + middle[..., None] * (c - c0), c0) <= limit
+        low, high = torch.where(inside, middle, low), torch.where(inside, high, middle)
+    fraction = torch.where(over, low, torch.ones_like(low))
+    return (c0 + fraction[..., None] * (c - c0)).reshape(colours.shape)
 
 
 class RandomColoursGenerator(RendererGenerator):
@@ -225,7 +252,7 @@ class RandomColoursGenerator(RendererGenerator):
         seed = int(batch["box"].sum().item() * 1000) % (2**31)
         direction = torch.randn(true.shape, generator=torch.Generator().manual_seed(seed))
         direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        moved = self.project(true + direction * self.size * true.norm(dim=1, keepdim=True))
+        moved = self.project(true + direction * self.size * true.norm(dim=1, keepdim=True), true)
         return Synthesis(moved, syn.mask, syn.src_theta, syn.fixed, syn.step_scale, true)
 
 

@@ -5,7 +5,8 @@ name, a checkpoint or export folder, the user's code), whose decoder is then the
 The kinds (``KINDS``; a new kind is its class and one line there):
 
 - ``self``: the target's own decoder;
-- ``renderer``: the studio renderer (``RendererGenerator``);
+- ``renderer[:DE]``: the studio renderer (``RendererGenerator``), with ``DE`` each colour kept
+  within that CIE76 Delta E of the sample's own (a budget in perceived colour);
 - ``random-colours[:SIZE]``, ``other-clothes``: the nulls (no adversary, no update);
 - ``transfer:SOURCE``: the colours the renderer's attack found against the model SOURCE, worn in
   front of the target (``dprobe.probes.attack_transfer``; no update on the target).
@@ -36,8 +37,8 @@ from dprobe.probes.attack_generators import (
 )
 from dprobe.probes.attack_transfer import TransferGenerator
 
-__all__ = ["KINDS", "GeneratorKind", "check_generator", "generator_models", "is_generator_kind",
-           "is_null", "is_rendered", "make_generator", "null_size"]
+__all__ = ["KINDS", "GeneratorKind", "check_generator", "colour_budget", "generator_models",
+           "is_generator_kind", "is_null", "is_rendered", "make_generator", "null_size"]
 
 #: What a kind's factory is given: the argument after ``KIND:`` ("" without one), the target,
 #: the studio, how to load a model source, and the attack's settings.
@@ -69,7 +70,9 @@ KINDS: dict[str, GeneratorKind] = {
     "self": GeneratorKind(lambda arg, target, studio, load, settings:
                           DecoderGenerator(target, "self")),
     "renderer": GeneratorKind(lambda arg, target, studio, load, settings:
-                              RendererGenerator(target.crop_size, studio.frame_hw), rendered=True),
+                              RendererGenerator(target.crop_size, studio.frame_hw,
+                                                _positive(f"renderer:{arg}") if arg else None),
+                              argument="optional", rendered=True),
     "random-colours": GeneratorKind(lambda arg, target, studio, load, settings:
                                     RandomColoursGenerator(target.crop_size, studio.frame_hw,
                                                            null_size(f"random-colours:{arg}")),
@@ -118,19 +121,35 @@ def generator_models(name: str) -> tuple[str, ...]:
     return (argument,) if kind.model_argument and argument else ()
 
 
+#: What the number after a kind's colon is, for its one-line refusal.
+_NUMBERS = {"random-colours": "random-colours:SIZE needs a positive size (relative to the "
+                              "colours' norm, like eps)",
+            "renderer": "renderer:DE needs a positive CIE76 Delta E (the largest change of each "
+                        "colour)"}
+
+
+def _positive(name: str) -> float:
+    """The positive number after ``KIND:`` in ``name``; refused in one line otherwise."""
+    head, _, text = name.partition(":")
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise DprobeError(f"{_NUMBERS[head]}, got {text!r}")
+    return value
+
+
+def colour_budget(name: str) -> float | None:
+    """The Delta E of ``renderer:DE`` (None for any other generator, the unbounded renderer
+    included)."""
+    head, _, text = name.partition(":")
+    return _positive(name) if head == "renderer" and text else None
+
+
 def null_size(name: str) -> float:
     """The SIZE of ``random-colours:SIZE`` (``DEFAULT_NULL_SIZE`` without one)."""
-    text = name.partition(":")[2]
-    if not text:
-        return DEFAULT_NULL_SIZE
-    try:
-        size = float(text)
-    except ValueError:
-        size = -1.0
-    if not size > 0:
-        raise DprobeError(f"random-colours:SIZE needs a positive size (relative to the colours' "
-                          f"norm, like eps), got {text!r}")
-    return size
+    return _positive(name) if name.partition(":")[2] else DEFAULT_NULL_SIZE
 
 
 def check_generator(name: str) -> None:
@@ -145,8 +164,8 @@ def check_generator(name: str) -> None:
     if kind.argument == "required" and not argument:
         raise DprobeError(f"generator {head} needs its argument: {head}:SOURCE, the model whose "
                           "found colours are worn (e.g. transfer:nsd)")
-    if head == "random-colours":
-        null_size(name)
+    if head in _NUMBERS and argument:
+        _positive(name)
 
 
 def make_generator(name: str, target: PoseAppearanceModel, studio: Studio,

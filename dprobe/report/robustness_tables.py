@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dprobe.metrics.intervals import Interval, bootstrap_mean, paired_rates, wilson
 from dprobe.models.registry import BASELINES, FRAMEWORK_MODELS
 from dprobe.probes.attack import pose_unit, success_within
+from dprobe.probes.generator_registry import colour_budget
 from dprobe.report.document import Table
 
 __all__ = ["MODEL_ORDER", "baseline_table", "budget_table", "rate_text", "transfer_table"]
@@ -61,21 +62,32 @@ BUDGET_GENERATORS = {"renderer": "renderer", "self": "own decoder"}
 
 
 def budget_table(rows: Sequence[dict], order: Sequence[str] = ()) -> Table | None:
-    """Per target (a row) and generator (``renderer``, then ``self``: a group of columns each):
+    """Per target (a row): the renderer's success with each colour held within a CIE76 Delta E
+    (``renderer:DE``, beside the unbounded renderer's share whose path stayed within it); then
+    per generator (``renderer``, ``self``: a group of columns each)
     success at each budget ``eps`` of the bounded attacks, beside the share of the unbounded
     attack's samples whose path stayed inside that budget (``success_within``) and the
     renderer's mean CIE76 Delta E at that budget, and the unbounded attack's success. None
     without bounded rows."""
     bounded = [r for r in rows if r["eps"] and r["generator"] in BUDGET_GENERATORS]
-    if not bounded:
+    coloured = [r for r in rows if not r["eps"] and colour_budget(r["generator"])]
+    if not bounded and not coloured:
         return None
     budgets = sorted({r["eps"] for r in bounded})
     generators = [g for g in BUDGET_GENERATORS if any(r["generator"] == g for r in bounded)]
-    targets = {r["target"] for r in bounded}
+    limits = sorted({colour_budget(r["generator"]) for r in coloured})
+    targets = {r["target"] for r in (*bounded, *coloured)}
     targets_list = [n for n in order if n in targets] + sorted(targets - set(order))
     body = []
     for target in targets_list:
         cells = [target]
+        free = [r for r in rows if not r["eps"] and r["target"] == target
+                and r["generator"] == "renderer"]
+        within = success_within(free, "delta_e_path", limits)
+        for i, limit in enumerate(limits):
+            group = [r for r in coloured if r["target"] == target
+                     and colour_budget(r["generator"]) == limit]
+            cells.append(_budget_cell(group, within[i] if within else None))
         for generator in generators:
             free = [r for r in rows if not r["eps"] and r["target"] == target
                     and r["generator"] == generator]
@@ -86,8 +98,9 @@ def budget_table(rows: Sequence[dict], order: Sequence[str] = ()) -> Table | Non
                 cells.append(_budget_cell(group, within[i] if within else None))
             cells.append(f"{rate_text(_rate(free))}; {len(free)}" if free else "-")
         body.append(cells)
-    header = ["target"] + [f"{BUDGET_GENERATORS[g]}, {f'eps {e:g}' if e else 'no budget'}"
-                           for g in generators for e in (*budgets, 0.0)]
+    header = (["target"] + [f"renderer, \u0394E <= {limit:g}" for limit in limits]
+              + [f"{BUDGET_GENERATORS[g]}, {f'eps {e:g}' if e else 'no budget'}"
+                 for g in generators for e in (*budgets, 0.0)])
     return Table(header, body)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from dprobe.metrics.intervals import wilson
 from dprobe.probes.attack import success_within
-from dprobe.probes.generator_registry import generator_models, is_null
+from dprobe.probes.generator_registry import colour_budget, generator_models, is_null
 
 __all__ = ["budget_curves", "final_vs_ssim", "success_rate_curves", "success_rates",
            "success_vs_change"]
@@ -44,11 +44,12 @@ def _finish(fig, ax, path: Path, title: str, legend_size: int = 7, outside: bool
 
 
 def _groups(rows: Sequence[dict]) -> dict[str, list[dict]]:
-    """The attacks' rows by "target / generator" (the nulls and transfers, which make no
-    update, are left to the figures that set them beside the attacks)."""
+    """The unbounded attacks' rows by "target / generator" (the nulls and transfers, which make
+    no update, and the colour budgets are left to the figures that set them beside the
+    attacks)."""
     groups = defaultdict(list)
     for r in rows:
-        if not is_null(r["generator"]):
+        if not is_null(r["generator"]) and colour_budget(r["generator"]) is None:
             groups[f"{r['target']} / {r['generator']}"].append(r)
     return dict(sorted(groups.items()))
 
@@ -148,7 +149,8 @@ def budget_curves(rows: Sequence[dict], path: Path) -> bool:
     unbounded attack's samples that succeeded without their path ever leaving the budget
     (``dprobe.probes.attack.success_within``: what a bounded run reaches at least);
     right, the renderer in CIE76 Delta E (the most changed of the six colours): lines, the
-    unbounded attacks' paths; triangles, the nulls (random colours, another subject's
+    unbounded attacks' paths; squares, the renderer with every colour held within a Delta E
+    (``renderer:DE``); triangles, the nulls (random colours, another subject's
     clothes) at their mean Delta E. False (nothing drawn) when the rows hold neither a budget
     nor a path."""
     bounded = [r for r in rows if r["eps"] and r["generator"] in ("self", "renderer")]
@@ -180,6 +182,15 @@ def budget_curves(rows: Sequence[dict], path: Path) -> bool:
                 reached = success_within(unbounded, "delta_e_path", delta_es)
                 if reached:
                     _band(right, delta_es, reached, colour, "-", f"{target} (n={len(unbounded)})")
+        limited = [r for r in rows if r["target"] == target and not r["eps"]
+                   and colour_budget(r["generator"])]
+        limits = sorted({colour_budget(r["generator"]) for r in limited})
+        if limits:
+            _wilson_markers(right, limits, [
+                wilson(sum(bool(r["success"]) for r in limited
+                           if colour_budget(r["generator"]) == limit),
+                       sum(colour_budget(r["generator"]) == limit for r in limited))
+                for limit in limits], colour, "s", None)
         nulls = [r for r in rows if r["target"] == target and is_null(r["generator"])
                  and not generator_models(r["generator"]) and r.get("delta_e") is not None]
         for generator in sorted({r["generator"] for r in nulls}):
@@ -190,6 +201,7 @@ def budget_curves(rows: Sequence[dict], path: Path) -> bool:
     left.plot([], [], "k-", lw=0.8, label="lines (bands: 95 %): unbounded path within the budget")
     left.set_xlabel("budget: change |h - h0| / |h0|")
     left.set_ylabel("success rate (95 % Wilson interval)")
+    right.plot([], [], "ks", label="renderer:DE (each colour within Delta E)")
     right.plot([], [], "k^", label="nulls at their mean Delta E")
     right.set_xlabel("budget: CIE76 Delta E of the most changed colour (renderer)")
     for ax in (left, right):

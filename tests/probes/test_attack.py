@@ -342,3 +342,26 @@ def test_success_within_a_budget_counts_paths_that_stayed_inside():
     assert [r.value for r in rates] == [0.0, 0.2, 0.4, 0.6] and {r.n for r in rates} == {5}
     assert rates[2].low < 0.4 < rates[2].high
     assert success_within([{"success": 1, "delta_e_path": None}], "delta_e_path", [1.0]) == []
+
+
+def test_a_colour_budget_keeps_every_colour_within_its_delta_e(tiny, nsd, rows):
+    """renderer:DE: after every step each of the six colours is within CIE76 Delta E DE of its
+    own (to the bisection's precision), on the straight RGB line to it; a colour already
+    inside is not moved."""
+    from dprobe.metrics.colour import delta_e76
+    from dprobe.probes.attack_generators import within_delta_e
+    from dprobe.probes.generator_registry import make_generator
+
+    start = torch.rand(4, 18, generator=torch.Generator().manual_seed(3))
+    far = torch.rand(4, 18, generator=torch.Generator().manual_seed(4))
+    held = within_delta_e(far, start, 10.0)
+    assert (delta_e76(held.view(-1, 6, 3), start.view(-1, 6, 3)) <= 10.0 + 1e-3).all()
+    step, back = (far - start).view(-1, 6, 3), (held - start).view(-1, 6, 3)
+    assert torch.allclose(torch.linalg.cross(step, back), torch.zeros_like(step), atol=1e-5)
+    assert torch.equal(within_delta_e(start + 1e-4, start, 10.0), start + 1e-4)
+    batch = studio_batch(tiny, rows)
+    gen = make_generator("renderer:8", nsd, tiny, load=load)
+    r = attack(nsd, gen, batch, AttackSettings(iterations=4, lr=0.3, threshold_mm=1e9,
+                                              boxes="truth"))
+    assert gen.name == "renderer:8" and (r.delta_e_path <= 8.0 + 1e-3).all()
+    assert r.delta_e_path.max() > 6.0  # the limit binds: the steps go further

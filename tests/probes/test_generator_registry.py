@@ -5,6 +5,7 @@ from dprobe.errors import DprobeError
 from dprobe.probes.generator_registry import (
     KINDS,
     check_generator,
+    colour_budget,
     generator_models,
     is_generator_kind,
     is_null,
@@ -22,11 +23,15 @@ def test_names_are_kinds_with_arguments_or_models():
     assert is_null("other-clothes") and is_null("transfer:nsd") and not is_null("renderer")
     assert is_rendered("transfer:nsd") and not is_rendered("self") and not is_rendered("nsd")
     assert null_size("random-colours") == 0.25 and null_size("random-colours:0.1") == 0.1
+    assert colour_budget("renderer:25") == 25.0 and colour_budget("renderer") is None
+    assert colour_budget("random-colours:0.3") is None and not is_null("renderer:25")
 
 
 @pytest.mark.parametrize("name, match", [
     ("transfer", "needs its argument"), ("self:2", "takes no argument"),
     ("random-colours:0", "needs a positive size"), ("random-colours:x", "needs a positive size"),
+    ("renderer:-3", "renderer:DE needs a positive CIE76 Delta E"),
+    ("renderer:nan", "renderer:DE needs a positive CIE76 Delta E"),
 ])
 def test_bad_arguments_are_refused_in_one_line(name, match):
     with pytest.raises(DprobeError, match=match):

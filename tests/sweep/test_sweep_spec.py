@@ -153,7 +153,8 @@ frames = 2
     ("transfer", r"generator transfer needs its argument: transfer:SOURCE"),
     ("transfer:", r"generator transfer needs its argument"),
     ("transfer:nsdd", r"unknown model 'nsdd' in attack\.generators"),
-    ("renderer:2", r"generator 'renderer' takes no argument"),
+    ("self:2", r"generator .self. takes no argument"),
+    ("renderer:0", r"renderer:DE needs a positive CIE76 Delta E"),
 ])
 def test_bad_generators_are_refused_when_the_spec_is_read(generator, match):
     bad = GOOD.replace('generators = ["self", "renderer", "nsd"]', f'generators = ["{generator}"]')
