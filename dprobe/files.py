@@ -2,22 +2,35 @@
 
 Every file dprobe writes goes through a temporary name beside its destination and is moved into
 place only when complete (``os.replace``, after ``fsync``), so an interrupted command leaves
-neither a half-written output nor a stray temporary file.
+neither a half-written output nor a stray temporary file. ``STOP_REQUESTED`` is set by the
+command line's signal handlers: once it is set nothing more is moved into place (the block
+raises ``KeyboardInterrupt`` instead), even where the signal's exception was swallowed (Python
+ignores an exception raised inside a finaliser or a weak-reference callback).
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from dprobe.errors import DprobeError
 
-__all__ = ["atomic_directory", "atomic_output", "atomic_write_bytes", "check_writable",
-           "refuse_existing"]
+__all__ = ["STOP_REQUESTED", "atomic_directory", "atomic_output", "atomic_write_bytes",
+           "check_writable", "refuse_existing"]
 
 TMP_SUFFIX = ".partial"
+#: Set when the process was asked to stop (SIGINT / SIGTERM in the CLI): outputs are no longer
+#: moved into place.
+STOP_REQUESTED = threading.Event()
+
+
+def _refuse_if_stopped() -> None:
+    """Raise ``KeyboardInterrupt`` if the process was asked to stop (``STOP_REQUESTED``)."""
+    if STOP_REQUESTED.is_set():
+        raise KeyboardInterrupt
 
 
 def refuse_existing(path: str | Path, force: bool) -> None:
@@ -55,6 +68,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
+        _refuse_if_stopped()
         os.replace(tmp, path)
     finally:
         if tmp.is_dir():
@@ -93,6 +107,7 @@ def atomic_directory(path: str | Path, force: bool) -> Iterator[Path]:
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
         yield tmp
+        _refuse_if_stopped()
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():

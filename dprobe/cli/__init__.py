@@ -35,6 +35,7 @@ from dprobe.cli import (
 )
 from dprobe.cli.options import Parser
 from dprobe.errors import DprobeError
+from dprobe.files import STOP_REQUESTED
 
 __all__ = ["build_parser", "main"]
 
@@ -53,6 +54,10 @@ def build_parser() -> Parser:
 
 
 def _terminate(signum, frame):
+    """SIGTERM (and SIGINT, unless the process ignores it): stop like Ctrl-C; the request is
+    also recorded (``STOP_REQUESTED``), so no output is moved into place even if the exception
+    is swallowed where it lands."""
+    STOP_REQUESTED.set()
     raise KeyboardInterrupt
 
 
@@ -69,9 +74,15 @@ def main(argv: list[str] | None = None) -> int:
     from dprobe.export.gpu import check_onnxruntime_install
 
     check_onnxruntime_install()  # warns when onnxruntime and onnxruntime-gpu fight
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    STOP_REQUESTED.clear()
+    signals = [signal.SIGTERM] + ([signal.SIGINT] if signal.getsignal(signal.SIGINT)
+                                  is signal.default_int_handler else [])
+    previous = {s: signal.signal(s, _terminate) for s in signals}
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        if STOP_REQUESTED.is_set():  # the signal's exception was swallowed on its way
+            raise KeyboardInterrupt
+        return status
     except DprobeError as e:
         print(f"dprobe: error: {e}", file=sys.stderr)
         return 2
@@ -79,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         print("dprobe: interrupted", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 if __name__ == "__main__":

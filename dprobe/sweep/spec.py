@@ -9,7 +9,8 @@ A spec names a studio, attack grids and a probe grid::
     [attack]                 # targets x generators x engines x settings x subjects x cameras
     targets = ["nsd", "drnet"]          # shipped names or checkpoint folders (relative: to the
                                         # current folder)
-    generators = ["self", "renderer"]   # "self" (the target's decoder), "renderer", a model,
+    generators = ["self", "renderer"]   # "self" (the target's decoder), "renderer[:DE]" (DE:
+                                        # each colour within that CIE76 Delta E), a model,
                                         # a null: "random-colours[:SIZE]", "other-clothes", or
                                         # "transfer:MODEL" (colours found against MODEL; the
                                         # target itself: the same as "self" / "renderer")
