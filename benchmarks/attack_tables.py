@@ -197,7 +197,8 @@ def main() -> None:
         figure = args.json.parent / BUDGET_FIGURE
         notes = ([f"Success against the budget, drawn: benchmarks/results/{BUDGET_FIGURE} "
                   "(bounded attacks and the unbounded attacks' paths; right: the renderer's "
-                  "attack against CIE76 \u0394E, the nulls at their mean \u0394E)."]
+                  "attack against CIE76 \u0394E, squares renderer:DE, the nulls at their mean "
+                  "\u0394E)."]
                  if budget_curves(rows, figure) else [])
         write_record(to_record(captioned, provenance, notes), args.json)
 
