@@ -24,7 +24,7 @@ from benchmarks.record import RESULTS_DIR, column, command_line, make_record, ta
 from benchmarks.sweep_provenance import sweep_provenance
 from dprobe.models.registry import BASELINES
 from dprobe.probes.attack import attack_summary
-from dprobe.probes.generator_registry import colour_budget, is_generator_kind
+from dprobe.probes.generator_registry import colour_budget, is_generator_kind, transfer_source
 from dprobe.report.document import Table, text, to_markdown
 from dprobe.report.paper_claims import (
     CLAIM_HEADER,
@@ -37,8 +37,10 @@ from dprobe.report.paper_claims import (
 from dprobe.report.paper_tables import TABLE2, TABLE4
 from dprobe.report.replicates import read_replicates
 from dprobe.report.robustness_tables import (
+    BASELINE_CAPTION,
+    BUDGET_CAPTION,
     MODEL_ORDER,
-    TRANSFER,
+    TRANSFER_CAPTION,
     baseline_table,
     budget_table,
     transfer_table,
@@ -77,7 +79,7 @@ def matrix_table(rows: Sequence[dict]) -> Table:
     own decoder, the "self" column)."""
     setting = main_setting(rows)
     chosen = [r for r in rows if tuple(r[k] for k in SETTING_KEYS) == setting
-              and not r["generator"].startswith(TRANSFER) and r["target"] not in BASELINES
+              and transfer_source(r["generator"]) is None and r["target"] not in BASELINES
               and colour_budget(r["generator"]) is None]
     targets = _ordered({r["target"] for r in chosen}, MODEL_ORDER)
     generators = _ordered({r["generator"] for r in chosen}, ("self", *MODEL_ORDER))
@@ -134,29 +136,10 @@ def tables(rows: Sequence[dict], values: dict[str, dict[str, float]],
 
 def _optional(rows: Sequence[dict]) -> list[tuple[str, Table]]:
     """The baselines, transfer and budget tables, where the rows hold them."""
-    out = []
-    baselines = baseline_table(rows)
-    if baselines is not None:
-        out.append(("Baselines (no decoder: the renderer and the nulls): the supervised model and "
-                    "the same trained with strong colour augmentation; success [95 % Wilson "
-                    "interval]; samples; then the baseline minus each framework model on the "
-                    "same samples (points, bootstrap interval over poses, McNemar p).",
-                    baselines))
-    transfer = transfer_table(rows, MODEL_ORDER)
-    if transfer is not None:
-        out.append(("Transfer: success of the clothing colours the renderer's attack found "
-                    "against the row's model, worn in front of the column's model with no "
-                    "update [95 % Wilson interval]; samples. The diagonal is the attack "
-                    "itself.", transfer))
-    budget = budget_table(rows, MODEL_ORDER)
-    if budget is not None:
-        out.append(("Success against the budget: the renderer with every colour held within "
-                    "a CIE76 \u0394E of its own (renderer:DE), and attacks with the change "
-                    "bounded, |h - h0| <= eps |h0| [95 % Wilson interval]; samples; path: the "
-                    "share of the unbounded attack's samples that succeeded without leaving the "
-                    "budget; \u0394E: the renderer's mean difference of the most changed colour "
-                    "(2.3: just noticeable).", budget))
-    return out
+    found = ((BASELINE_CAPTION, baseline_table(rows)),
+             (TRANSFER_CAPTION, transfer_table(rows, MODEL_ORDER)),
+             (BUDGET_CAPTION, budget_table(rows, MODEL_ORDER)))
+    return [(caption, t) for caption, t in found if t is not None]
 
 
 def _full_frame(rows: list[list[str]]) -> list[list[str]]:

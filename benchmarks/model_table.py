@@ -126,7 +126,7 @@ def shipped_section(weights_dir: Path = WEIGHTS_DIR) -> dict:
     everything = [n for n in SHIPPED if (weights_dir / n / "figures.json").is_file()]
     names = [n for n in everything if n in FRAMEWORK_MODELS]  # the ones with a decoder
     rows = {n: row(weights_dir / n / "figures.json") for n in everything}
-    totals = {n: training_totals(weights_dir / n / "figures.json") for n in names}
+    totals = {n: training_totals(weights_dir / n / "figures.json") for n in everything}
     labels = {n: f"{n} (S1)" if n in FRAMEWORK_MODELS else
               f"{n} (S1 S5 S6 S7 S8, end to end)" for n in everything}
     picture = table([column("model"), column("training steps", "{:d}"),
@@ -144,11 +144,8 @@ def shipped_section(weights_dir: Path = WEIGHTS_DIR) -> dict:
                          "the baselines (no decoder: encoder, regressor and a borrowed "
                          "detector) are trained end to end on every training subject's labels, "
                          "supervised-colour with strong colour augmentation ("
-                         + "; ".join(f"{n} {steps:,} steps in {minutes:.0f} min"
-                                     for n in everything if n in BASELINES
-                                     for steps, minutes in
-                                     [training_totals(weights_dir / n / "figures.json")])
-                         + ").")
+                         + "; ".join(f"{n} {totals[n][0]:,} steps in {totals[n][1]:.0f} min"
+                                     for n in everything if n in BASELINES) + ").")
     bars = table([column("bar"), *[column(n) for n in names]],
                  [[text, *[_bar_cell(n, rows[n], key, side, bar, fmt) for n in names]]
                   for key, text, side, bar, fmt in BARS],
@@ -158,7 +155,6 @@ def shipped_section(weights_dir: Path = WEIGHTS_DIR) -> dict:
               if (RESULTS_DIR / f"{n}-reconstructions.png").is_file()]
     notes = [f"Reconstruction sheets (`dprobe evaluate --picture`): {', '.join(sheets)}."
              ] if sheets else []
-
     return {
         "title": "Shipped models",
         "measures": "`dprobe evaluate` of each shipped model on the held-out subjects S9 and "

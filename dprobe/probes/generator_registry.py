@@ -38,7 +38,8 @@ from dprobe.probes.attack_generators import (
 from dprobe.probes.attack_transfer import TransferGenerator
 
 __all__ = ["KINDS", "GeneratorKind", "check_generator", "colour_budget", "generator_models",
-           "is_generator_kind", "is_null", "is_rendered", "make_generator", "null_size"]
+           "is_generator_kind", "is_null", "is_rendered", "make_generator", "null_size",
+           "transfer_name", "transfer_source"]
 
 #: What a kind's factory is given: the argument after ``KIND:`` ("" without one), the target,
 #: the studio, how to load a model source, and the attack's settings.
@@ -71,7 +72,7 @@ KINDS: dict[str, GeneratorKind] = {
                           DecoderGenerator(target, "self")),
     "renderer": GeneratorKind(lambda arg, target, studio, load, settings:
                               RendererGenerator(target.crop_size, studio.frame_hw,
-                                                _positive(f"renderer:{arg}") if arg else None),
+                                                colour_budget(f"renderer:{arg}")),
                               argument="optional", rendered=True),
     "random-colours": GeneratorKind(lambda arg, target, studio, load, settings:
                                     RandomColoursGenerator(target.crop_size, studio.frame_hw,
@@ -138,6 +139,17 @@ def _positive(name: str) -> float:
     if not value > 0 or value != value or value == float("inf"):
         raise DprobeError(f"{_NUMBERS[head]}, got {text!r}")
     return value
+
+
+def transfer_source(name: str) -> str | None:
+    """The SOURCE of ``transfer:SOURCE`` (None for any other generator)."""
+    head, _, argument = name.partition(":")
+    return (argument or None) if head == "transfer" else None
+
+
+def transfer_name(source: str) -> str:
+    """The generator name that transfers the colours found against ``source``."""
+    return f"transfer:{source}"
 
 
 def colour_budget(name: str) -> float | None:

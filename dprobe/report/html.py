@@ -50,7 +50,10 @@ from dprobe.report.paper_claims import (
 from dprobe.report.paper_tables import TABLE2, TABLE4
 from dprobe.report.probe_tables import leak_table, linear_probe_table
 from dprobe.report.robustness_tables import (
+    BASELINE_CAPTION,
+    BUDGET_CAPTION,
     MODEL_ORDER,
+    TRANSFER_CAPTION,
     baseline_table,
     budget_table,
     transfer_table,
@@ -112,43 +115,30 @@ def _robustness(rows: list[dict], img: Path) -> list[Block]:
                    "samples whose attacked image moves the prediction further than it."),
             Figure("img/final_vs_ssim.png", "Final MPJPE against the SSIM of the attacked vs "
                    "the initial synthesised image, one point per sample (attacks without a "
-                   "budget)."), *against_nulls, *_transfer_and_budget(rows, img)]
+                   "budget)."), *against_nulls, *_baselines_transfer_budget(rows, img)]
 
 
-def _transfer_and_budget(rows: list[dict], img: Path) -> list[Block]:
+def _baselines_transfer_budget(rows: list[dict], img: Path) -> list[Block]:
     """The baselines, transfer and budget tables and the budget figure, where the rows hold
     them."""
     out: list[Block] = []
     baselines = baseline_table(rows)
     if baselines is not None:
         out += [Heading("Baselines: models trained to read pose from labels"),
-                note("The supervised model and the same with strong colour augmentation have no "
-                     "decoder: they are attacked through the renderer and set beside the nulls. "
-                     "Success [95 % Wilson interval]; samples; then the baseline minus each "
-                     "framework model on the same samples (percentage points, bootstrap 95 % "
-                     "interval over poses, exact McNemar p)."), baselines]
+                note(BASELINE_CAPTION), baselines]
     transfer = transfer_table(rows, MODEL_ORDER)
     if transfer is not None:
         out += [Heading("Transfer: colours found against one model, worn in front of another"),
-                note("The renderer's attack on the row's model ends with clothing colours; "
-                     "transfer:SOURCE dresses the same frames in them in front of each column's "
-                     "model, with no update (success rate [95 % Wilson interval]; samples). The "
-                     "diagonal is the attack itself."), transfer]
+                note(TRANSFER_CAPTION), transfer]
     budget = budget_table(rows, MODEL_ORDER)
     drawn = sweep_figures.budget_curves(rows, img / "budget.png")
     if budget is not None or drawn:
-        out += [Heading("Success against the budget"),
-                note("Attacks run with the change of the attacked variable bounded, |h - h0| <= "
-                     "eps |h0| (success [95 % Wilson interval]; samples); path: the share of the "
-                     "unbounded attack's samples that succeeded without ever leaving that budget "
-                     "(what the bounded run reaches at least); ΔE: the renderer's mean CIE76 "
-                     "colour difference of the most changed colour (about 2.3 is just "
-                     "noticeable).")]
+        out += [Heading("Success against the budget"), note(BUDGET_CAPTION)]
         out += [budget] if budget is not None else []
         out += [Figure("img/budget.png", "Success against the budget: bounded attacks "
                        "(markers) and the unbounded attacks' paths (lines); right, the "
-                       "renderer's attack against the perceived colour change, the nulls at "
-                       "their mean ΔE.")] if drawn else []
+                       "renderer's attack against the perceived colour change, squares "
+                       "renderer:DE, the nulls at their mean ΔE.")] if drawn else []
     return out
 
 

@@ -2,8 +2,9 @@
 baselines set against the frameworks, the transfer of found colours between models, and
 success against the budget.
 
-Both read a sweep's attack rows (``ResultsStore.attack_samples``); rates carry their Wilson
-95 % interval and n.
+Each reads a sweep's attack rows (``ResultsStore.attack_samples``); rates carry their Wilson
+95 % interval and n. ``BASELINE_CAPTION``, ``TRANSFER_CAPTION`` and ``BUDGET_CAPTION`` say how to
+read them (the report and the results page print the same words).
 """
 from __future__ import annotations
 
@@ -12,16 +13,30 @@ from collections.abc import Sequence
 from dprobe.metrics.intervals import Interval, bootstrap_mean, paired_rates, wilson
 from dprobe.models.registry import BASELINES, FRAMEWORK_MODELS
 from dprobe.probes.attack import pose_unit, success_within
-from dprobe.probes.generator_registry import colour_budget
+from dprobe.probes.generator_registry import colour_budget, transfer_name, transfer_source
 from dprobe.report.document import Table
 
-__all__ = ["MODEL_ORDER", "baseline_table", "budget_table", "rate_text", "transfer_table"]
+__all__ = ["BASELINE_CAPTION", "BUDGET_CAPTION", "MODEL_ORDER", "TRANSFER_CAPTION",
+           "baseline_table", "budget_table", "rate_text", "transfer_table"]
 
 #: The order of the shipped models in tables: the paper's, then the baselines.
 MODEL_ORDER = ("nsd", "drnet", "cssl", "cssl-da", *BASELINES)
 
-#: The prefix of a transfer generator's name (``transfer:SOURCE``).
-TRANSFER = "transfer:"
+BASELINE_CAPTION = (
+    "Baselines (no decoder: the renderer and the nulls): the supervised model and the same "
+    "trained with strong colour augmentation; success [95 % Wilson interval]; samples; then the "
+    "baseline minus each framework model on the same samples (percentage points, bootstrap 95 % "
+    "interval over poses, exact McNemar p).")
+TRANSFER_CAPTION = (
+    "Transfer: success of the clothing colours the renderer's attack found against the row's "
+    "model, worn in front of the column's model with no update [95 % Wilson interval]; samples. "
+    "The diagonal is the attack itself.")
+BUDGET_CAPTION = (
+    "Success against the budget: the renderer with every colour held within a CIE76 \u0394E of "
+    "its own (renderer:DE), and attacks with the change bounded, |h - h0| <= eps |h0| [95 % "
+    "Wilson interval]; samples; path: the share of the unbounded attack's samples that "
+    "succeeded without leaving the budget (what the bounded run reaches at least); \u0394E: the "
+    "renderer's mean difference of the most changed colour (2.3: just noticeable).")
 
 
 def rate_text(rate: Interval) -> str:
@@ -38,10 +53,10 @@ def transfer_table(rows: Sequence[dict], order: Sequence[str] = ()) -> Table | N
     worn in front of each target (columns), from the unbounded rows (``eps`` 0). The
     diagonal is the source's own attack (generator ``renderer``). None without transfers."""
     free = [r for r in rows if not r["eps"]]
-    moved = [r for r in free if r["generator"].startswith(TRANSFER)]
+    moved = [r for r in free if transfer_source(r["generator"]) is not None]
     if not moved:
         return None
-    sources = {r["generator"][len(TRANSFER):] for r in moved}
+    sources = {transfer_source(r["generator"]) for r in moved}
     targets = {r["target"] for r in moved} | sources  # a source's column: its own attack
     sources_list = [n for n in order if n in sources] + sorted(sources - set(order))
     targets_list = [n for n in order if n in targets] + sorted(targets - set(order))
@@ -49,7 +64,7 @@ def transfer_table(rows: Sequence[dict], order: Sequence[str] = ()) -> Table | N
     for source in sources_list:
         cells = [source]
         for target in targets_list:
-            generator = "renderer" if target == source else TRANSFER + source
+            generator = "renderer" if target == source else transfer_name(source)
             group = [r for r in free if r["target"] == target and r["generator"] == generator]
             mark = " (its attack)" if target == source else ""
             cells.append(f"{rate_text(_rate(group))}{mark}; {len(group)}" if group else "-")
@@ -104,7 +119,6 @@ def budget_table(rows: Sequence[dict], order: Sequence[str] = ()) -> Table | Non
     return Table(header, body)
 
 
-
 def _budget_cell(group: Sequence[dict], within: Interval | None) -> str:
     """A bounded attack's success [interval]; samples (path: the unbounded share within the
     budget [interval]; the mean Delta E of colours [bootstrap interval over poses]); ``-``
@@ -119,6 +133,7 @@ def _budget_cell(group: Sequence[dict], within: Interval | None) -> str:
         return text
     delta_e = bootstrap_mean([r["delta_e"] for r in coloured], [pose_unit(r) for r in coloured])
     return f"{text}, \u0394E {delta_e.text(1)}"
+
 
 #: The generators a baseline is compared on: the attack, then the nulls (the larger of the
 #: standard sweep's two random changes).

@@ -20,7 +20,7 @@ import numpy as np
 
 from dprobe.metrics.intervals import wilson
 from dprobe.probes.attack import success_within
-from dprobe.probes.generator_registry import colour_budget, generator_models, is_null
+from dprobe.probes.generator_registry import colour_budget, is_null, transfer_source
 
 __all__ = ["budget_curves", "final_vs_ssim", "success_rate_curves", "success_rates",
            "success_vs_change"]
@@ -192,7 +192,7 @@ def budget_curves(rows: Sequence[dict], path: Path) -> bool:
                        sum(colour_budget(r["generator"]) == limit for r in limited))
                 for limit in limits], colour, "s", None)
         nulls = [r for r in rows if r["target"] == target and is_null(r["generator"])
-                 and not generator_models(r["generator"]) and r.get("delta_e") is not None]
+                 and transfer_source(r["generator"]) is None and r.get("delta_e") is not None]
         for generator in sorted({r["generator"] for r in nulls}):
             group = [r for r in nulls if r["generator"] == generator]
             x = float(np.mean([r["delta_e"] for r in group]))

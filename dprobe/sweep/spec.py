@@ -66,6 +66,8 @@ from dprobe.probes.generator_registry import (
     generator_models,
     is_null,
     is_rendered,
+    transfer_name,
+    transfer_source,
 )
 from dprobe.probes.registry import get_probe, probe_names
 
@@ -391,7 +393,7 @@ def plan_items(spec: SweepSpec, studio: dict) -> list[Item]:
             s = {"kind": "attack", "studio": studio, "target": target,
                  "generator": _same_as(generator, target),
                  "engine": engine, "threshold_mm": threshold, "iterations": iterations,
-                 "lr": lr, "eps": eps if _budgeted(generator) else 0.0, "boxes": boxes,
+                 "lr": lr, "eps": 0.0 if _ignores_budget(generator) else eps, "boxes": boxes,
                  "subject": subject, "camera": camera,
                  "frames": a.frames}
             s = _with_identities(s, known, target, *generator_models(s["generator"]))
@@ -402,9 +404,9 @@ def plan_items(spec: SweepSpec, studio: dict) -> list[Item]:
     return items
 
 
-def _budgeted(generator: str) -> bool:
-    """Whether a budget changes what the generator does: not for a null without a source."""
-    return not is_null(generator) or bool(generator_models(generator))
+def _ignores_budget(generator: str) -> bool:
+    """Whether a budget changes nothing the generator does: a null without a source attack."""
+    return is_null(generator) and transfer_source(generator) is None
 
 
 def _same_as(generator: str, target: str) -> str:
@@ -413,7 +415,7 @@ def _same_as(generator: str, target: str) -> str:
     renderer's attack itself (``"renderer"``)."""
     if generator == target:
         return "self"
-    return "renderer" if generator == f"transfer:{target}" else generator
+    return "renderer" if generator == transfer_name(target) else generator
 
 
 def probe_settings(settings: dict) -> ProbeSettings:
@@ -436,7 +438,7 @@ def estimate_seconds(items: list[Item]) -> float:
             name = s["generator"]
             cost = SECONDS_PER_EVALUATION["renderer" if is_rendered(name) else "decoder"]
             evaluations = 1 if is_null(name) else s["iterations"] + 1
-            if generator_models(name) and is_null(name):  # a transfer: its source's attack
+            if transfer_source(name) is not None:  # its source's attack runs first
                 evaluations += s["iterations"] + 1
             total += cost * s["frames"] * evaluations
         else:

@@ -11,6 +11,8 @@ from dprobe.probes.generator_registry import (
     is_null,
     is_rendered,
     null_size,
+    transfer_name,
+    transfer_source,
 )
 
 
@@ -25,6 +27,8 @@ def test_names_are_kinds_with_arguments_or_models():
     assert null_size("random-colours") == 0.25 and null_size("random-colours:0.1") == 0.1
     assert colour_budget("renderer:25") == 25.0 and colour_budget("renderer") is None
     assert colour_budget("random-colours:0.3") is None and not is_null("renderer:25")
+    assert transfer_source(transfer_name("runs/x.py:build")) == "runs/x.py:build"
+    assert transfer_source("renderer") is None and transfer_source("transfer") is None
 
 
 @pytest.mark.parametrize("name, match", [
